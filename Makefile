@@ -1,0 +1,32 @@
+# The study's commands. Each creates the environment (.venv) first if it is missing.
+#   make study [PROFILE=quick|smoke|full]   run every notebook headless, in order
+#   make test                               run the test suite (what CI runs)
+#   make jupyter                            open the notebooks on the project's kernel
+PYTHON ?= python3
+PY := .venv/bin/python
+PROFILE ?= quick
+# Offline: a local dataset mirror. ../shared/datasets is used when it exists beside the clone.
+SNN_DATA_MIRROR ?= $(abspath $(wildcard ../shared/datasets))
+export SNN_DATA_MIRROR
+
+.PHONY: study test jupyter env clean
+env: .venv/.installed
+
+.venv/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv .venv
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+study: env
+	$(PY) -m common.study --profile $(PROFILE)
+
+test: env
+	$(PY) -m pytest -n 2 --durations=10
+
+jupyter: env
+	$(PY) -m ipykernel install --user --name snn-study --display-name "SNN study (.venv)"
+	$(PY) -m jupyter lab notebooks/
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,105 @@
+"""Profiles, paths, device and seeds: the settings every notebook shares, in one place.
+
+A profile says how much work a run does:
+- ``smoke``: tiny data and one short epoch, seconds; what the tests execute;
+- ``quick``: real data, sized for a 2-core CPU, minutes per notebook (the default);
+- ``full``: paper-scale, GPU recommended.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PROFILES = ("smoke", "quick", "full")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Environment variables a user (or CI) may set instead of editing notebooks.
+ENV_DATA_ROOT = "SNN_DATA_ROOT"      # where downloads go (default ./data)
+ENV_MIRROR = "SNN_DATA_MIRROR"       # a local folder holding the datasets already (offline use)
+ENV_OUTPUT = "SNN_OUTPUT_ROOT"       # where models/, results/ and videos/ are written
+ENV_DEVICE = "SNN_DEVICE"            # force cpu / cuda / mps
+
+
+def pick_device(requested: str | None = None) -> torch.device:
+    """CUDA if present, then Apple MPS, else CPU; ``requested`` or $SNN_DEVICE overrides."""
+    requested = requested or os.environ.get(ENV_DEVICE)
+    if requested:
+        return torch.device(requested)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class RunConfig:
+    """Everything that defines one training run; recorded in its checkpoint and results file."""
+
+    run_name: str
+    dataset: str
+    model: str
+    model_kwargs: dict = field(default_factory=dict)
+    profile: str = "quick"
+    epochs: int = 1
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    seed: int = 0
+    device: str | None = None
+    data_root: str | None = None
+    mirror: str | None = None
+    output_root: str | None = None
+    extra: dict = field(default_factory=dict)   # notebook-specific knobs, recorded as they are
+
+    def __post_init__(self):
+        if self.profile not in PROFILES:
+            raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        self.data_root = str(self.data_root or os.environ.get(ENV_DATA_ROOT) or PROJECT_ROOT / "data")
+        self.mirror = self.mirror or os.environ.get(ENV_MIRROR) or None
+        self.output_root = str(self.output_root or os.environ.get(ENV_OUTPUT) or PROJECT_ROOT)
+        self.device = str(pick_device(self.device))
+
+    @property
+    def tag(self) -> str:
+        """File stem shared by this run's checkpoint, card, results and videos."""
+        return f"{self.run_name}-{self.profile}"
+
+    def path(self, kind: str, suffix: str) -> Path:
+        """``kind`` is models / results / videos; the folder is created on demand."""
+        folder = Path(self.output_root) / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{self.tag}{suffix}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# How much work each experiment does in each profile: the one table to edit.
+# smoke: seconds, for the tests (never reported); quick: real data on a 2-core CPU; full: paper scale.
+PROFILE_SETTINGS = {
+    "cnn_mnist": {
+        "smoke": {"epochs": 1, "train_limit": 2000, "test_limit": 1000, "augment": False},
+        "quick": {"epochs": 8, "train_limit": None, "test_limit": None, "augment": True},
+        "full": {"epochs": 20, "train_limit": None, "test_limit": None, "augment": True},
+    },
+}
+
+
+def profile_settings(experiment: str, profile: str) -> dict:
+    """The settings of ``experiment`` under ``profile`` (a copy: notebooks may override knobs)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    return dict(PROFILE_SETTINGS[experiment][profile])

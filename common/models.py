@@ -1,0 +1,60 @@
+"""Every network of the study, registered by name so a checkpoint can rebuild it.
+
+The one model interface: ``forward`` takes one batch and returns what the objective needs:
+an ANN returns logits ``[B, C]``; a spiking network returns output spikes over time ``[T, B, C]``
+(input ``[T, B, ...]``) and resets its own state at the start of every forward call.
+``gradcam_layer`` names the layer whose activations Grad-CAM explains.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+MODELS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register(name: str):
+    def add(cls):
+        MODELS[name] = cls
+        return cls
+    return add
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; registered: {sorted(MODELS)}")
+    return MODELS[name](**kwargs)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@register("cnn")
+class CNN(nn.Module):
+    """The source study's MNIST CNN: 24C5(pad 1)-MP2-64C5(pad 1)-MP2-FC64-FC10.
+
+    28 -> 26 -> 13 -> 11 -> 5, so the classifier sees 64 * 5 * 5 = 1600 features.
+    ``dropout`` (0 in the source) is an option the quick profile uses against over-fitting.
+    """
+
+    def __init__(self, in_channels: int = 1, n_classes: int = 10, dropout: float = 0.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 24, 5, padding=1)
+        self.conv2 = nn.Conv2d(24, 64, 5, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.fc1 = nn.Linear(1600, 64)
+        self.fc2 = nn.Linear(64, n_classes)
+        self.dropout = nn.Dropout(dropout)
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        return self.conv2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(torch.relu(self.conv1(x)))
+        x = self.pool(torch.relu(self.conv2(x)))
+        x = self.dropout(torch.relu(self.fc1(x.flatten(1))))
+        return self.fc2(x)

@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from common.config import PROFILES, RunConfig, pick_device, profile_settings, seed_everything
+
+
+def test_device_override_and_default(monkeypatch):
+    monkeypatch.delenv("SNN_DEVICE", raising=False)
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device().type in {"cpu", "cuda", "mps"}
+    monkeypatch.setenv("SNN_DEVICE", "cpu")
+    assert pick_device() == torch.device("cpu")
+
+
+def test_seed_everything_repeats_draws():
+    seed_everything(3)
+    a = torch.rand(4)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(4))
+
+
+def test_run_config_paths_and_env(tmp_path, no_env, monkeypatch):
+    monkeypatch.setenv("SNN_DATA_MIRROR", "/somewhere")
+    config = RunConfig("cnn_mnist", "mnist", "cnn", profile="smoke", output_root=str(tmp_path))
+    assert config.mirror == "/somewhere"
+    assert config.tag == "cnn_mnist-smoke"
+    assert config.path("models", ".pth") == tmp_path / "models" / "cnn_mnist-smoke.pth"
+    assert (tmp_path / "models").is_dir()
+    assert config.to_dict()["profile"] == "smoke"
+
+
+def test_bad_profile_is_named():
+    with pytest.raises(ValueError, match="profile must be one of"):
+        RunConfig("x", "mnist", "cnn", profile="fast")
+    with pytest.raises(ValueError, match="profile must be one of"):
+        profile_settings("cnn_mnist", "fast")
+
+
+def test_every_profile_has_settings():
+    for profile in PROFILES:
+        assert profile_settings("cnn_mnist", profile)["epochs"] >= 1
+    settings = profile_settings("cnn_mnist", "quick")
+    settings["epochs"] = 99   # a copy: the table itself is untouched
+    assert profile_settings("cnn_mnist", "quick")["epochs"] != 99

@@ -23,3 +23,17 @@ def random_affine(images: torch.Tensor, max_rotation_deg: float = 10.0, max_shif
                          torch.stack([sin, cos, shift[:, 1]], 1)], 1).to(images)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, align_corners=False, padding_mode="zeros")
+
+
+def random_translate(frames: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """Shift each sample of ``[B, ..., H, W]`` by its own whole-pixel (dy, dx) in [-max_shift, max_shift].
+
+    For event frames: every time bin of a sample moves together (the recording is shifted, not
+    scrambled), pixels moved in from outside are empty, and event counts stay integers.
+    """
+    if max_shift <= 0:
+        return frames
+    height, width = frames.shape[-2:]
+    padded = F.pad(frames, (max_shift,) * 4)
+    offsets = torch.randint(0, 2 * max_shift + 1, (frames.shape[0], 2)).tolist()
+    return torch.stack([p[..., dy:dy + height, dx:dx + width] for p, (dy, dx) in zip(padded, offsets)])

@@ -95,6 +95,25 @@ PROFILE_SETTINGS = {
         "quick": {"epochs": 8, "train_limit": None, "test_limit": None, "augment": True},
         "full": {"epochs": 20, "train_limit": None, "test_limit": None, "augment": True},
     },
+    # N-MNIST spiking CNNs (notebooks 02-04). The offline mirror holds 1,000/100 real recordings,
+    # so there "quick" trains on all of them; with the full download it caps training at 10,000
+    # recordings and still tests on the whole test set.
+    "scnn_nmnist": {
+        "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100},
+        "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None},
+        "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None},
+    },
+    # DVS128 Gesture, spiking CNN and spiking LSTM (notebooks 05-06): events pooled to 32 x 32,
+    # all 1,077 / 264 clips. Measured on a 2-core CPU (batch 32, T=25): ~4 s/epoch for the spiking
+    # CNN, ~30 s/epoch for the spiking LSTM; "seeds" is how many seeds notebook 06 trains per model.
+    "dvsgesture": {
+        "smoke": {"epochs": 1, "n_time_bins": 8, "train_limit": None, "test_limit": None,
+                  "target_size": [32, 32], "seeds": 2},
+        "quick": {"epochs": 10, "n_time_bins": 25, "train_limit": None, "test_limit": None,
+                  "target_size": [32, 32], "seeds": 3},
+        "full": {"epochs": 40, "n_time_bins": 25, "train_limit": None, "test_limit": None,
+                 "target_size": [32, 32], "seeds": 3},
+    },
 }
 
 

@@ -23,3 +23,40 @@ def predict_argmax(logits: torch.Tensor) -> torch.Tensor:
 
 
 CROSS_ENTROPY = Objective("cross_entropy", F.cross_entropy, predict_argmax)
+
+
+def class_spike_counts(spikes: torch.Tensor, n_classes: int, population_size: int = 1) -> torch.Tensor:
+    """Output spikes ``[T, B, n_classes * population_size]`` -> spikes per class ``[B, n_classes]``.
+
+    Summed over time and over each class's group of ``population_size`` neighbouring neurons
+    (class c owns outputs ``c * population_size ... (c + 1) * population_size - 1``, the grouping
+    snntorch's ``mse_count_loss(population_code=True)`` uses).
+    """
+    counts = spikes.sum(0)
+    if counts.shape[-1] != n_classes * population_size:
+        raise ValueError(f"{counts.shape[-1]} output neurons, expected n_classes * population_size = "
+                         f"{n_classes} * {population_size}")
+    return counts.reshape(*counts.shape[:-1], n_classes, population_size).sum(-1)
+
+
+def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, population_size: int = 1,
+                    n_classes: int = 10) -> Objective:
+    """The spiking networks' objective: snntorch's ``mse_count_loss`` on output spikes ``[T, B, N]``.
+
+    The correct class should fire in ``correct_rate`` of the time bins, the others in
+    ``incorrect_rate``. The predicted class is the one with most spikes over the whole sample,
+    counted per class group when ``population_size > 1``.
+    """
+    from snntorch import functional as SF   # imported here so ANN-only use needs no snntorch
+
+    if population_size > 1:
+        loss = SF.mse_count_loss(correct_rate=correct_rate, incorrect_rate=incorrect_rate,
+                                 population_code=True, num_classes=n_classes)
+    else:
+        loss = SF.mse_count_loss(correct_rate=correct_rate, incorrect_rate=incorrect_rate)
+
+    def predict(spikes: torch.Tensor) -> torch.Tensor:
+        return class_spike_counts(spikes, n_classes, population_size).argmax(-1)
+
+    name = "spike_count_mse" + (f"_pop{population_size}" if population_size > 1 else "")
+    return Objective(name, loss, predict)

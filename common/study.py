@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"STUDY STOPPED: {error}", file=sys.stderr)
             return 1
         print(f"    done in {time.perf_counter() - start:.0f} s -> {out_dir / notebook.name}", flush=True)
+    if args.profile != "smoke":
+        from .report import update_readme
+        update_readme()
+        print("README.md results section regenerated from results/")
     return 0
 
 

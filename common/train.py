@@ -71,12 +71,13 @@ def comparable(config: dict) -> dict:
 
 def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objective: Objective,
         optimizer: torch.optim.Optimizer, scheduler=None, reuse_trained: bool = False,
-        evaluate_every_epoch: bool = True) -> dict:
+        evaluate_every_epoch: bool = True, epoch_metrics=None) -> dict:
     """Train for ``config.epochs``, checkpointing atomically after every epoch.
 
     An unfinished checkpoint of the same config is resumed (a killed run loses at most one
     epoch). A finished one is reused only with ``reuse_trained=True``; otherwise training starts
-    over. ``scheduler`` is stepped once per batch. Returns the per-epoch history and the final
+    over. ``scheduler`` is stepped once per batch. ``epoch_metrics(model) -> dict`` adds
+    model-specific values to each epoch's history row (e.g. a learned beta). Returns the per-epoch history and the final
     evaluation on the full test set.
     """
     device = torch.device(config.device)
@@ -108,6 +109,8 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
         if evaluate_every_epoch or epoch + 1 == config.epochs:
             test = evaluate(model, test_loader, objective, device, desc="test")
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
+        if epoch_metrics is not None:
+            row.update(epoch_metrics(model))
         history.append(row)
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         finished = epoch + 1 == config.epochs

@@ -1,0 +1,363 @@
+"""Event-camera datasets (N-MNIST, DVS128 Gesture) read by tonic, binned into frames, cached compactly.
+
+An event recording is a list of (x, y, t, p) events, not an image. The spiking and conventional
+nets of this study both consume it as ``T`` frames of per-pixel event counts, two polarity
+channels each: tonic's ``Denoise`` then (optionally) ``Downsample`` then ``ToFrame(n_time_bins=T)``.
+
+Where a dataset is looked for, in order (as in :mod:`common.data`):
+1. the mirror (``mirror=`` or $SNN_DATA_MIRROR), which may hold only a subset of the recordings;
+2. the data root;
+3. a download into the data root with tonic's URL and md5 (for DVS Gesture, with a fallback
+   address because tonic 1.7.0's figshare links return a challenge page, tonic issues #329/#330).
+
+Frames are stored as uint8 counts (clipped at 255): the full N-MNIST train split at 25 bins,
+60,000 x 25 x 2 x 34 x 34, is 3.5 GB. They are cached under a name that hashes every parameter
+that changes them, so a run with other settings never reuses stale frames.
+
+tonic's ``ToFrame(n_time_bins=T)`` cuts [t_first, t_first + T * w) with w = (t_last - t_first) // T
+into half-open bins, so the event(s) at exactly t_last are not counted; we keep tonic's binning.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tonic
+import tonic.datasets
+import tonic.transforms
+import torch
+from tonic.download_utils import download_and_extract_archive
+
+from .augment import random_translate
+from .checkpoint import atomic_write
+from .config import ENV_MIRROR
+from .data import DatasetCorruptError, DatasetNotFoundError, TensorLoader, candidate_roots, not_found_message
+
+CACHE_FORMAT = "snn-study-event-frames/1"
+NMNIST_EVENT_BYTES = 5   # one N-MNIST event is 40 bits
+
+
+class NMNIST(tonic.datasets.NMNIST):
+    """tonic's N-MNIST reader, accepting a folder that holds a subset of the recordings.
+
+    tonic asks for the zip archives and >= 10,000 .bin files before it reads anything; here one
+    .bin in ``<save_to>/NMNIST/Train|Test`` is enough. The class keeps the name ``NMNIST`` because
+    tonic reads from ``<save_to>/<class name>``.
+    """
+
+    def _check_exists(self) -> bool:
+        return self._folder_contains_at_least_n_files_of_type(1, ".bin")
+
+    def download(self) -> None:   # never download from inside the reader: see _fetch_nmnist
+        raise DatasetNotFoundError(f"no .bin files in {Path(self.location_on_system, self.folder_name)}")
+
+
+class DVSGesture(tonic.datasets.DVSGesture):
+    """tonic's DVS128 Gesture reader without its ">= 100 .npy files and the archive" check."""
+
+    def _check_exists(self) -> bool:
+        return self._folder_contains_at_least_n_files_of_type(1, ".npy")
+
+    def download(self) -> None:   # see _fetch_dvsgesture
+        raise DatasetNotFoundError(f"no .npy files in {Path(self.location_on_system, self.folder_name)}")
+
+
+# name -> (reader class, folder under the root, split folder (train, test), file suffix)
+EVENT_DATASETS = {
+    "nmnist": (NMNIST, "NMNIST", ("Train", "Test"), ".bin"),
+    "dvsgesture": (DVSGesture, "DVSGesture", ("ibmGestureTrain", "ibmGestureTest"), ".npy"),
+}
+
+
+@dataclass
+class EventFrames:
+    """One split as frames: ``frames`` uint8 [N, T, 2, H, W] event counts, ``labels`` int64 [N]."""
+
+    frames: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    sensor_size: tuple[int, int, int]   # (W, H, P) of the frames, after any downsampling
+    source: str                         # the folder the recordings were read from
+    cache_file: str | None = None
+
+    @property
+    def n_time_bins(self) -> int:
+        return self.frames.shape[1]
+
+
+# ---------------------------------------------------------------- finding and fetching the files
+
+def _split_folder(root: Path, dataset: str, train: bool) -> Path:
+    _, folder, splits, _ = EVENT_DATASETS[dataset]
+    return root / folder / splits[0 if train else 1]
+
+
+def _has_files(folder: Path, suffix: str) -> bool:
+    return folder.is_dir() and next(folder.glob(f"**/*{suffix}"), None) is not None
+
+
+def _fetch_nmnist(root: Path, train: bool) -> None:
+    """tonic's own N-MNIST download (Mendeley, md5-checked) into ``root/NMNIST``."""
+    cls = tonic.datasets.NMNIST
+    url, filename, md5 = ((cls.train_url, cls.train_filename, cls.train_md5) if train
+                          else (cls.test_url, cls.test_filename, cls.test_md5))
+    try:
+        download_and_extract_archive(url, str(root / "NMNIST"), filename=filename, md5=md5)
+    except Exception as error:   # offline, proxy, checksum: all end in the same advice
+        folder = _split_folder(root, "nmnist", train)
+        raise DatasetNotFoundError(not_found_message("nmnist", [folder], (
+            f"tonic's download of {url} failed ({type(error).__name__}: {error}). With internet, "
+            f"tonic.datasets.NMNIST({str(root)!r}, train={train}) downloads it; or fetch {filename} "
+            f"(md5 {md5}) from https://data.mendeley.com/datasets/468j46mzdv and unzip it into "
+            f"{root / 'NMNIST'} so that {folder}/<digit>/<id>.bin exists."))) from None
+
+
+def dvsgesture_sources(train: bool) -> list[str]:
+    """tonic's figshare link, then figshare's API address for the same file id."""
+    url = tonic.datasets.DVSGesture.train_url if train else tonic.datasets.DVSGesture.test_url
+    file_id = url.rstrip("/").rsplit("/", 1)[-1]
+    return [url, f"https://api.figshare.com/v2/file/download/{file_id}"]
+
+
+def _fetch_dvsgesture(root: Path, train: bool) -> None:
+    """Try each source in turn, each md5-checked by tonic; explain the manual steps if all fail."""
+    cls = tonic.datasets.DVSGesture
+    filename, md5 = (cls.train_filename, cls.train_md5) if train else (cls.test_filename, cls.test_md5)
+    target = root / "DVSGesture"
+    failures = []
+    for url in dvsgesture_sources(train):
+        try:
+            download_and_extract_archive(url, str(target), filename=filename, md5=md5)
+            return
+        except Exception as error:
+            failures.append(f"{url}: {type(error).__name__}: {error}")
+            partial = target / filename
+            if partial.is_file():   # a challenge page or a cut download: never leave it looking valid
+                partial.unlink()
+    folder = _split_folder(root, "dvsgesture", train)
+    tried = "\n".join(f"    {f}" for f in failures)
+    raise DatasetNotFoundError(not_found_message("dvsgesture", [folder], (
+        f"every download source failed:\n{tried}\n"
+        f"  Manual steps: 1. in a browser, download {filename} (md5 {md5}) from "
+        f"{dvsgesture_sources(train)[0]} (figshare, 'Tonic DVSGesture' files);\n"
+        f"  2. put it in {target}/ ;\n"
+        f"  3. extract it there: tar -xzf {target / filename} -C {target}\n"
+        f"     so that {folder}/userNN_<lighting>/<class>.npy exists.")))
+
+
+def find_event_split(dataset: str, train: bool, data_root: str | Path, mirror: str | Path | None = None,
+                     download: bool = True) -> Path:
+    """The root (mirror or data root) holding the split; downloads into the data root if allowed."""
+    if dataset not in EVENT_DATASETS:
+        raise ValueError(f"unknown event dataset {dataset!r}; choose one of {sorted(EVENT_DATASETS)}")
+    suffix = EVENT_DATASETS[dataset][3]
+    mirror = mirror or os.environ.get(ENV_MIRROR) or None
+    roots = candidate_roots(data_root, mirror)
+    for root in roots:
+        if _has_files(_split_folder(root, dataset, train), suffix):
+            return root
+    looked_in = [_split_folder(r, dataset, train) for r in roots]
+    if not download:
+        how = ("run with download=True (tonic's download into the data root)" +
+               (", or fetch it from https://data.mendeley.com/datasets/468j46mzdv" if dataset == "nmnist"
+                else f", or fetch {'ibmGestureTrain' if train else 'ibmGestureTest'}.tar.gz from "
+                     f"{dvsgesture_sources(train)[0]} and extract it into {Path(data_root) / 'DVSGesture'}"))
+        raise DatasetNotFoundError(not_found_message(dataset, looked_in, how + "."))
+    root = Path(data_root)
+    (_fetch_nmnist if dataset == "nmnist" else _fetch_dvsgesture)(root, train)
+    if not _has_files(_split_folder(root, dataset, train), suffix):
+        raise DatasetNotFoundError(not_found_message(dataset, looked_in, (
+            f"the download finished but {_split_folder(root, dataset, train)} holds no {suffix} files; "
+            f"the archive may have another layout. Delete it and retry, or use a mirror.")))
+    return root
+
+
+def open_event_dataset(dataset: str, train: bool, data_root: str | Path, mirror: str | Path | None = None,
+                       download: bool = True, transform=None):
+    """tonic's reader for the split (recordings in sorted path order), after checking every file."""
+    root = find_event_split(dataset, train, data_root, mirror, download)
+    cls = EVENT_DATASETS[dataset][0]
+    ds = cls(str(root), train=train, transform=transform)
+    order = sorted(range(len(ds.data)), key=lambda i: ds.data[i])   # os.walk order is not portable
+    for name in ("data", "targets", "users", "lighting"):
+        if hasattr(ds, name):
+            values = getattr(ds, name)
+            setattr(ds, name, [values[i] for i in order])
+    for path in ds.data:
+        size = os.path.getsize(path)
+        if size == 0 or (dataset == "nmnist" and size % NMNIST_EVENT_BYTES):
+            raise DatasetCorruptError(
+                f"Dataset {dataset!r}: {path} is {size} bytes, " +
+                ("empty" if size == 0 else f"not a whole number of {NMNIST_EVENT_BYTES}-byte events") +
+                "; the file is truncated. Delete it and download again, or re-copy the mirror.")
+    return ds
+
+
+# ---------------------------------------------------------------- frames and cache
+
+def balanced_subset(targets: list[int], limit: int | None) -> list[int]:
+    """The first ``limit`` recordings taken round-robin over classes, so any limit is balanced."""
+    if not limit or limit >= len(targets):
+        return list(range(len(targets)))
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(targets):
+        by_class.setdefault(label, []).append(i)
+    queues = [by_class[c] for c in sorted(by_class)]
+    chosen, depth = [], 0
+    while len(chosen) < limit:
+        for queue in queues:
+            if depth < len(queue) and len(chosen) < limit:
+                chosen.append(queue[depth])
+        depth += 1
+    return chosen
+
+
+def _output_size(sensor_size, spatial_factor: float, target_size) -> tuple[int, int, int]:
+    width, height, polarities = sensor_size
+    if target_size is not None:
+        return int(target_size[0]), int(target_size[1]), polarities
+    # floor((W - 1) * f) is the largest pooled coordinate, so the frame is one more than that
+    return int((width - 1) * spatial_factor) + 1, int((height - 1) * spatial_factor) + 1, polarities
+
+
+def frame_transform(sensor_size, n_time_bins: int, denoise_filter_time: float | None = 10000,
+                    spatial_factor: float = 1.0, target_size=None):
+    """Denoise -> Downsample (event pooling: coordinates scaled, counts add up) -> ToFrame."""
+    steps = []
+    if denoise_filter_time:
+        steps.append(tonic.transforms.Denoise(filter_time=denoise_filter_time))
+    out_size = _output_size(sensor_size, spatial_factor, target_size)
+    if target_size is not None:
+        steps.append(tonic.transforms.Downsample(sensor_size=tuple(sensor_size),
+                                                 target_size=tuple(target_size)))
+    elif spatial_factor != 1.0:
+        steps.append(tonic.transforms.Downsample(spatial_factor=spatial_factor))
+    steps.append(tonic.transforms.ToFrame(sensor_size=out_size, n_time_bins=n_time_bins))
+    return tonic.transforms.Compose(steps), out_size
+
+
+def cache_key(dataset: str, train: bool, n_time_bins: int, denoise_filter_time, spatial_factor,
+              target_size, limit, files: list[tuple[str, int]]) -> str:
+    """sha256 over every setting that changes the frames, and the source files with their sizes."""
+    description = {
+        "format": CACHE_FORMAT, "dataset": dataset, "split": "train" if train else "test",
+        "n_time_bins": int(n_time_bins), "denoise_filter_time": denoise_filter_time or None,
+        "spatial_factor": float(spatial_factor), "target_size": list(target_size) if target_size else None,
+        "limit": limit or None, "tonic": tonic.__version__, "files": files,
+    }
+    return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
+
+
+def _read_cache(path: Path) -> EventFrames | None:
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        if saved.get("format") != CACHE_FORMAT:
+            return None
+        return EventFrames(saved["frames"], saved["labels"], list(saved["classes"]),
+                           tuple(saved["sensor_size"]), saved["source"], str(path))
+    except Exception as error:   # a cut or foreign file: rebuild rather than fail
+        print(f"event frame cache {path} unreadable ({type(error).__name__}); rebuilding it")
+        return None
+
+
+def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | Path,
+                 mirror: str | Path | None = None, download: bool = True,
+                 denoise_filter_time: float | None = 10000, spatial_factor: float = 1.0,
+                 target_size: tuple[int, int] | None = None, limit: int | None = None,
+                 cache_dir: str | Path | None = None, progress: bool = True) -> EventFrames:
+    """One split of ``dataset`` ('nmnist' or 'dvsgesture') as uint8 frames [N, T, 2, H, W], cached.
+
+    ``denoise_filter_time`` is in microseconds (None or 0: no denoising). ``spatial_factor`` or
+    ``target_size`` (W, H) pool events onto a coarser grid. ``limit`` keeps a class-balanced subset.
+    No augmentation here: that belongs to training batches only.
+    """
+    from tqdm.auto import tqdm
+
+    if n_time_bins < 1:
+        raise ValueError(f"n_time_bins must be >= 1, got {n_time_bins}")
+    if target_size is None and not 0 < spatial_factor <= 1:
+        raise ValueError(f"spatial_factor pools events onto a coarser grid: 0 < factor <= 1, "
+                         f"got {spatial_factor}")
+    ds = open_event_dataset(dataset, train, data_root, mirror, download)
+    source = Path(ds.location_on_system, ds.folder_name)
+    chosen = balanced_subset(ds.targets, limit)
+    files = [(str(Path(ds.data[i]).relative_to(source)), os.path.getsize(ds.data[i])) for i in chosen]
+    key = cache_key(dataset, train, n_time_bins, denoise_filter_time, spatial_factor, target_size, limit,
+                    files)
+    split = "train" if train else "test"
+    cache_folder = Path(cache_dir or Path(data_root) / "cache")
+    cache_file = cache_folder / f"{dataset}-{split}-T{n_time_bins}-{key[:20]}.pt"
+    if cache_file.is_file():
+        cached = _read_cache(cache_file)
+        if cached is not None:
+            return cached
+
+    transform, out_size = frame_transform(ds.sensor_size, n_time_bins, denoise_filter_time,
+                                          spatial_factor, target_size)
+    width, height, polarities = out_size
+    frames = torch.zeros((len(chosen), n_time_bins, polarities, height, width), dtype=torch.uint8)
+    for row, index in enumerate(tqdm(chosen, desc=f"framing {dataset} {split}", disable=not progress)):
+        try:
+            events, _ = ds[index]
+        except Exception as error:
+            raise DatasetCorruptError(f"Dataset {dataset!r}: {ds.data[index]} could not be read "
+                                      f"({type(error).__name__}: {error}). Delete it and download "
+                                      f"again, or re-copy the mirror.") from None
+        counts = transform(events)
+        frames[row] = torch.from_numpy(np.clip(counts, 0, 255).astype(np.uint8))
+    result = EventFrames(frames, torch.tensor([ds.targets[i] for i in chosen], dtype=torch.int64),
+                         list(ds.classes), out_size, str(source), str(cache_file))
+    saved = {"format": CACHE_FORMAT, "frames": result.frames, "labels": result.labels,
+             "classes": result.classes, "sensor_size": list(out_size), "source": result.source}
+    atomic_write(cache_file, lambda f: torch.save(saved, f))
+    return result
+
+
+def event_loaders(frames_train: EventFrames, frames_test: EventFrames, batch_size: int = 128,
+                  seed: int = 0, max_shift: int = 0) -> tuple[TensorLoader, TensorLoader]:
+    """Train (shuffled, seeded) and test (every sample, in order) loaders of float [T, B, 2, H, W].
+
+    ``max_shift`` > 0 shifts each training recording by up to that many pixels (after the cache,
+    so cached frames stay exact); test recordings are never shifted.
+    """
+    for name in ("sensor_size", "n_time_bins"):
+        if getattr(frames_train, name) != getattr(frames_test, name):
+            raise ValueError(f"train and test frames differ in {name}: {getattr(frames_train, name)} vs "
+                             f"{getattr(frames_test, name)}; frame both splits with the same settings.")
+
+    def time_first(batch: torch.Tensor) -> torch.Tensor:
+        return batch.float().transpose(0, 1).contiguous()   # SNN models step through dim 0
+
+    def shifted_time_first(batch: torch.Tensor) -> torch.Tensor:
+        return time_first(random_translate(batch, max_shift))
+
+    train = TensorLoader(frames_train.frames, frames_train.labels, batch_size, shuffle=True,
+                         transform=shifted_time_first if max_shift else time_first, seed=seed)
+    test = TensorLoader(frames_test.frames, frames_test.labels, batch_size, shuffle=False,
+                        transform=time_first)
+    return train, test
+
+
+@dataclass
+class EventData:
+    """Frames and loaders of one event dataset, as a notebook uses them."""
+
+    train: EventFrames
+    test: EventFrames
+    train_loader: TensorLoader
+    test_loader: TensorLoader
+
+
+def load_event_data(config, settings: dict) -> EventData:
+    """Frames (cached) and loaders for ``config.dataset`` with the profile's ``settings``
+    (``n_time_bins``, ``train_limit``, ``test_limit``, optional ``target_size`` and ``max_shift``)."""
+    common_args = dict(n_time_bins=settings["n_time_bins"], data_root=config.data_root, mirror=config.mirror,
+                       target_size=settings.get("target_size"))
+    train = event_frames(config.dataset, True, limit=settings["train_limit"], **common_args)
+    test = event_frames(config.dataset, False, limit=settings["test_limit"], **common_args)
+    return EventData(train, test, *event_loaders(train, test, config.batch_size, config.seed,
+                                                 settings.get("max_shift", 0)))

@@ -1,0 +1,216 @@
+"""Event datasets: format-true fixtures through tonic's readers, frames, cache keys, errors,
+the DVS Gesture download fallback, loaders."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tonic
+import tonic.datasets
+import torch
+
+from common import events
+from common.data import DatasetCorruptError, DatasetNotFoundError
+from common.events import event_frames, event_loaders, open_event_dataset
+from event_fixtures import make_dvsgesture_tree, make_nmnist_tree, write_nmnist_bin
+
+pytestmark = pytest.mark.usefixtures("no_env")
+
+
+def frames(root, dataset="nmnist", train=True, n_time_bins=5, **kwargs):
+    kwargs.setdefault("download", False)
+    return event_frames(dataset, train, n_time_bins, root, progress=False, **kwargs)
+
+
+def test_nmnist_writer_round_trips_through_tonic_reader(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 500
+    x, y, p = rng.integers(0, 34, n), rng.integers(0, 34, n), rng.integers(0, 2, n)
+    t = np.sort(rng.integers(0, 2 ** 23, n))          # all 23 timestamp bits exercised
+    path = write_nmnist_bin(tmp_path / "rec.bin", x, y, p, t)
+    assert path.stat().st_size == 5 * n
+    read = tonic.io.read_mnist_file(str(path), dtype=tonic.datasets.NMNIST.dtype)
+    for name, expected in zip("xytp", (x, y, t, p)):
+        np.testing.assert_array_equal(read[name], expected)
+
+
+def test_subset_of_ten_recordings_loads_with_tonic_reader(tmp_path):
+    root = make_nmnist_tree(tmp_path, n_per_class=1, n_test_per_class=0)
+    ds = open_event_dataset("nmnist", True, root, download=False)
+    assert isinstance(ds, tonic.datasets.NMNIST) and len(ds) == 10
+    assert not tonic.datasets.NMNIST._check_exists(ds)   # tonic's own check would refuse this folder
+    assert ds.targets == list(range(10))
+    recording, label = ds[3]
+    assert label == 3 and recording.dtype == tonic.datasets.NMNIST.dtype and len(recording) > 100
+
+
+def test_frames_count_events_per_bin_and_clip_at_255(tmp_path):
+    # tonic: 4 bins of (400 - 0) // 4 = 100 us from the first event, half-open: t = 400 is not counted
+    x = [5] * 300 + [1, 33, 33, 7, 9]
+    y = [6] * 300 + [2, 33, 33, 8, 9]
+    p = [1] * 300 + [0, 1, 1, 0, 1]
+    t = [0] * 300 + [150, 250, 250, 399, 400]
+    write_nmnist_bin(tmp_path / "NMNIST" / "Train" / "3" / "00001.bin", x, y, p, t)
+    result = frames(tmp_path, n_time_bins=4, denoise_filter_time=None)
+    assert result.frames.shape == (1, 4, 2, 34, 34) and result.frames.dtype == torch.uint8
+    assert result.labels.tolist() == [3] and result.labels.dtype == torch.int64
+    assert result.sensor_size == (34, 34, 2) and len(result.classes) == 10
+    expected = torch.zeros(4, 2, 34, 34, dtype=torch.uint8)
+    expected[0, 1, 6, 5] = 255           # 300 events, clipped
+    expected[1, 0, 2, 1] = 1
+    expected[2, 1, 33, 33] = 2
+    expected[3, 0, 8, 7] = 1
+    assert torch.equal(result.frames[0], expected)
+
+
+def test_denoise_and_pooling_change_frames_as_expected(tmp_path):
+    root = make_nmnist_tree(tmp_path, n_per_class=2, n_test_per_class=0)
+    raw = frames(root, denoise_filter_time=None)
+    clean = frames(root, denoise_filter_time=10_000)
+    assert (clean.frames.sum((1, 2, 3, 4)) < raw.frames.sum((1, 2, 3, 4))).all()   # noise dropped
+    pooled = frames(root, denoise_filter_time=None, spatial_factor=0.5)
+    assert pooled.frames.shape == (20, 5, 2, 17, 17) and pooled.sensor_size == (17, 17, 2)
+    # event pooling: every event lands in a coarser pixel, none is lost (unlike an image resize)
+    assert torch.equal(pooled.frames.sum((2, 3, 4)), raw.frames.sum((2, 3, 4)))
+
+
+def test_synthetic_nmnist_is_learnable(tmp_path):
+    root = make_nmnist_tree(tmp_path, n_per_class=4, n_test_per_class=2)
+    train, test = frames(root, train=True), frames(root, train=False)
+    means = torch.stack([train.frames[train.labels == c].float().mean(0) for c in range(10)]).flatten(1)
+    guess = torch.cdist(test.frames.float().flatten(1), means).argmin(1)
+    assert (guess == test.labels).float().mean() >= 0.9
+
+
+def test_cache_hit_is_identical_and_every_setting_has_its_own_file(tmp_path, monkeypatch):
+    root = make_nmnist_tree(tmp_path / "data", n_per_class=1, n_test_per_class=0)
+    cache = tmp_path / "cache"
+    first = frames(root, cache_dir=cache)
+    assert first.cache_file and first.cache_file.startswith(str(cache))
+
+    def no_framing(*args, **kwargs):
+        raise AssertionError("a cache hit must not frame again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(events, "frame_transform", no_framing)
+        again = frames(root, cache_dir=cache)
+    assert again.cache_file == first.cache_file
+    assert torch.equal(again.frames, first.frames) and torch.equal(again.labels, first.labels)
+    assert again.sensor_size == first.sensor_size and again.classes == first.classes
+
+    other_bins = frames(root, n_time_bins=6, cache_dir=cache)
+    other_denoise = frames(root, denoise_filter_time=5_000, cache_dir=cache)
+    other_limit = frames(root, limit=5, cache_dir=cache)
+    assert other_bins.frames.shape[1] == 6 and len(other_limit.labels) == 5
+    names = {first.cache_file, other_bins.cache_file, other_denoise.cache_file, other_limit.cache_file}
+    assert len(names) == 4 and len(list(cache.glob("*.pt"))) == 4
+    write_nmnist_bin(root / "NMNIST" / "Train" / "4" / "99999.bin", [1, 2], [1, 1], [0, 1], [0, 10])
+    assert frames(root, cache_dir=cache).cache_file not in names          # new source file, new key
+
+
+def test_limit_is_class_balanced(tmp_path):
+    root = make_nmnist_tree(tmp_path, n_per_class=3, n_test_per_class=0)
+    assert torch.bincount(frames(root, limit=20).labels).tolist() == [2] * 10
+
+
+def test_missing_dataset_names_dataset_and_folders(tmp_path, monkeypatch):
+    with pytest.raises(DatasetNotFoundError) as info:
+        frames(tmp_path / "data", mirror=tmp_path / "mirror")
+    message = str(info.value)
+    assert "'nmnist'" in message
+    assert str(tmp_path / "mirror" / "NMNIST" / "Train") in message
+    assert str(tmp_path / "data" / "NMNIST" / "Train") in message
+
+    def offline(url, *args, **kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(events, "download_and_extract_archive", offline)
+    with pytest.raises(DatasetNotFoundError) as info:
+        frames(tmp_path / "data", download=True)
+    assert "mendeley" in str(info.value).lower() and "SNN_DATA_MIRROR" in str(info.value)
+
+
+@pytest.mark.parametrize("keep_bytes", [0, 12])
+def test_truncated_bin_is_corrupt(tmp_path, keep_bytes):
+    root = make_nmnist_tree(tmp_path, n_per_class=1, n_test_per_class=0)
+    victim = root / "NMNIST" / "Train" / "7" / "00008.bin"
+    victim.write_bytes(victim.read_bytes()[:keep_bytes])
+    with pytest.raises(DatasetCorruptError, match="00008.bin"):
+        frames(root)
+
+
+def test_dvsgesture_fixture_loads_through_tonic_reader(tmp_path):
+    root = make_dvsgesture_tree(tmp_path, users=[1, 2], classes=[0, 3, 5])
+    ds = open_event_dataset("dvsgesture", True, root, download=False)
+    assert isinstance(ds, tonic.datasets.DVSGesture) and len(ds) == 6
+    assert sorted(ds.targets) == [0, 0, 3, 3, 5, 5] and set(ds.users) == {1, 2}
+    recording, _ = ds[0]
+    assert recording.dtype == tonic.datasets.DVSGesture.dtype
+    on_disk = np.load(ds.data[0])
+    np.testing.assert_array_equal(recording["t"], on_disk[:, 3] * 1000)   # ms on disk, us after tonic
+
+    result = frames(root, "dvsgesture", n_time_bins=4, target_size=(32, 32))
+    assert result.frames.shape == (6, 4, 2, 32, 32) and len(result.classes) == 11
+    # the gesture moves: the centre of activity differs between the first and the last bin
+    grid = torch.arange(32).float()
+    activity = result.frames.float().sum(2)                                   # [N, T, H, W]
+    centre_x = (activity.sum(2) * grid).sum(-1) / activity.sum((2, 3))
+    assert ((centre_x[:, 0] - centre_x[:, -1]).abs() > 2).sum() >= 4
+
+
+def test_dvsgesture_download_tries_tonic_url_then_figshare_api(tmp_path, monkeypatch):
+    calls = []
+
+    def challenge_page(url, download_root, filename=None, md5=None, **kwargs):
+        calls.append((url, download_root, filename, md5))
+        raise RuntimeError("File not found or corrupted.")
+
+    monkeypatch.setattr(events, "download_and_extract_archive", challenge_page)
+    with pytest.raises(DatasetNotFoundError) as info:
+        frames(tmp_path, "dvsgesture", download=True)
+    cls = tonic.datasets.DVSGesture
+    assert [c[0] for c in calls] == [cls.train_url, "https://api.figshare.com/v2/file/download/38022171"]
+    assert all(c[1:] == (str(tmp_path / "DVSGesture"), cls.train_filename, cls.train_md5) for c in calls)
+    message = str(info.value)
+    for step in ("'dvsgesture'", "ibmGestureTrain.tar.gz", cls.train_md5, "tar -xzf",
+                 str(tmp_path / "DVSGesture"), "SNN_DATA_MIRROR"):
+        assert step in message
+
+    calls.clear()
+
+    def second_source_works(url, download_root, filename=None, md5=None, **kwargs):
+        calls.append(url)
+        if "api.figshare.com" not in url:
+            raise RuntimeError("File not found or corrupted.")
+        make_dvsgesture_tree(tmp_path, users=[1], classes=[2], train=False)
+
+    monkeypatch.setattr(events, "download_and_extract_archive", second_source_works)
+    result = frames(tmp_path, "dvsgesture", train=False, download=True, target_size=(16, 16))
+    assert len(calls) == 2 and result.labels.tolist() == [2]
+
+
+def test_event_loaders_time_first_and_whole_test_set(tmp_path):
+    root = make_nmnist_tree(tmp_path, n_per_class=2, n_test_per_class=1)
+    train, test = frames(root, train=True), frames(root, train=False, limit=7)
+    train_loader, test_loader = event_loaders(train, test, batch_size=4, seed=0)
+    inputs, labels = next(iter(train_loader))
+    assert inputs.shape == (5, 4, 2, 34, 34) and inputs.dtype == torch.float32
+    seen = [(x, y) for x, y in test_loader]
+    assert [len(y) for _, y in seen] == [4, 3]                                 # no drop_last
+    assert torch.equal(torch.cat([y for _, y in seen]), test.labels)           # in order
+    assert torch.equal(torch.cat([x for x, _ in seen], 1), test.frames.transpose(0, 1).float())
+    with pytest.raises(ValueError, match="n_time_bins"):
+        event_loaders(train, frames(root, train=False, n_time_bins=3), batch_size=4, seed=0)
+
+
+@pytest.mark.mirror
+def test_real_nmnist_from_mirror(mirror, tmp_path):
+    if not (mirror / "NMNIST" / "Train").is_dir():
+        pytest.skip("the mirror holds no NMNIST")
+    result = event_frames("nmnist", True, 25, tmp_path, mirror=mirror, limit=50, progress=False)
+    assert result.frames.shape == (50, 25, 2, 34, 34) and result.frames.dtype == torch.uint8
+    assert result.source == str(mirror / "NMNIST" / "Train")
+    assert torch.bincount(result.labels, minlength=10).tolist() == [5] * 10
+    ds = open_event_dataset("nmnist", True, tmp_path, mirror=mirror)
+    first_zero = ds.data[ds.targets.index(0)]
+    assert "/Train/0/" in first_zero and result.labels[0] == 0
+    assert (result.frames.sum((1, 2, 3, 4)) > 1000).all()      # real recordings: thousands of events

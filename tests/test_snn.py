@@ -1,0 +1,226 @@
+"""The spiking CNN (common/snn.py) and its objective (common.objectives.spike_count_mse).
+
+The central check: running each stateless layer once over all T*B frames and then the membrane
+recurrence over T gives exactly what snntorch's own Leaky neurons give when the network is stepped
+one time bin at a time, spikes and gradients alike.
+"""
+import snntorch as snn
+import torch
+from snntorch import functional as SF
+from snntorch import surrogate
+
+import common.snn as S
+from common.checkpoint import load_model, save_checkpoint
+from common.models import build_model
+from common.objectives import class_spike_counts, spike_count_mse
+
+
+def active_model(seed=0, **kwargs) -> S.SpikingCNN:
+    """A float64 SCNN whose three layers all spike on Poisson input (default init is too quiet)."""
+    torch.manual_seed(seed)
+    model = S.SpikingCNN(**kwargs).double()
+    with torch.no_grad():
+        model.conv2.weight.mul_(3.0)
+        model.fc.weight.mul_(6.0)
+    return model
+
+
+def poisson_input(T=6, B=3, size=34, rate=0.5, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.poisson(torch.full((T, B, 2, size, size), rate), generator=generator).double()
+
+
+def per_step_reference(model: S.SpikingCNN, x: torch.Tensor) -> torch.Tensor:
+    """The source study's order of work: every layer once per time bin, snntorch Leaky neurons."""
+    betas = model.betas()
+    spike_grad = surrogate.fast_sigmoid(slope=25)
+    lifs = [snn.Leaky(beta=betas[i], threshold=1.0, spike_grad=spike_grad, reset_mechanism="subtract")
+            for i in range(3)]
+    mems = [lif.init_leaky() for lif in lifs]
+    out = []
+    for t in range(x.shape[0]):
+        cur = model.pool(model.conv1(x[t]))
+        spk, mems[0] = lifs[0](cur, mems[0])
+        cur = model.pool(model.conv2(spk.double()))
+        spk, mems[1] = lifs[1](cur, mems[1])
+        spk, mems[2] = lifs[2](model.fc(spk.double().flatten(1)), mems[2])
+        out.append(spk.double())
+    return torch.stack(out)
+
+
+def gradients(model, output, labels):
+    model.zero_grad()
+    SF.mse_count_loss(correct_rate=0.8, incorrect_rate=0.2)(output, labels).backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+def test_shapes_nmnist_dvs_and_population():
+    x = torch.rand(4, 2, 2, 34, 34)
+    assert S.SpikingCNN()(x).shape == (4, 2, 10)
+    assert S.SpikingCNN(n_classes=11, input_size=32)(torch.rand(4, 2, 2, 32, 32)).shape == (4, 2, 11)
+    assert S.SpikingCNN(population_size=5)(x).shape == (4, 2, 50)
+    assert S.SpikingCNN().fc.in_features == S.SpikingCNN(input_size=32).fc.in_features == 800
+
+
+def test_batched_over_time_equals_per_step_snntorch_reference():
+    for kwargs in ({"beta": 0.5}, {"beta": 0.8}, {"beta": 0.8, "learn_beta": True}):
+        model = active_model(**kwargs)
+        x, labels = poisson_input(T=5, B=2), torch.tensor([3, 7])
+        fast = model(x)
+        assert all(count > 0 for count in model.spike_counts.values()), model.spike_counts
+        fast_grads = gradients(model, fast, labels)
+        slow = per_step_reference(model, x)
+        slow_grads = gradients(model, slow, labels)
+        assert torch.equal(fast, slow), kwargs
+        for name in fast_grads:
+            assert torch.allclose(fast_grads[name], slow_grads[name], rtol=1e-9, atol=1e-12), (kwargs, name)
+        assert fast_grads["fc.weight"].abs().sum() > 0
+
+
+def test_state_resets_at_every_forward():
+    model = active_model()
+    a, b = poisson_input(seed=1), poisson_input(seed=2)
+    first = model(a)
+    model(b)
+    assert torch.equal(model(a), first)
+
+
+def test_spike_counts_and_rates_describe_last_forward():
+    model = active_model()
+    out = model(poisson_input(T=6, B=3))
+    assert set(model.spike_counts) == {"lif1", "lif2", "lif3"}
+    assert model.spike_counts["lif3"] == out.sum().item() / 3
+    assert model.spike_rates["lif3"] == out.mean().item()
+    assert 0 < model.spike_rates["lif1"] <= 1
+
+
+def test_learned_beta_gets_gradient_and_stays_in_unit_interval():
+    model = S.SpikingCNN(beta=0.8, learn_beta=True)
+    assert all(abs(b - 0.8) < 1e-6 for b in model.beta.values())
+    out = model(torch.poisson(torch.full((5, 2, 2, 34, 34), 0.5)))
+    out.sum().backward()   # even a silent output passes gradient to beta through the surrogate
+    assert model.beta_logit.grad is not None and (model.beta_logit.grad != 0).all()
+    with torch.no_grad():
+        model.beta_logit.add_(10.0)                           # a wild optimizer step
+    assert all(0 < b < 1 for b in model.beta.values())
+    fixed = S.SpikingCNN(beta=0.5)
+    assert fixed.beta == {"lif1": 0.5, "lif2": 0.5, "lif3": 0.5}
+    assert "beta_fixed" not in dict(fixed.named_parameters()) and "beta_fixed" in fixed.state_dict()
+
+
+def test_checkpoint_rebuilds_the_scnn(tmp_path):
+    kwargs = {"beta": 0.8, "learn_beta": True, "population_size": 2, "n_classes": 11, "input_size": 32}
+    model = build_model("scnn", **kwargs).eval()
+    save_checkpoint(tmp_path / "scnn.pth", model, "scnn", kwargs, meta={})
+    loaded, _ = load_model(tmp_path / "scnn.pth")
+    x = torch.poisson(torch.full((4, 2, 2, 32, 32), 1.0))
+    assert isinstance(loaded, S.SpikingCNN) and torch.equal(loaded(x), model(x))
+    assert loaded.beta == model.beta
+
+
+def test_population_prediction_sums_each_class_group():
+    # 3 classes x 4 neurons, T = 5, one sample. Neuron 0 (class 0) fires every bin: the single most
+    # active neuron. Class 1's four neurons fire 2 bins each: 8 spikes against class 0's 5.
+    spikes = torch.zeros(5, 1, 12)
+    spikes[:, 0, 0] = 1
+    spikes[:2, 0, 4:8] = 1
+    objective = spike_count_mse(population_size=4, n_classes=3)
+    assert spikes.sum(0).argmax(-1).item() == 0               # per-neuron argmax says class 0
+    assert objective.predict(spikes).tolist() == [1]          # the group sums say class 1
+    assert class_spike_counts(spikes, 3, 4).tolist() == [[5, 8, 0]]
+    labels = torch.tensor([1])
+    plain = spike_count_mse(population_size=1, n_classes=12)
+    assert not torch.isclose(objective.loss(spikes, labels), plain.loss(spikes, labels))
+    assert spike_count_mse().predict(torch.eye(10)[None, [3, 7]]).tolist() == [3, 7]
+
+
+def test_spike_count_mse_trains_the_scnn_one_step():
+    torch.manual_seed(0)
+    model, objective = S.SpikingCNN(population_size=2), spike_count_mse(population_size=2)
+    x, labels = torch.poisson(torch.full((5, 4, 2, 34, 34), 0.5)), torch.tensor([0, 1, 2, 3])
+    loss = objective.loss(model(x), labels)
+    loss.backward()
+    assert torch.isfinite(loss) and model.conv1.weight.grad.abs().sum() > 0
+
+
+# --- Grad-CAM over time (common.gradcam) -----------------------------------------------------------
+import numpy as np  # noqa: E402
+
+import patches.grad_cam_two_output as two_output  # noqa: E402
+from common.gradcam import grad_cam, grad_cam_over_time, plot_grad_cam_over_time  # noqa: E402
+from common.models import CNN  # noqa: E402
+
+
+def moving_square_clip(T=6, size=34, side=8, events=3.0):
+    """Events of a square that moves left to right, one step per time bin (both polarities)."""
+    clip = torch.zeros(T, 2, size, size)
+    for t in range(T):
+        left = 2 + t * (size - side - 4) // (T - 1)
+        clip[t, :, 13:13 + side, left:left + side] = events
+    return clip
+
+
+def hand_grad_cam_per_bin(model, clip, target_class):
+    """Grad-CAM written out with autograd alone: conv2 activations [T, K, h, w] and the gradient of
+    the class spike count with respect to them, without pytorch-grad-cam."""
+    store = {}
+    handle = model.conv2.register_forward_hook(lambda m, i, o: store.update(a=o))
+    try:
+        counts = class_spike_counts(model(clip[:, None]), model.n_classes, model.population_size)
+    finally:
+        handle.remove()
+    (grad,) = torch.autograd.grad(counts[0, target_class], store["a"])
+    weights = grad.mean(dim=(2, 3), keepdim=True)
+    return torch.relu((weights * store["a"]).sum(1)).detach().numpy(), grad, store["a"].detach()
+
+
+def test_grad_cam_over_time_maps_follow_the_bins():
+    model = active_model(population_size=2).float().eval()
+    clip = moving_square_clip()
+    per_bin, aggregated = grad_cam_over_time(model, clip)
+    assert per_bin.shape == (6, 34, 34) and aggregated.shape == (34, 34)
+    assert np.isfinite(per_bin).all() and np.isfinite(aggregated).all()
+    assert per_bin.min() >= 0 and per_bin.max() == np.float32(1.0)     # scaled by the clip's max
+    assert aggregated.min() >= 0 and aggregated.max() == np.float32(1.0) and aggregated.std() > 0.05
+    assert not np.allclose(per_bin[0], per_bin[-1], atol=1e-3)          # the square moved
+
+    # Default class = most spikes per class group; and the maps are true Grad-CAM per bin.
+    with torch.no_grad():
+        predicted = int(class_spike_counts(model(clip[:, None]), 10, 2).argmax())
+    per_bin_explicit, _ = grad_cam_over_time(model, clip, target_class=predicted)
+    np.testing.assert_array_equal(per_bin, per_bin_explicit)
+    raw, grad, activation = hand_grad_cam_per_bin(model, clip, predicted)
+    import cv2
+    expected = np.stack([cv2.resize(m, (34, 34)) for m in raw])
+    np.testing.assert_allclose(per_bin, expected / expected.max(), atol=1e-5)
+    # Aggregated: channel weights averaged over all bins, applied to the time-summed activation.
+    weights = grad.mean(dim=(0, 2, 3))[:, None, None]
+    coarse = torch.relu((weights * activation.sum(0)).sum(0)).numpy()
+    assert coarse.max() > 0
+    coarse = cv2.resize(coarse, (34, 34))
+    np.testing.assert_allclose(aggregated, coarse / coarse.max(), atol=1e-5)
+
+    fig = plot_grad_cam_over_time(clip, per_bin, aggregated, title="test")
+    assert len(fig.axes) == 7
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_grad_cam_over_time_per_bin_scale_bin_is_pytorch_grad_cams_own():
+    model = active_model().float().eval()
+    per_bin, _ = grad_cam_over_time(model, moving_square_clip(), per_bin_scale="bin")
+    assert per_bin.shape == (6, 34, 34)
+    assert all(m.max() == 0 or abs(m.max() - 1) < 1e-3 for m in per_bin)   # each bin stretched to [0, 1]
+
+
+def test_patch_leaves_plain_cnn_grad_cam_unchanged():
+    torch.manual_seed(0)
+    model, images = CNN().eval(), torch.rand(3, 1, 28, 28)
+    two_output.remove()
+    try:
+        unpatched = grad_cam(model, images)
+    finally:
+        two_output.apply()
+    patched = grad_cam(model, images)
+    assert unpatched.shape == (3, 28, 28)
+    np.testing.assert_array_equal(unpatched, patched)

@@ -1,0 +1,90 @@
+"""common/video.py: every written video is decoded again and checked frame by frame."""
+import numpy as np
+import pytest
+import torch
+
+from common.video import gradcam_frames, read_mp4, show_video, spike_count_frames, write_mp4
+
+
+def moving_bar(n=8, height=48, width=64):
+    frames = []
+    for i in range(n):
+        frame = np.zeros((height, width, 3), np.uint8)
+        frame[:, i * 6:i * 6 + 8] = (255, 200, 0)
+        frames.append(frame)
+    return frames
+
+
+def assert_plays(path, n_frames, height, width):
+    decoded = read_mp4(path)
+    assert len(decoded) == n_frames
+    assert all(f.shape == (height, width, 3) for f in decoded)
+    assert all(f.std() > 1 for f in decoded)                            # not blank
+    assert not np.array_equal(decoded[0], decoded[-1])                  # not one frame repeated
+    return decoded
+
+
+def test_write_mp4_round_trip_and_leaves_no_temp_file(tmp_path):
+    frames = moving_bar()
+    path = write_mp4(tmp_path / "bar.mp4", frames, fps=4)
+    decoded = assert_plays(path, 8, 48, 64)
+    # the bar is where it was written (VP9 is lossy, so compare coarsely)
+    assert decoded[3][:, 18:26].mean() > 100 and decoded[3][:, 40:].mean() < 20
+    assert [p.name for p in tmp_path.iterdir()] == ["bar.mp4"]
+
+
+def test_write_mp4_pads_odd_sizes(tmp_path):
+    # VP9 needs even sizes; unpadded, OpenCV silently wrote a cropped 64x48 video here
+    assert_plays(write_mp4(tmp_path / "odd.mp4", moving_bar(height=47, width=63)), 8, 48, 64)
+
+
+def test_write_mp4_rejects_float_and_misshaped_frames(tmp_path):
+    path = tmp_path / "bad.mp4"
+    with pytest.raises(ValueError, match="uint8"):
+        write_mp4(path, [f.astype(np.float32) / 255 for f in moving_bar()])
+    with pytest.raises(ValueError, match=r"\[H, W, 3\]"):
+        write_mp4(path, [np.zeros((48, 64), np.uint8)])
+    with pytest.raises(ValueError, match="one size"):
+        write_mp4(path, [np.zeros((48, 64, 3), np.uint8), np.zeros((32, 64, 3), np.uint8)])
+    with pytest.raises(ValueError, match="no frames"):
+        write_mp4(path, [])
+    with pytest.raises(ValueError, match=".mp4"):
+        write_mp4(tmp_path / "bad.avi", moving_bar())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_spike_count_video_grows_bars(tmp_path):
+    T, C = 6, 4
+    spikes = torch.zeros(T, C)
+    spikes[:, 2] = 1                    # class 2 fires every bin
+    spikes[::2, 0] = 1
+    frames = spike_count_frames(spikes, ["a", "b", "c", "d"])
+    assert len(frames) == T and frames[0].dtype == np.uint8 and frames[0].ndim == 3
+    assert not np.array_equal(frames[0], frames[-1])
+    height, width = frames[0].shape[:2]
+    assert_plays(write_mp4(tmp_path / "counts.mp4", frames, fps=3), T, height + height % 2, width + width % 2)
+
+
+def test_gradcam_video_frames(tmp_path):
+    T = 5
+    clip = torch.zeros(T, 2, 34, 34)
+    cams = np.zeros((T, 34, 34), np.float32)
+    for t in range(T):
+        clip[t, :, 10:20, 4 + 5 * t:12 + 5 * t] = 1
+        cams[t, 8:22, 2 + 5 * t:14 + 5 * t] = 1
+    spikes = torch.zeros(T, 20)
+    spikes[:, 6:8] = 1                  # population code, 2 neurons per class: class 3 gets 2 per bin
+    frames = gradcam_frames(clip, cams, predicted=3, true=3, spikes=spikes, population_size=2, scale=6)
+    assert len(frames) == T
+    height, width = frames[0].shape[:2]
+    assert width == 34 * 6 and height > 34 * 6 and frames[0].dtype == np.uint8
+    assert not np.array_equal(frames[0], frames[-1])
+    assert_plays(write_mp4(tmp_path / "cam.mp4", frames, fps=2), T, height + height % 2, width)
+    with pytest.raises(ValueError, match="heatmaps"):
+        gradcam_frames(clip, cams[:3], predicted=3)
+
+
+def test_show_video_embeds(tmp_path):
+    path = write_mp4(tmp_path / "bar.mp4", moving_bar())
+    video = show_video(path, width=200)
+    assert "data:video/mp4;base64" in video._repr_html_()

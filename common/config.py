@@ -99,9 +99,10 @@ PROFILE_SETTINGS = {
     # so there "quick" trains on all of them; with the full download it caps training at 10,000
     # recordings and still tests on the whole test set.
     "scnn_nmnist": {
-        "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100},
-        "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None},
-        "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None},
+        # max_shift: training recordings moved by up to 3 px (after the cache; never the test set)
+        "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100, "max_shift": 2},
+        "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None, "max_shift": 3},
+        "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None, "max_shift": 3},
     },
     # DVS128 Gesture, spiking CNN and spiking LSTM (notebooks 05-06): events pooled to 32 x 32,
     # all 1,077 / 264 clips. Measured on a 2-core CPU (batch 32, T=25): ~4 s/epoch for the spiking

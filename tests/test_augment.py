@@ -18,3 +18,18 @@ def test_zero_strength_is_identity():
     images = torch.rand(4, 1, 28, 28)
     out = random_affine(images, max_rotation_deg=0, max_shift=0, scale=(1, 1))
     assert torch.allclose(out, images, atol=1e-5)
+
+
+def test_random_translate_moves_whole_recordings():
+    from common.augment import random_translate
+
+    torch.manual_seed(0)
+    frames = torch.zeros(16, 5, 2, 34, 34, dtype=torch.uint8)
+    frames[:, :, :, 15:19, 15:19] = 3
+    out = random_translate(frames, max_shift=3)
+    assert out.dtype == torch.uint8 and out.shape == frames.shape
+    assert (out.sum((1, 2, 3, 4)) == frames.sum((1, 2, 3, 4))).all()     # no event lost near the centre
+    for sample in out:                                                    # all bins moved together
+        assert all(torch.equal(sample[0], sample[t]) for t in range(5))
+    assert len({tuple(torch.nonzero(s[0, 0])[0].tolist()) for s in out}) > 1   # different shifts
+    assert torch.equal(random_translate(frames, 0), frames)

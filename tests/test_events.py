@@ -214,3 +214,17 @@ def test_real_nmnist_from_mirror(mirror, tmp_path):
     first_zero = ds.data[ds.targets.index(0)]
     assert "/Train/0/" in first_zero and result.labels[0] == 0
     assert (result.frames.sum((1, 2, 3, 4)) > 1000).all()      # real recordings: thousands of events
+
+
+def test_max_shift_augments_training_batches_only():
+    frames = torch.zeros(8, 4, 2, 34, 34, dtype=torch.uint8)
+    frames[:, :, :, 10:20, 10:20] = 1
+    split = lambda: events.EventFrames(frames.clone(), torch.arange(8) % 2, ["a", "b"], (34, 34, 2), "x", None)
+    torch.manual_seed(0)
+    train, test = events.event_loaders(split(), split(), batch_size=8, seed=0, max_shift=3)
+    shifted, _ = next(iter(train))
+    plain, _ = next(iter(test))
+    assert torch.equal(plain, frames.float().transpose(0, 1))            # test: untouched
+    assert shifted.shape == plain.shape and shifted.sum() == plain.sum()   # moved, not lost
+    corners = {tuple(torch.nonzero(shifted[0, b, 0])[0].tolist()) for b in range(8)}
+    assert corners != {(10, 10)}                                          # training: moved

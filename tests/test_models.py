@@ -9,7 +9,7 @@ def test_cnn_shapes_match_the_source_study():
     assert isinstance(model, CNN)
     assert model.fc1.in_features == 1600             # 28 -> 26 -> 13 -> 11 -> 5; 64 * 5 * 5
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
-    assert model.gradcam_layer is model.conv2
+    assert model.gradcam_layer is model.act2
     assert count_parameters(model) == sum(p.numel() for p in model.parameters())
 
 

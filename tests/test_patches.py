@@ -23,7 +23,7 @@ class TwoOutput(nn.Module):
 
 def cam_of(model, x, targets=None):
     with GradCAM(model=model, target_layers=[model.gradcam_layer if hasattr(model, "gradcam_layer")
-                                             else model.cnn.conv2]) as cam:
+                                             else model.cnn.act2]) as cam:
         return cam(input_tensor=x, targets=targets)
 
 

@@ -25,6 +25,13 @@ ENV_OUTPUT = "SNN_OUTPUT_ROOT"       # where models/, results/ and videos/ are w
 ENV_DEVICE = "SNN_DEVICE"            # force cpu / cuda / mps
 
 
+def resolve_locations(data_root=None, mirror=None, output_root=None) -> tuple[str, str | None, str]:
+    """(data root, mirror or None, output root): arguments first, then environment, then defaults."""
+    return (str(data_root or os.environ.get(ENV_DATA_ROOT) or PROJECT_ROOT / "data"),
+            mirror or os.environ.get(ENV_MIRROR) or None,
+            str(output_root or os.environ.get(ENV_OUTPUT) or PROJECT_ROOT))
+
+
 def pick_device(requested: str | None = None) -> torch.device:
     """CUDA if present, then Apple MPS, else CPU; ``requested`` or $SNN_DEVICE overrides."""
     requested = requested or os.environ.get(ENV_DEVICE)
@@ -67,9 +74,8 @@ class RunConfig:
     def __post_init__(self):
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
-        self.data_root = str(self.data_root or os.environ.get(ENV_DATA_ROOT) or PROJECT_ROOT / "data")
-        self.mirror = self.mirror or os.environ.get(ENV_MIRROR) or None
-        self.output_root = str(self.output_root or os.environ.get(ENV_OUTPUT) or PROJECT_ROOT)
+        self.data_root, self.mirror, self.output_root = resolve_locations(
+            self.data_root, self.mirror, self.output_root)
         self.device = str(pick_device(self.device))
 
     @property

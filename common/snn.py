@@ -132,6 +132,7 @@ class SpikingCNN(nn.Module):
         spk3 = lif(self.fc(spk2.flatten(2)), 2)                          # [T, B, n_outputs]
 
         with torch.no_grad():
+            self.neurons_per_sample = sum(spk[0, 0].numel() for spk in (spk1, spk2, spk3))
             for name, spk in zip(LAYERS, (spk1, spk2, spk3)):
                 total = spk.sum().item()
                 self.spike_counts[name] = total / B

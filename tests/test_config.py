@@ -42,3 +42,13 @@ def test_every_profile_has_settings():
     settings = profile_settings("cnn_mnist", "quick")
     settings["epochs"] = 99   # a copy: the table itself is untouched
     assert profile_settings("cnn_mnist", "quick")["epochs"] != 99
+
+
+def test_resolve_locations_order(no_env, monkeypatch):
+    from common.config import PROJECT_ROOT, resolve_locations
+
+    assert resolve_locations() == (str(PROJECT_ROOT / "data"), None, str(PROJECT_ROOT))
+    monkeypatch.setenv("SNN_OUTPUT_ROOT", "/env/out")
+    monkeypatch.setenv("SNN_DATA_MIRROR", "/env/mirror")
+    assert resolve_locations(output_root="/arg") == (str(PROJECT_ROOT / "data"), "/env/mirror", "/arg")
+    assert resolve_locations()[2] == "/env/out"

@@ -18,7 +18,7 @@ SOURCE_REPORTED = {
     "scnn_nmnist_beta0.8": (0.6908, "the source trained on ~13k samples, tested on 9,984 with drop_last, and rotated its test set"),
     "scnn_nmnist_population": (0.7401, "the source's 'population code' was a 100-way classifier; ours groups 10 neurons per class"),
     "scnn_dvsgesture": (0.6016, "the source tested on 256 clips resized by keeping 1 pixel in 16"),
-    "slstm_dvsgesture": (0.8516, "the source gave its LSTM 13 epochs against the CNN's 5"),
+    "cmp_slstm_dvsgesture": (0.8516, "the source gave its LSTM 13 epochs against the CNN's 5"),
 }
 
 

@@ -55,3 +55,85 @@ def test_nmnist_notebooks(name, runs, tmp_path, nmnist_root, no_env):
         assert any(abs(b - 0.8) > 1e-6 for b in learned["learned_beta"].values())   # it moved
     videos = sorted(p.name for p in (out / "videos").iterdir())
     assert videos == [f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"]
+
+
+@pytest.fixture(scope="module")
+def dvsgesture_root(tmp_path_factory):
+    """Format-true DVS128 Gesture clips (tonic's .npy layout), several users and all 11 classes."""
+    from event_fixtures import make_dvsgesture_tree
+
+    root = tmp_path_factory.mktemp("dvsgesture")
+    make_dvsgesture_tree(root, users=[1, 2], classes=range(11), train=True, seed=0)
+    make_dvsgesture_tree(root, users=[24, 25], classes=range(11), train=False, seed=1)
+    return root
+
+
+def check_dvs_runs(out, runs, n_test=22, n_time_bins=8):
+    from common.video import read_mp4
+
+    for run in runs:
+        record = json.loads((out / "results" / f"{run}-smoke.json").read_text())
+        assert record["test"]["n_samples"] == n_test                     # every fixture test clip
+        assert len(record["accuracy_by_time_bins"]) == n_time_bins       # smoke profile: T = 8
+        assert record["train_clips"] == 22 and record["seconds_per_epoch"] > 0
+        torch.load(out / "models" / f"{run}-smoke.pth", weights_only=True)
+    for video in (f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"):
+        frames = read_mp4(out / "videos" / video)
+        assert len(frames) == n_time_bins and frames[0].dtype.name == "uint8"
+
+
+def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
+    out = execute("05", tmp_path, data_root=str(dvsgesture_root))
+    check_dvs_runs(out, ["scnn_dvsgesture", "scnn_dvsgesture_wide"])
+    wide = json.loads((out / "results" / "scnn_dvsgesture_wide-smoke.json").read_text())
+    assert wide["config"]["model"] == "scnn_wide" and wide["config"]["epochs"] == 1
+    executed = (tmp_path / "executed" / "05_scnn_dvsgesture.ipynb").read_text()
+    assert executed.count("image/png") >= 5                   # curves, confusion, over time, Grad-CAM
+
+
+def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
+    out = execute("06", tmp_path, data_root=str(dvsgesture_root))
+    runs = [f"cmp_{m}_dvsgesture_seed{s}" for m in ("slstm", "scnn") for s in (0, 1)]
+    check_dvs_runs(out, runs)
+    records = {r: json.loads((out / "results" / f"{r}-smoke.json").read_text()) for r in runs}
+    budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "extra")}
+    assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"])   # same budget
+    assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
+
+
+def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env):
+    data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)
+    for name, root in (("01", data), ("02", nmnist_root)):
+        execute(name, tmp_path, data_root=str(root))
+    # the comparison reads both datasets from one data root: give it the N-MNIST fixtures too
+    (data / "NMNIST").symlink_to(nmnist_root / "NMNIST")
+    execute("08", tmp_path, data_root=str(data), n_samples=20)
+    executed = (tmp_path / "executed" / "08_comparison.ipynb").read_text()
+    assert "cnn_mnist" in executed and "scnn_nmnist_beta0.5" in executed
+    assert "here vs" in executed                     # the source-study comparison sentences
+    assert executed.count("image/png") >= 4          # accuracy, energy, over-time, spikes per layer
+
+
+def test_07_lif_vs_alif(tmp_path, no_env):
+    """Notebook 07 in smoke on MNIST and Fashion-MNIST fixtures; a second run retrains nothing."""
+    from common.config import profile_settings
+    from common.rsnn import study_grid
+    from common.sweep import expand_grid
+
+    data = write_image_dataset(tmp_path / "data", "MNIST", n_train=300, n_test=100)
+    write_image_dataset(data, "FashionMNIST", n_train=300, n_test=100)
+    out = execute("07", tmp_path, data_root=str(data))
+    table = out / "results" / "lif_alif-smoke.jsonl"
+    rows = [json.loads(line) for line in table.read_text().splitlines()]
+    cells = expand_grid(study_grid(profile_settings("lif_alif", "smoke")))
+    assert len(rows) == len(cells) and {r["cell_key"] for r in rows} == {json.dumps(c, sort_keys=True) for c in cells}
+    assert {r["dataset"] for r in rows} == {"mnist", "fashion-mnist"}
+    assert all(r["test_samples"] == 100 and 0 <= r["test_accuracy"] <= 1 for r in rows)
+    learned = [r for r in rows if r["model"] == "rsnn" and r["learn_beta"]]
+    assert learned and all(0 < r["beta_hidden"] < 1 and 0 < r["beta_readout"] < 1 for r in learned)
+    executed = (tmp_path / "executed" / "07_lif_vs_alif.ipynb").read_text()
+    assert executed.count("image/png") >= 2 and "95% CI" in executed
+    before = table.read_bytes()
+    execute("07", tmp_path, data_root=str(data))                 # resumes: every cell is in the table
+    assert table.read_bytes() == before
+    assert f"{len(cells)} already in" in (tmp_path / "executed" / "07_lif_vs_alif.ipynb").read_text()

@@ -30,7 +30,7 @@ from snntorch import surrogate
 from torch import nn
 
 from .models import register
-from .snn import SpikingCNN, conv_output_size, leaky_over_time
+from .snn import SpikingCNN, conv_output_size, event_batch, leaky_over_time
 
 LSTM_LAYERS = ("lstm1", "lstm2", "out")
 
@@ -90,10 +90,7 @@ class SpikingConvLSTM(nn.Module):
         return torch.stack(spikes), torch.stack(states)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 5:
-            raise ValueError(f"expected input [T, B, C, H, W], got shape {tuple(x.shape)}")
-        if not x.is_floating_point():
-            x = x.float()
+        x = event_batch(x)
         T, B = x.shape[:2]
         spk1, _ = self._run(self.lstm1, x)                                   # [T, B, 8, 16, 16]
         _, mem2 = self._run(self.lstm2, spk1)                                 # [T, B, 16, 16, 16]

@@ -35,6 +35,13 @@ def conv_output_size(input_size: int) -> int:
     return ((input_size - 4) // 2 - 4) // 2
 
 
+def event_batch(x: torch.Tensor) -> torch.Tensor:
+    """A batch of event frames ``[T, B, C, H, W]`` as float, or a ValueError naming the shape."""
+    if x.dim() != 5:
+        raise ValueError(f"expected input [T, B, C, H, W], got shape {tuple(x.shape)}")
+    return x if x.is_floating_point() else x.float()
+
+
 def leaky_over_time(current: torch.Tensor, beta: torch.Tensor, threshold: float,
                     spike_fn) -> torch.Tensor:
     """Spikes ``[T, ...]`` of leaky integrate-and-fire neurons driven by ``current`` ``[T, ...]``.
@@ -114,10 +121,7 @@ class SpikingCNN(nn.Module):
         return self.conv2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 5:
-            raise ValueError(f"expected input [T, B, C, H, W], got shape {tuple(x.shape)}")
-        if not x.is_floating_point():
-            x = x.float()
+        x = event_batch(x)
         T, B = x.shape[:2]
         beta = self.betas()
         lif = lambda current, i: leaky_over_time(current, beta[i], self.threshold, self.spike_fn)

@@ -111,8 +111,8 @@ PROFILE_SETTINGS = {
         "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None, "max_shift": 3},
     },
     # DVS128 Gesture, spiking CNN and spiking LSTM (notebooks 05-06): events pooled to 32 x 32,
-    # all 1,077 / 264 clips. Measured on a 2-core CPU (batch 32, T=25): ~4 s/epoch for the spiking
-    # CNN, ~30 s/epoch for the spiking LSTM; "seeds" is how many seeds notebook 06 trains per model.
+    # all 1,077 / 264 clips. Estimated for an idle 2-core CPU (batch 32, T=25): ~4 s/epoch for the spiking
+    # CNN, ~32 s/epoch for the spiking LSTM (several times more on shared cores); "seeds": notebook 06.
     "dvsgesture": {
         "smoke": {"epochs": 1, "n_time_bins": 8, "train_limit": None, "test_limit": None,
                   "target_size": [32, 32], "seeds": 2},
@@ -120,6 +120,60 @@ PROFILE_SETTINGS = {
                   "target_size": [32, 32], "seeds": 3},
         "full": {"epochs": 40, "n_time_bins": 25, "train_limit": None, "test_limit": None,
                  "target_size": [32, 32], "seeds": 3},
+    },
+    # LIF vs ALIF (notebook 07; common/rsnn.py, common/sweep.py). "grid": a list of factor grids
+    # (the union of their products), run on every dataset in "datasets" for seeds
+    # seed .. seed + n_seeds - 1; a part without "epochs"/"hidden" uses the values here. T = n_steps.
+    "lif_alif": {
+        "smoke": {"n_steps": 8, "epochs": 1, "batch_size": 64, "lr": 5e-3, "hidden": 32, "n_seeds": 2,
+                  "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                  "grid": [
+                      {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"]},
+                      {"model": ["mlp"]},
+                      # every other factor moved once, on MNIST only (seconds, for the tests)
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [True],
+                       "learn_beta": [True], "encoding": ["rate"]},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [False], "encoding": ["rate"]},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["latency", "periodic"]},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "hidden": [16], "epochs": [2]},
+                  ]},
+        # quick: measured on real MNIST, 1 torch thread per cell (T=10, hidden 256, batch 128): LIF 13 s,
+        # ALIF 21 s, MLP 3 s per 60k-image epoch, 3-4 s per full test-set evaluation (2-core CPU under
+        # load 4-5). One ALIF cell reached 97.9% (MNIST) / 86.8% (Fashion) after 5 epochs, hence 8.
+        # 30 cells ~ 62 min of CPU, ~31 min with 2 workers on 2 free cores. Main comparison: 3 seeds;
+        # the one-factor-at-a-time cells: 2 seeds (wide intervals; the full profile has 5).
+        "quick": {"n_steps": 10, "epochs": 8, "batch_size": 128, "lr": 2e-3, "hidden": 256, "n_seeds": 3,
+                  "workers": 2, "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                  "grid": [
+                      # the main comparison, both datasets, MLP baseline beside it
+                      {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"]},
+                      {"model": ["mlp"]},
+                      # one factor moved at a time from the ALIF base cell, on MNIST, seeds 0-1
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [True],
+                       "learn_beta": [True], "encoding": ["rate"], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [False], "encoding": ["rate"], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["latency", "periodic"], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "hidden": [128], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "epochs": [3], "n_seeds": 2},
+                  ]},
+        "full": {"n_steps": 25, "epochs": 15, "batch_size": 128, "lr": 2e-3, "hidden": 128, "n_seeds": 5,
+                 "workers": 2,
+                 "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                 "grid": [
+                     {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False, True],
+                      "hidden": [64, 128, 256], "epochs": [15, 30], "learn_beta": [False, True],
+                      "encoding": ["rate", "latency", "periodic"]},
+                     {"model": ["mlp"], "hidden": [64, 128, 256], "epochs": [15, 30]},
+                 ]},
     },
 }
 

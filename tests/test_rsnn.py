@@ -1,0 +1,108 @@
+"""The LIF/ALIF network and the MLP baseline: shapes, masking, gradients, registry, one real cell."""
+import pytest
+import torch
+
+import common
+from common.config import profile_settings
+from common.objectives import CROSS_ENTROPY
+from common.rsnn import MLP, RecurrentSNN, study_grid, train_cell
+from common.sweep import expand_grid
+from idx_fixtures import write_image_dataset
+
+
+@pytest.mark.parametrize("neuron", ["lif", "alif"])
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_forward_shapes_and_every_parameter_gets_gradient(neuron, recurrent):
+    torch.manual_seed(0)
+    model = RecurrentSNN(neuron, hidden=24, recurrent=recurrent, learn_beta=True)
+    spikes = (torch.rand(12, 5, 784) < 0.2).float()
+    logits = model(spikes)
+    assert logits.shape == (5, 10)
+    CROSS_ENTROPY.loss(logits, torch.arange(5)).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    assert model.hidden.beta_logit.grad.abs() > 0 and model.readout.kappa_logit.grad.abs() > 0
+    assert 0 < model.spike_rate < 1
+
+
+def test_recurrent_diagonal_is_masked_even_after_training():
+    torch.manual_seed(0)
+    model = RecurrentSNN("alif", hidden=16, recurrent=True)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+    CROSS_ENTROPY.loss(model((torch.rand(8, 3, 784) < 0.3).float()), torch.tensor([0, 1, 2])).backward()
+    assert torch.all(model.w_rec.grad.diagonal() == 0)          # no gradient into self-connections
+    optimizer.step()
+    assert torch.all(model.recurrent_weight().diagonal() == 0)
+    assert model.recurrent_weight().abs().sum() > 0
+
+
+def test_recurrence_and_neuron_change_the_output():
+    torch.manual_seed(0)
+    spikes = (torch.rand(10, 4, 784) < 0.3).float()
+    outputs = {}
+    for neuron in ("lif", "alif"):
+        for recurrent in (False, True):
+            torch.manual_seed(1)
+            outputs[neuron, recurrent] = RecurrentSNN(neuron, 32, recurrent)(spikes)
+    assert not torch.allclose(outputs["lif", False], outputs["alif", False])
+    assert not torch.allclose(outputs["lif", False], outputs["lif", True])
+
+
+def test_fixed_beta_is_a_buffer_not_a_parameter():
+    model = RecurrentSNN("lif", 8, learn_beta=False)
+    names = {n for n, _ in model.named_parameters()}
+    assert not any("beta" in n or "kappa" in n for n in names)
+    assert model.betas["beta_hidden"] == pytest.approx(torch.exp(torch.tensor(-1 / 20)).item())
+
+
+@pytest.mark.parametrize("readout", ["mean", "max", "last"])
+def test_readouts(readout):
+    torch.manual_seed(0)
+    model = RecurrentSNN("lif", 8, readout=readout)
+    assert model((torch.rand(6, 2, 784) < 0.5).float()).shape == (2, 10)
+
+
+def test_registered_and_rebuilt_from_checkpoint(tmp_path):
+    for name, kwargs, x in (("rsnn", {"neuron": "alif", "hidden": 12, "recurrent": True, "learn_beta": True},
+                             (torch.rand(5, 2, 784) < 0.3).float()),
+                            ("mlp", {"hidden": 12}, torch.rand(2, 1, 28, 28))):
+        model = common.build_model(name, **kwargs)
+        path = tmp_path / f"{name}.pth"
+        common.save_checkpoint(path, model, name, kwargs, meta={})
+        reloaded, _ = common.load_model(path)
+        assert torch.equal(reloaded(x), model.eval()(x))
+    assert isinstance(common.build_model("mlp", hidden=7), MLP) and common.build_model("mlp", hidden=7).fc1.out_features == 7
+
+
+def test_study_grids_cover_every_factor():
+    smoke = expand_grid(study_grid(profile_settings("lif_alif", "smoke")))
+    for factor, levels in {"neuron": {"lif", "alif"}, "recurrent": {False, True}, "learn_beta": {False, True},
+                           "encoding": {"rate", "latency", "periodic"}, "hidden": {16, 32}, "epochs": {1, 2},
+                           "dataset": {"mnist", "fashion-mnist"}, "model": {"rsnn", "mlp"}}.items():
+        assert {c[factor] for c in smoke if factor in c} == levels, factor
+    quick = expand_grid(study_grid(profile_settings("lif_alif", "quick")))
+    main = [c for c in quick if c["model"] == "rsnn"]
+    per_cell = {}
+    for c in main:
+        per_cell.setdefault((c["dataset"], c["neuron"]), set()).add(c["seed"])
+    assert len(per_cell) == 4 and all(len(s) >= 3 for s in per_cell.values())
+    full = expand_grid(study_grid(profile_settings("lif_alif", "full")))
+    assert {c["hidden"] for c in full} == {64, 128, 256} and {c["epochs"] for c in full} == {15, 30}
+
+
+def test_train_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_env):
+    data = write_image_dataset(tmp_path / "data", "MNIST", n_train=300, n_test=120)
+    settings = profile_settings("lif_alif", "smoke")
+    context = {"profile": "smoke", "settings": settings, "data_root": str(data), "output_root": str(tmp_path / "out")}
+    cell = {"dataset": "mnist", "model": "rsnn", "neuron": "alif", "recurrent": True, "learn_beta": True,
+            "encoding": "periodic", "hidden": 16, "epochs": 1, "seed": 0}
+    row = train_cell(cell, context)
+    assert row["test_samples"] == 120 and 0 <= row["test_accuracy"] <= 1
+    assert row["neuron"] == "alif" and row["recurrent"] is True and row["encoding"] == "periodic"
+    assert 0 < row["beta_hidden"] < 1 and row["beta_hidden"] != pytest.approx(torch.exp(torch.tensor(-1 / 20)).item(), abs=1e-7)
+    assert row["train_seconds"] > 0 and row["n_steps"] == settings["n_steps"]
+    model, meta = common.load_model(row["checkpoint"])
+    assert model.hidden.adaptive and model.recurrent
+    # a second call reuses the finished checkpoint: same accuracy, no new training epoch
+    again = train_cell(cell, context)
+    assert again["test_accuracy"] == row["test_accuracy"] and again["train_seconds"] == row["train_seconds"]

@@ -119,9 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--limit", type=int, default=1000, help="training recordings")
     parser.add_argument("--mirror", default=None, help="dataset mirror (default $SNN_DATA_MIRROR)")
     args = parser.parse_args(argv)
-    torch.set_num_threads(torch.get_num_threads())
     with tempfile.TemporaryDirectory() as data_root:
-        mirror = args.mirror or common.RunConfig("x", "nmnist", "scnn").mirror
+        mirror = common.config.resolve_locations(mirror=args.mirror)[1]
         print(f"project loop ({args.epochs} epochs, T={T}, batch {BATCH}) ...", flush=True)
         project = run_project(args.epochs, args.limit, data_root, mirror)
         # The source loop trains on the very recordings the project loop framed (same subset).

@@ -71,14 +71,13 @@ def source_comparison(records: list[dict]) -> pd.DataFrame:
 
 def test_inputs(record: dict, n_samples: int, data_root, mirror) -> torch.Tensor:
     """The first ``n_samples`` test inputs of a run's dataset, prepared as the run's model takes them."""
-    from .data import IMAGE_DATASETS, image_loaders
+    from .data import IMAGE_DATASETS, image_transform, load_image_dataset
     from .events import event_frames
 
     config, settings = record["config"], record["config"]["extra"]
     if config["dataset"] in IMAGE_DATASETS:
-        _, test, _ = image_loaders(config["dataset"], data_root, mirror, test_limit=n_samples,
-                                   train_limit=1)
-        return test.transform(test.inputs)
+        test = load_image_dataset(config["dataset"], False, data_root, mirror, limit=n_samples)
+        return image_transform(test.mean_std)(test.images)
     frames = event_frames(config["dataset"], False, settings["n_time_bins"], data_root, mirror,
                           limit=n_samples, target_size=settings.get("target_size"), progress=False)
     return frames.frames.float().transpose(0, 1)

@@ -186,13 +186,11 @@ def clip_videos(model, clip, label: int, per_bin_cams: np.ndarray, config, class
                 fps: float = 5.0) -> tuple[Path, Path]:
     """The two videos of one test clip ``[T, C, H, W]``, written to ``videos/<run>-<profile>_*.mp4``:
     the output spike counts per class accumulating over time, and the per-bin Grad-CAM overlays."""
-    from .objectives import class_spike_counts
-
     population_size = getattr(model, "population_size", 1)
     with torch.no_grad():
         spikes = model(torch.as_tensor(clip, dtype=torch.float32).unsqueeze(1))[:, 0]   # [T, outputs]
     per_class = spikes.reshape(spikes.shape[0], -1, population_size).sum(-1)          # [T, classes]
-    predicted = int(class_spike_counts(spikes.unsqueeze(1), per_class.shape[1], population_size).argmax())
+    predicted = int(per_class.sum(0).argmax())                                        # most spikes overall
     spike_video = write_mp4(config.path("videos", "_spike_counts.mp4"),
                             spike_count_frames(per_class, class_names), fps)
     gradcam_video = write_mp4(config.path("videos", "_gradcam.mp4"),

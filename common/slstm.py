@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import snntorch as snn
 import torch
-from snntorch import surrogate
 from torch import nn
 
 from .models import register
-from .snn import SpikingCNN, conv_output_size, event_batch, leaky_over_time
+from .snn import SpikingCNN, atan_grad, conv_output_size, event_batch, leaky_over_time
 
 LSTM_LAYERS = ("lstm1", "lstm2", "out")
 
@@ -69,7 +68,7 @@ class SpikingConvLSTM(nn.Module):
         self.hidden_tap = nn.Identity()
         self.fc = nn.Linear(channels[1] * (input_size // 4) ** 2, self.n_outputs)
         self.register_buffer("beta", torch.tensor(float(beta)))
-        self.spike_fn = surrogate.atan()
+        self.surrogate_grad = atan_grad()   # snntorch's default surrogate for its LSTM layers
         self.spike_counts: dict[str, float] = {}
         self.spike_rates: dict[str, float] = {}
 
@@ -96,7 +95,7 @@ class SpikingConvLSTM(nn.Module):
         _, mem2 = self._run(self.lstm2, spk1)                                 # [T, B, 16, 16, 16]
         mem2 = self.hidden_tap(mem2.flatten(0, 1))                            # one hook call, all bins
         spk2 = self.lstm2.fire(nn.functional.max_pool2d(mem2, 2)).unflatten(0, (T, B))   # [T, B, 16, 8, 8]
-        spk3 = leaky_over_time(self.fc(spk2.flatten(2)), self.beta, 1.0, self.spike_fn)
+        spk3 = leaky_over_time(self.fc(spk2.flatten(2)), self.beta, 1.0, self.surrogate_grad)
         with torch.no_grad():
             for name, spk in zip(LSTM_LAYERS, (spk1, spk2, spk3)):
                 total = spk.sum().item()

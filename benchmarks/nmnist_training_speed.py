@@ -13,7 +13,9 @@ same number of epochs on the same recordings, then are tested on the same test r
   (common.snn) and the shared training core (common.train.fit).
 
 Prints samples/s of each (training epochs only, and the project's including its one-time framing),
-the ratio, test accuracies and the process's peak resident memory.
+the ratio, test accuracies and the process's peak resident memory; and a ceiling: samples/s if a
+training step cost nothing but the model's two convolutions (forward and backward, at the project's
+memory layout), which no rewriting of the loop removes.
 """
 from __future__ import annotations
 
@@ -113,6 +115,22 @@ def run_project(epochs, limit, data_root, mirror) -> dict:
             "test_accuracy": outcome["test"]["accuracy"], "n_train": len(train.labels), "n_test": len(test.labels)}
 
 
+def convolution_ceiling(repeats: int = 3) -> float:
+    """Samples/s of the two convolutions alone (forward + backward of one batch, median of ``repeats``)."""
+    model = common.build_model("scnn", beta=BETA)
+    frames = torch.rand(T * BATCH, 2, 34, 34).lt(0.04).float().contiguous(memory_format=torch.channels_last)
+    spikes = torch.rand(T * BATCH, 12, 15, 15).lt(0.15).float().contiguous(memory_format=torch.channels_last)
+    spikes.requires_grad_()                    # conv2's input gradient is needed to train conv1
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        for conv, x in ((model.conv1, frames), (model.conv2, spikes)):
+            out = conv(x)
+            out.backward(torch.ones_like(out))
+        times.append(time.perf_counter() - start)
+    return BATCH / sorted(times[1:])[len(times[1:]) // 2]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=3)
@@ -129,6 +147,7 @@ def main(argv=None) -> int:
         test_idx = list(range(len(open_event_dataset("nmnist", False, data_root, mirror).targets)))
         print(f"source loop ({args.epochs} epochs) ...", flush=True)
         source = run_source(args.epochs, chosen, test_idx, data_root, mirror)
+    ceiling = convolution_ceiling()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nN-MNIST, {project['n_train']} training / {project['n_test']} test recordings, "
           f"{args.epochs} epochs, {torch.get_num_threads()} threads")
@@ -140,6 +159,8 @@ def main(argv=None) -> int:
     print(f"speed-up: {project['samples_per_s'] / source['samples_per_s']:.1f}x "
           f"({project['samples_per_s_with_framing'] / source['samples_per_s']:.1f}x counting the "
           f"project's one-time framing of {project['framing_seconds']:.1f} s)")
+    print(f"ceiling: the two convolutions alone (forward + backward, no pooling, neurons, loss or optimizer) "
+          f"run at {ceiling:.1f} samples/s = {ceiling / source['samples_per_s']:.1f}x the source loop")
     print(f"peak resident memory of this process: {peak_mb:.0f} MB")
     return 0
 

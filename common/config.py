@@ -121,16 +121,19 @@ PROFILE_SETTINGS = {
         "full": {"epochs": 40, "n_time_bins": 25, "train_limit": None, "test_limit": None,
                  "target_size": [32, 32], "seeds": 3},
     },
-    # LIF vs ALIF (notebook 07; common/rsnn.py, common/sweep.py). "grid": a list of factor grids
-    # (the union of their products), run on every dataset in "datasets" for seeds
-    # seed .. seed + n_seeds - 1; a part without "epochs"/"hidden" uses the values here. T = n_steps.
+    # LIF vs ALIF (notebook 07; common/rsnn.py, common/sweep.py). "main" (the headline comparison, also
+    # shown in notebook 08 and the README) and "grid" (the other factors): lists of factor grids (the
+    # union of their products), run on every dataset in "datasets" for seeds seed .. seed + n_seeds - 1;
+    # a part without "epochs"/"hidden" uses the values here. T = n_steps.
     "lif_alif": {
         "smoke": {"n_steps": 8, "epochs": 1, "batch_size": 64, "lr": 5e-3, "hidden": 32, "n_seeds": 2,
                   "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
-                  "grid": [
+                  "main": [
                       {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
                        "learn_beta": [True], "encoding": ["rate"]},
                       {"model": ["mlp"]},
+                  ],
+                  "grid": [
                       # every other factor moved once, on MNIST only (seconds, for the tests)
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [True],
                        "learn_beta": [True], "encoding": ["rate"]},
@@ -141,18 +144,19 @@ PROFILE_SETTINGS = {
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
                        "learn_beta": [True], "encoding": ["rate"], "hidden": [16], "epochs": [2]},
                   ]},
-        # quick: measured on real MNIST, 1 torch thread per cell (T=10, hidden 256, batch 128): LIF 13 s,
-        # ALIF 21 s, MLP 3 s per 60k-image epoch, 3-4 s per full test-set evaluation (2-core CPU under
-        # load 4-5). One ALIF cell reached 97.9% (MNIST) / 86.8% (Fashion) after 5 epochs, hence 8.
-        # 30 cells ~ 62 min of CPU, ~31 min with 2 workers on 2 free cores. Main comparison: 3 seeds;
-        # the one-factor-at-a-time cells: 2 seeds (wide intervals; the full profile has 5).
+        # quick: 33 cells, measured 30 min 33 s wall with 2 workers (1 torch thread each) on the idle
+        # 2-core CPU, 2026-11-23: ~13-15 s per 60k-image epoch for LIF/ALIF (T=10, hidden 256, batch 128),
+        # ~1.5 s for the MLP. Main comparison: 3 seeds; the one-factor-at-a-time cells: 2 seeds (wide
+        # intervals; the full profile has 5), except training length 8 -> 20 epochs on Fashion-MNIST (3).
         "quick": {"n_steps": 10, "epochs": 8, "batch_size": 128, "lr": 2e-3, "hidden": 256, "n_seeds": 3,
                   "workers": 2, "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
-                  "grid": [
-                      # the main comparison, both datasets, MLP baseline beside it
+                  "main": [
+                      # both datasets, MLP baseline beside it
                       {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
                        "learn_beta": [True], "encoding": ["rate"]},
                       {"model": ["mlp"]},
+                  ],
+                  "grid": [
                       # one factor moved at a time from the ALIF base cell, on MNIST, seeds 0-1
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [True],
                        "learn_beta": [True], "encoding": ["rate"], "n_seeds": 2},
@@ -164,10 +168,18 @@ PROFILE_SETTINGS = {
                        "learn_beta": [True], "encoding": ["rate"], "hidden": [128], "n_seeds": 2},
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
                        "learn_beta": [True], "encoding": ["rate"], "epochs": [3], "n_seeds": 2},
+                      # training length the other way, on Fashion-MNIST: 8 -> 20 epochs, 3 seeds
+                      {"dataset": ["fashion-mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "epochs": [20]},
                   ]},
         "full": {"n_steps": 25, "epochs": 15, "batch_size": 128, "lr": 2e-3, "hidden": 128, "n_seeds": 5,
                  "workers": 2,
                  "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                 "main": [
+                     {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
+                      "learn_beta": [True], "encoding": ["rate"]},
+                     {"model": ["mlp"]},
+                 ],
                  "grid": [
                      {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False, True],
                       "hidden": [64, 128, 256], "epochs": [15, 30], "learn_beta": [False, True],

@@ -17,8 +17,10 @@ input ``encoding`` (common/encodings.py). :func:`train_cell` turns one cell into
 """
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import os
 import time
 
 import torch
@@ -54,6 +56,7 @@ class RecurrentSNN(nn.Module):
         self.fc_out = nn.Linear(hidden, n_classes)
         self.readout = LeakyReadout(kappa=kappa, learn_kappa=learn_beta)
         self.spike_rate = 0.0
+        self.neurons_per_sample = hidden + n_classes   # membranes that leak every step (energy estimate)
 
     def recurrent_weight(self) -> torch.Tensor:
         """The recurrent weights actually used: diagonal zeroed (no neuron drives itself)."""
@@ -159,7 +162,9 @@ def train_cell(cell: dict, context: dict) -> dict:
            "wall_seconds": time.perf_counter() - start,
            "seconds_per_epoch": outcome["train_seconds"] / max(1, len(outcome["history"])),
            "parameters": common.count_parameters(model), "n_steps": settings["n_steps"] if model_name == "rsnn" else None,
-           "run": config.tag, "checkpoint": outcome["checkpoint"]}
+           "run": config.tag, "checkpoint": os.path.relpath(outcome["checkpoint"], config.output_root),
+           "device": config.device, "torch_threads": torch.get_num_threads(),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     if model_name == "rsnn":
         row.update(model.betas, spike_rate=model.spike_rate)
     return row
@@ -167,17 +172,30 @@ def train_cell(cell: dict, context: dict) -> dict:
 
 # ---------------------------------------------------------------- the study's grid, from the profile
 
-def study_grid(settings: dict, seed: int = 0) -> list[dict]:
+def study_grid(settings: dict, seed: int = 0, parts: str = "all") -> list[dict]:
     """The profile's grid made explicit: every part gets the datasets, seeds (``seed`` onwards, the
     part's ``n_seeds`` or the profile's), and the default ``hidden`` / ``epochs`` when it does not
-    list them (so a cell key says everything)."""
+    list them (so a cell key says everything).
+
+    ``parts``: ``"main"`` (the headline comparison: LIF vs ALIF beside the MLP, equal budgets),
+    ``"factors"`` (the other factors' cells) or ``"all"``.
+    """
+    chosen = {"main": settings["main"], "factors": settings["grid"],
+              "all": settings["main"] + settings["grid"]}[parts]
     grid = []
-    for part in settings["grid"]:
+    for part in chosen:
         part = dict(part)
         n_seeds = part.pop("n_seeds", settings["n_seeds"])
         grid.append({"dataset": list(settings["datasets"]), "hidden": [settings["hidden"]],
                      "epochs": [settings["epochs"]], **part, "seeds": [seed + i for i in range(n_seeds)]})
     return grid
+
+
+def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
+    """The rows of the headline comparison (``settings["main"]``), every seed."""
+    from .sweep import KEY, cell_key, expand_grid
+    keys = {cell_key(cell) for cell in expand_grid(study_grid(settings, parts="main"))}
+    return [row for row in rows if row[KEY] in keys]
 
 
 def results_table_path(profile: str, output_root=None):
@@ -289,7 +307,8 @@ def plot_learned_betas(rows: list[dict]):
 
 def effects_table(rows: list[dict]):
     """Paired differences (level b minus level a, same dataset / other factors / seed) with 95% t-intervals,
-    for every factor that varies among the spiking cells; first level of each factor is the reference."""
+    for every factor that varies among the spiking cells: categories against their first level, sizes
+    (hidden, epochs) each against the next smaller."""
     from .sweep import factor_effects
 
     spiking = [r for r in rows if r.get("model") == "rsnn"]
@@ -298,8 +317,44 @@ def effects_table(rows: list[dict]):
              "encoding": ["rate", "latency", "periodic"]}
     for factor in _varying(rows):
         levels = [l for l in order.get(factor, sorted({r[factor] for r in spiking})) if l in {r[factor] for r in spiking}]
-        comparisons += [(factor, levels[0], level) for level in levels[1:]]
+        if factor in ("hidden", "epochs"):       # sizes: each level against the next smaller one
+            comparisons += [(factor, a, b) for a, b in zip(levels, levels[1:])]
+        else:                                     # categories: each level against the reference
+            comparisons += [(factor, levels[0], level) for level in levels[1:]]
     return factor_effects(spiking, comparisons)
+
+
+def source_claims(rows: list[dict]) -> list[str]:
+    """The source study's reported numbers beside this grid's corresponding cells (mean over seeds)."""
+    from .compare import SOURCE_REPORTED
+
+    lines = []
+    for name, (reported, how) in SOURCE_REPORTED.items():
+        model, _, rest = name.partition("_")
+        neuron, dataset = rest.split("_", 1) if model == "rsnn" else (None, rest)
+        if model not in ("rsnn", "mlp"):
+            continue
+        means = cell_means(rows, model, dataset, neuron)
+        if means:
+            lines.append(f"Source reported {name} {reported:.2%} ({how}); the best cell of that kind here: "
+                         f"{max(means):.2%} (mean over seeds).")
+    gap = SOURCE_REPORTED["rsnn_alif_fashion-mnist"][0] - SOURCE_REPORTED["rsnn_lif_fashion-mnist"][0]
+    effect = effects_table([r for r in rows if r.get("dataset") == "fashion-mnist"])
+    effect = effect[effect.factor == "neuron"] if len(effect) else effect
+    if len(effect):
+        e = effect.iloc[-1]
+        holds = "holds" if e.low > 0 else "is not supported"
+        lines.append(f"The source's ALIF-over-LIF gain on Fashion-MNIST ({gap:+.2%}, one unseeded run each) {holds} "
+                     f"here: {e['mean']:+.2%} (95% CI {e.low:+.2%} .. {e.high:+.2%}, {e.n} paired runs).")
+    return lines
+
+
+def cell_means(rows: list[dict], model: str, dataset: str, neuron: str | None) -> list[float]:
+    """Mean test accuracy over seeds of every cell of one model kind on one dataset."""
+    from .sweep import summarize
+    chosen = [r for r in rows if r.get("model") == model and r.get("dataset") == dataset
+              and (neuron is None or r.get("neuron") == neuron)]
+    return list(summarize(chosen)["mean"]) if chosen else []
 
 
 def reading(rows: list[dict]) -> str:
@@ -313,6 +368,10 @@ def reading(rows: list[dict]) -> str:
         mlp = part[part.cell.str.startswith("MLP")]
         line = (f"{dataset}: the best cell is {best.cell} at {best['mean']:.2%} +- {best['std']:.2%} "
                 f"(n={best.n} seeds, {best.test_samples} test images)")
+        alif = part[part.cell.str.startswith("ALIF")]
+        if len(alif) and not best.cell.startswith("ALIF"):
+            top = alif.loc[alif["mean"].idxmax()]
+            line += f"; the best ALIF cell is {top.cell} at {top['mean']:.2%} +- {top['std']:.2%} (n={top.n})"
         if len(mlp):
             line += f"; the MLP with the same hidden size reaches {mlp['mean'].max():.2%}"
         lines.append(line + ".")
@@ -322,6 +381,7 @@ def reading(rows: list[dict]) -> str:
             sure = "excludes" if (e.low > 0 or e.high < 0) else "includes"
             lines.append(f"{e.factor} {e.a} -> {e.b}: {e['mean']:+.2%} (95% CI {e.low:+.2%} .. {e.high:+.2%}, "
                          f"{e.n} paired runs); the interval {sure} zero.")
+    lines += source_claims(rows)
     learned = [r for r in rows if r.get("model") == "rsnn" and r.get("learn_beta")]
     if learned:
         from .neurons import TAU_M_MS, decay

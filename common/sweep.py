@@ -29,7 +29,7 @@ from .checkpoint import atomic_write
 
 SEED = "seed"
 KEY = "cell_key"
-TIMING = ("train_seconds", "wall_seconds", "seconds_per_epoch", "checkpoint")   # differ run to run
+TIMING = ("train_seconds", "wall_seconds", "seconds_per_epoch", "checkpoint", "date")   # differ run to run
 
 
 # ------------------------------------------------------------------------------ grid and table
@@ -107,6 +107,8 @@ def run_grid(grid, run_cell: Callable[[dict, dict], dict], table: str | Path | R
         run_ray(todo, run_cell, table, context, workers, verbose)
     elif todo and workers > 1:
         import multiprocessing
+        # longest first (by epochs), so no long cell starts last while the other workers sit idle
+        todo = sorted(todo, key=lambda cell: -float(cell.get("epochs", 0) or 0))
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         with pool:
             futures = {pool.submit(run_cell, cell, context): cell for cell in todo}

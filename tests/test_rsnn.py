@@ -101,8 +101,33 @@ def test_train_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_e
     assert row["neuron"] == "alif" and row["recurrent"] is True and row["encoding"] == "periodic"
     assert 0 < row["beta_hidden"] < 1 and row["beta_hidden"] != pytest.approx(torch.exp(torch.tensor(-1 / 20)).item(), abs=1e-7)
     assert row["train_seconds"] > 0 and row["n_steps"] == settings["n_steps"]
-    model, meta = common.load_model(row["checkpoint"])
+    model, meta = common.load_model(tmp_path / "out" / row["checkpoint"])
     assert model.hidden.adaptive and model.recurrent
     # a second call reuses the finished checkpoint: same accuracy, no new training epoch
     again = train_cell(cell, context)
     assert again["test_accuracy"] == row["test_accuracy"] and again["train_seconds"] == row["train_seconds"]
+
+
+def test_main_comparison_is_the_headline_part_of_the_grid():
+    from common.rsnn import main_comparison
+    from common.sweep import KEY, cell_key
+    settings = profile_settings("lif_alif", "quick")
+    main = expand_grid(study_grid(settings, parts="main"))
+    everything = expand_grid(study_grid(settings))
+    assert {c.get("neuron") for c in main} == {"lif", "alif", None} and len(main) < len(everything)
+    assert all(c["hidden"] == settings["hidden"] and c["epochs"] == settings["epochs"] for c in main)
+    rows = [{**c, KEY: cell_key(c)} for c in everything]
+    assert main_comparison(rows, settings) == [r for r in rows if r[KEY] in {cell_key(c) for c in main}]
+
+
+def test_reading_sets_the_source_claims_beside_the_grid():
+    from common.rsnn import reading
+    from test_compare import grid_row
+    gains = {0: 0.03, 1: 0.031, 2: 0.029}
+    rows = [grid_row("rsnn", "fashion-mnist", seed, 0.85, "lif") for seed in gains]
+    rows += [grid_row("rsnn", "fashion-mnist", seed, 0.85 + gain, "alif") for seed, gain in gains.items()]
+    text = reading(rows)
+    assert "Source reported rsnn_alif_fashion-mnist 81.94%" in text and "here: 88.00%" in text
+    assert "ALIF-over-LIF gain on Fashion-MNIST (+2.58%, one unseeded run each) holds here: +3.00%" in text
+    rows[3] = {**rows[3], "test_accuracy": 0.80}          # one seed reverses: the interval now spans zero
+    assert "is not supported here" in reading(rows)

@@ -19,12 +19,43 @@ SOURCE_REPORTED = {
     "scnn_nmnist_population": (0.7401, "the source's 'population code' was a 100-way classifier; ours groups 10 neurons per class"),
     "scnn_dvsgesture": (0.6016, "the source tested on 256 clips resized by keeping 1 pixel in 16"),
     "cmp_slstm_dvsgesture": (0.8516, "the source gave its LSTM 13 epochs against the CNN's 5"),
+    "rsnn_alif_mnist": (0.9619, "the source's best of many single unseeded cells (REC, 30 epochs); "
+                                "its inputs were a binary threshold of the image"),
+    "rsnn_alif_fashion-mnist": (0.8194, "source: 100 hidden, 15 epochs, one unseeded run, binary-threshold input"),
+    "rsnn_lif_fashion-mnist": (0.7936, "source: 100 hidden, 15 epochs, one unseeded run, binary-threshold input"),
+    "mlp_mnist": (0.953, "the source's MLP baseline; its training length is not stated"),
+    "mlp_fashion-mnist": (0.914, "the source's MLP baseline; its training length is not stated"),
 }
 
 
 def run_name(record: dict) -> str:
     """The experiment a run belongs to: runs of several seeds share it (``..._seed2`` is dropped)."""
     return re.sub(r"_seed\d+$", "", record["config"]["run_name"])
+
+
+def grid_records(profile: str, output_root=None) -> list[dict]:
+    """The LIF/ALIF grid's headline cells (``common.rsnn.main_comparison``) as results records, one per
+    seed, named ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>``, so they sit in the same tables."""
+    from .config import profile_settings
+    from .rsnn import main_comparison, results_table_path
+    from .sweep import ResultsTable
+
+    path = results_table_path(profile, output_root)
+    if not path.exists():
+        return []
+    rows = main_comparison(ResultsTable(path).rows(), profile_settings("lif_alif", profile))
+    records = []
+    for row in rows:
+        name = f"rsnn_{row['neuron']}_{row['dataset']}" if row["model"] == "rsnn" else f"mlp_{row['dataset']}"
+        records.append({
+            "run": f"{name}_seed{row['seed']}-{profile}",
+            "config": {"run_name": f"{name}_seed{row['seed']}", "dataset": row["dataset"], "model": row["model"],
+                       "profile": profile, "seed": row["seed"],
+                       "extra": {"encoding": row.get("encoding"), "n_steps": row.get("n_steps")}},
+            "test": {"accuracy": row["test_accuracy"], "n_samples": row["test_samples"]},
+            "parameters": row["parameters"], "train_seconds": row["train_seconds"],
+            "device": row.get("device", "cpu"), "checkpoint": row["checkpoint"]})
+    return records
 
 
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
@@ -46,7 +77,7 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
 def measure(record: dict, inputs: torch.Tensor, n_samples: int, output_root: str | Path) -> dict:
     """Reopen a run's checkpoint; time inference on ``inputs`` and count its operations."""
     model, _ = load_model(Path(output_root) / record["checkpoint"])
-    spiking = inputs.dim() == 5                                      # [T, B, C, H, W]
+    spiking = inputs.dim() != 4            # [T, B, C, H, W] event frames or [T, B, 784] spike trains
     start = time.perf_counter()
     model(inputs)
     seconds = time.perf_counter() - start
@@ -77,6 +108,10 @@ def test_inputs(record: dict, n_samples: int, data_root, mirror) -> torch.Tensor
     config, settings = record["config"], record["config"]["extra"]
     if config["dataset"] in IMAGE_DATASETS:
         test = load_image_dataset(config["dataset"], False, data_root, mirror, limit=n_samples)
+        if config.get("model") == "rsnn":                   # the LIF/ALIF grid's spike trains
+            from .encodings import encode
+            return encode(test.images, settings["encoding"], settings["n_steps"],
+                          torch.Generator().manual_seed(0))
         return image_transform(test.mean_std)(test.images)
     frames = event_frames(config["dataset"], False, settings["n_time_bins"], data_root, mirror,
                           limit=n_samples, target_size=settings.get("target_size"), progress=False)
@@ -91,16 +126,19 @@ def measure_all(records: list[dict], n_samples: int, data_root, mirror, output_r
             continue
         seen.add(run_name(record))
         inputs = test_inputs(record, n_samples, data_root, mirror)
-        rows.append(measure(record, inputs, inputs.shape[1 if inputs.dim() == 5 else 0], output_root))
+        rows.append(measure(record, inputs, inputs.shape[0 if inputs.dim() == 4 else 1], output_root))
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
 def plot_accuracy(table: pd.DataFrame):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(table)))
+    colors = dict(zip(dict.fromkeys(table["dataset"]), plt.cm.tab10.colors))   # one color per dataset
     ax.barh(table["run"], 100 * table["accuracy_mean"], xerr=100 * table["accuracy_std"].fillna(0),
-            color=["tab:orange" if d != "mnist" else "tab:blue" for d in table["dataset"]])
+            color=[colors[d] for d in table["dataset"]])
+    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()], labels=list(colors),
+              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set(xlabel="test accuracy (%), error bars: std over seeds", xlim=(0, 100))
     for y, (mean, n) in enumerate(zip(table["accuracy_mean"], table["test_samples"])):
         ax.text(1, y, f"{mean:.2%} on {n:,}", va="center", color="white", fontsize=8)
@@ -111,7 +149,7 @@ def plot_accuracy(table: pd.DataFrame):
 def plot_energy(measurements: pd.DataFrame):
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 3.5))
+    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(measurements)))
     measurements[["energy mac_nJ", "energy ac_nJ"]].rename(
         columns={"energy mac_nJ": "multiply-accumulate", "energy ac_nJ": "accumulate (spike-driven)"}
     ).plot.barh(stacked=True, ax=ax, logx=False)

@@ -38,7 +38,8 @@ def operation_counts(model: nn.Module, inputs: torch.Tensor, spiking: bool, n_sa
     ``spiking=False``: MACs of every conv and linear layer (dense arithmetic).
     ``spiking=True``: accumulates = sum of input spike counts x fan-out for every conv and linear
     layer (the input events count as spikes into the first layer), plus one MAC per spiking neuron
-    per time step for the leak (the model reports ``neurons_per_sample``).
+    per time step for the leak (the model reports ``neurons_per_sample``). Weights applied outside
+    ``nn.Conv2d`` / ``nn.Linear`` (the LIF/ALIF network's recurrent matrix) are not counted.
     """
     counts = {"mac": 0.0, "ac": 0.0}
 
@@ -64,7 +65,7 @@ def operation_counts(model: nn.Module, inputs: torch.Tensor, spiking: bool, n_sa
         neurons = getattr(model, "neurons_per_sample", None)
         if neurons is None:
             raise ValueError(f"{type(model).__name__} does not report neurons_per_sample")
-        counts["mac"] += neurons * output.shape[0] * n_samples
+        counts["mac"] += neurons * inputs.shape[0] * n_samples   # inputs [T, B, ...]
     return {k: v / n_samples for k, v in counts.items()}
 
 

@@ -39,3 +39,40 @@ def test_measure_reopens_the_checkpoint(tmp_path):
     row = measure(record("cnn_mnist", 0, 0.9), torch.zeros(8, 1, 28, 28), 8, tmp_path)
     assert row["MACs/sample"] > 1e6 and row["ACs/sample"] == 0 and row["inference ms/sample"] > 0
     assert row["energy total_nJ"] == pytest.approx(row["MACs/sample"] * 4.6 / 1000)
+
+
+def grid_row(model, dataset, seed, accuracy, neuron=None, encoding="rate", epochs=1, hidden=32):
+    from common.sweep import KEY, cell_key
+    cell = {"dataset": dataset, "model": model, "hidden": hidden, "epochs": epochs, "seed": seed}
+    extra = {}
+    if model == "rsnn":
+        cell.update(neuron=neuron, recurrent=False, learn_beta=True, encoding=encoding)
+        extra = {"beta_hidden": 0.95, "beta_readout": 0.9}
+    return {**cell, "test_accuracy": accuracy, "test_samples": 100, "parameters": 7, "train_seconds": 2.0,
+            "n_steps": 8, "checkpoint": f"models/{model}.pth", "device": "cpu", **extra, KEY: cell_key(cell)}
+
+
+def test_grid_records_bring_only_the_headline_cells(tmp_path):
+    from common.compare import grid_records
+    from common.sweep import ResultsTable
+    table = ResultsTable(tmp_path / "results" / "lif_alif-smoke.jsonl")
+    table.append(grid_row("rsnn", "mnist", 0, 0.90, "alif"), grid_row("rsnn", "mnist", 1, 0.94, "alif"),
+                 grid_row("mlp", "fashion-mnist", 0, 0.8),
+                 grid_row("rsnn", "mnist", 0, 0.99, "alif", encoding="latency"))   # a factor cell, not headline
+    records = grid_records("smoke", tmp_path)
+    assert sorted(r["config"]["run_name"] for r in records) == [
+        "mlp_fashion-mnist_seed0", "rsnn_alif_mnist_seed0", "rsnn_alif_mnist_seed1"]
+    pooled = accuracy_table(records).set_index("run")
+    assert pooled.loc["rsnn_alif_mnist", "seeds"] == 2
+    assert pooled.loc["rsnn_alif_mnist", "accuracy_mean"] == pytest.approx(0.92)
+    assert grid_records("quick", tmp_path) == []                      # no table for that profile
+
+
+def test_measure_counts_spike_driven_work_of_the_lif_alif_network(tmp_path):
+    model = build_model("rsnn", neuron="alif", hidden=16)
+    save_checkpoint(tmp_path / "models" / "x.pth", model, "rsnn", {"neuron": "alif", "hidden": 16}, meta={})
+    spikes = torch.zeros(6, 4, 784)
+    spikes[:, :, :10] = 1.0                                           # 10 input spikes per step
+    row = measure(record("rsnn_alif_mnist", 0, 0.9), spikes, 4, tmp_path)
+    assert row["ACs/sample"] >= 6 * 10 * 16                          # input spikes x fan-out of fc_in
+    assert row["MACs/sample"] == 6 * (16 + 10)                        # one leak per neuron and step

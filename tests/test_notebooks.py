@@ -105,11 +105,22 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
     data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)
     for name, root in (("01", data), ("02", nmnist_root)):
         execute(name, tmp_path, data_root=str(root))
+    # two of notebook 07's headline cells (LIF and the MLP, MNIST, seed 0), as its grid runner writes them
+    from common.config import profile_settings
+    from common.rsnn import results_table_path, train_cell
+    from common.sweep import run_grid
+    cell = {"dataset": ["mnist"], "hidden": [32], "epochs": [1], "seeds": [0]}
+    grid = [{**cell, "model": ["rsnn"], "neuron": ["lif"], "recurrent": [False], "learn_beta": [True],
+             "encoding": ["rate"]}, {**cell, "model": ["mlp"]}]
+    context = {"profile": "smoke", "settings": profile_settings("lif_alif", "smoke"), "data_root": str(data),
+               "output_root": str(tmp_path / "out")}
+    run_grid(grid, train_cell, results_table_path("smoke", tmp_path / "out"), context)
     # the comparison reads both datasets from one data root: give it the N-MNIST fixtures too
     (data / "NMNIST").symlink_to(nmnist_root / "NMNIST")
     execute("08", tmp_path, data_root=str(data), n_samples=20)
     executed = (tmp_path / "executed" / "08_comparison.ipynb").read_text()
     assert "cnn_mnist" in executed and "scnn_nmnist_beta0.5" in executed
+    assert "rsnn_lif_mnist" in executed and "mlp_mnist" in executed
     assert "here vs" in executed                     # the source-study comparison sentences
     assert executed.count("image/png") >= 4          # accuracy, energy, over-time, spikes per layer
 

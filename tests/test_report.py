@@ -16,7 +16,8 @@ def test_readme_agrees_with_the_results_files():
 def test_update_rewrites_only_the_marked_section(tmp_path):
     results = tmp_path / "results"
     results.mkdir()
-    record = {"run": "toy-quick", "config": {"dataset": "mnist", "model": "cnn", "profile": "quick"},
+    record = {"run": "toy-quick", "config": {"run_name": "toy", "dataset": "mnist", "model": "cnn",
+                                             "profile": "quick", "seed": 0},
               "test": {"accuracy": 0.987654, "n_samples": 10000}, "parameters": 1234,
               "train_seconds": 12.3, "device": "cpu", "machine": {"torch_threads": 2},
               "date": "2026-11-23T12:00:00+00:00"}
@@ -27,5 +28,20 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
     assert "| toy-quick | mnist | cnn | quick | 98.77% | 10,000 | 1,234 | 12 s | cpu (2) | 2026-11-23 |" in text
+    assert "![test accuracy of every model" in text and (results / "figures" / "accuracy.png").stat().st_size > 1000
+    assert "accuracy_over_time_bins" not in text             # no spiking run: no such figure, no broken link
     assert update_readme(readme, results) is False          # idempotent
     assert results_table([record]).count("\n") == 2
+
+
+def test_section_adds_the_lif_alif_headline_table(tmp_path):
+    from common.sweep import ResultsTable
+    from test_compare import grid_row
+    results = tmp_path / "results"
+    ResultsTable(results / "lif_alif-smoke.jsonl").append(
+        grid_row("rsnn", "mnist", 0, 0.90, "lif"), grid_row("rsnn", "mnist", 1, 0.92, "lif"))
+    record = {"run": "toy-quick", "config": {"dataset": "mnist", "model": "cnn", "profile": "quick"},
+              "test": {"accuracy": 0.5, "n_samples": 10}, "parameters": 1, "train_seconds": 1.0,
+              "device": "cpu", "machine": {"torch_threads": 2}, "date": "2026-11-23T12:00:00+00:00"}
+    text = section([record], results)
+    assert "| rsnn_lif_mnist | mnist | smoke | 91.00% +- 1.41% | 2 | 100 | 7 | 2 s | cpu |" in text

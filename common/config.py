@@ -93,6 +93,13 @@ class RunConfig:
         return asdict(self)
 
 
+# The LIF-vs-ALIF headline comparison, the same in every profile: LIF and ALIF (rate code, no recurrence,
+# trained decays) beside the MLP, on every dataset, at the profile's hidden size and epochs.
+LIF_ALIF_MAIN = [
+    {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False], "learn_beta": [True], "encoding": ["rate"]},
+    {"model": ["mlp"]},
+]
+
 # How much work each experiment does in each profile: the one table to edit.
 # smoke: seconds, for the tests (never reported); quick: real data on a 2-core CPU; full: paper scale.
 PROFILE_SETTINGS = {
@@ -128,11 +135,7 @@ PROFILE_SETTINGS = {
     "lif_alif": {
         "smoke": {"n_steps": 8, "epochs": 1, "batch_size": 64, "lr": 5e-3, "hidden": 32, "n_seeds": 2,
                   "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
-                  "main": [
-                      {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
-                       "learn_beta": [True], "encoding": ["rate"]},
-                      {"model": ["mlp"]},
-                  ],
+                  "main": LIF_ALIF_MAIN,
                   "grid": [
                       # every other factor moved once, on MNIST only (seconds, for the tests)
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [True],
@@ -150,12 +153,7 @@ PROFILE_SETTINGS = {
         # intervals; the full profile has 5), except training length 8 -> 20 epochs on Fashion-MNIST (3).
         "quick": {"n_steps": 10, "epochs": 8, "batch_size": 128, "lr": 2e-3, "hidden": 256, "n_seeds": 3,
                   "workers": 2, "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
-                  "main": [
-                      # both datasets, MLP baseline beside it
-                      {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
-                       "learn_beta": [True], "encoding": ["rate"]},
-                      {"model": ["mlp"]},
-                  ],
+                  "main": LIF_ALIF_MAIN,
                   "grid": [
                       # one factor moved at a time from the ALIF base cell, on MNIST, seeds 0-1
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [True],
@@ -175,11 +173,7 @@ PROFILE_SETTINGS = {
         "full": {"n_steps": 25, "epochs": 15, "batch_size": 128, "lr": 2e-3, "hidden": 128, "n_seeds": 5,
                  "workers": 2,
                  "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
-                 "main": [
-                     {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
-                      "learn_beta": [True], "encoding": ["rate"]},
-                     {"model": ["mlp"]},
-                 ],
+                 "main": LIF_ALIF_MAIN,
                  "grid": [
                      {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False, True],
                       "hidden": [64, 128, 256], "epochs": [15, 30], "learn_beta": [False, True],

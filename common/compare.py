@@ -75,15 +75,17 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
 
 @torch.no_grad()
 def measure(record: dict, inputs: torch.Tensor, n_samples: int, output_root: str | Path) -> dict:
-    """Reopen a run's checkpoint; time inference on ``inputs`` and count its operations."""
+    """Reopen a run's checkpoint; time inference on ``inputs``, count its spikes (all layers) and operations."""
     model, _ = load_model(Path(output_root) / record["checkpoint"])
     spiking = inputs.dim() != 4            # [T, B, C, H, W] event frames or [T, B, 784] spike trains
     start = time.perf_counter()
     model(inputs)
     seconds = time.perf_counter() - start
+    # spiking models record their spikes per sample and layer at every forward (spike_counts)
+    spikes = sum(model.spike_counts.values()) if spiking else float("nan")
     counts = operation_counts(model, inputs, spiking=spiking, n_samples=n_samples)
     return {"run": run_name(record), "inference ms/sample": 1000 * seconds / n_samples,
-            "MACs/sample": counts["mac"], "ACs/sample": counts["ac"],
+            "spikes/sample": spikes, "MACs/sample": counts["mac"], "ACs/sample": counts["ac"],
             **{f"energy {k}": v for k, v in energy_per_inference(counts).items()}}
 
 

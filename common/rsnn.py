@@ -56,6 +56,7 @@ class RecurrentSNN(nn.Module):
         self.fc_out = nn.Linear(hidden, n_classes)
         self.readout = LeakyReadout(kappa=kappa, learn_kappa=learn_beta)
         self.spike_rate = 0.0
+        self.spike_counts: dict[str, float] = {}   # hidden spikes per sample, after each forward
         self.neurons_per_sample = hidden + n_classes   # membranes that leak every step (energy estimate)
 
     def recurrent_weight(self) -> torch.Tensor:
@@ -78,6 +79,7 @@ class RecurrentSNN(nn.Module):
         hidden_spikes = self.hidden(current, recurrent)       # [T, B, hidden]
         membrane = self.readout(self.fc_out(hidden_spikes))   # [T, B, n_classes]
         self.spike_rate = hidden_spikes.detach().mean().item()
+        self.spike_counts = {"hidden": hidden_spikes.detach().sum().item() / spikes.shape[1]}   # per sample
         if self.readout_mode == "mean":
             return membrane.mean(0)
         if self.readout_mode == "max":

@@ -76,3 +76,6 @@ def test_measure_counts_spike_driven_work_of_the_lif_alif_network(tmp_path):
     row = measure(record("rsnn_alif_mnist", 0, 0.9), spikes, 4, tmp_path)
     assert row["ACs/sample"] >= 6 * 10 * 16                          # input spikes x fan-out of fc_in
     assert row["MACs/sample"] == 6 * (16 + 10)                        # one leak per neuron and step
+    model.eval()
+    model(spikes)                                                     # same weights as the checkpoint
+    assert row["spikes/sample"] == pytest.approx(model.spike_counts["hidden"])

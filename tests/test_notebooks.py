@@ -55,6 +55,8 @@ def test_nmnist_notebooks(name, runs, tmp_path, nmnist_root, no_env):
         assert any(abs(b - 0.8) > 1e-6 for b in learned["learned_beta"].values())   # it moved
     videos = sorted(p.name for p in (out / "videos").iterdir())
     assert videos == [f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"]
+    executed = next((tmp_path / "executed").glob(f"{name}_*.ipynb")).read_text()
+    assert "200 training / 100 test recordings" in executed      # f-strings filled in, not printed raw
 
 
 @pytest.fixture(scope="module")

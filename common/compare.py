@@ -78,9 +78,12 @@ def measure(record: dict, inputs: torch.Tensor, n_samples: int, output_root: str
     """Reopen a run's checkpoint; time inference on ``inputs``, count its spikes (all layers) and operations."""
     model, _ = load_model(Path(output_root) / record["checkpoint"])
     spiking = inputs.dim() != 4            # [T, B, C, H, W] event frames or [T, B, 784] spike trains
-    start = time.perf_counter()
-    model(inputs)
-    seconds = time.perf_counter() - start
+    seconds = []
+    for _ in range(3):                     # the median of three passes: one pass is at the mercy of the machine
+        start = time.perf_counter()
+        model(inputs)
+        seconds.append(time.perf_counter() - start)
+    seconds = sorted(seconds)[1]
     # spiking models record their spikes per sample and layer at every forward (spike_counts)
     spikes = sum(model.spike_counts.values()) if spiking else float("nan")
     counts = operation_counts(model, inputs, spiking=spiking, n_samples=n_samples)

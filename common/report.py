@@ -53,7 +53,7 @@ def grid_table(results_dir: Path) -> str:
 
 
 FIGURES = {"accuracy.png": "test accuracy of every model (error bars: std over seeds)",
-           "accuracy_over_time_bins.png": "spiking CNNs on N-MNIST: accuracy after the first t time bins"}
+           "accuracy_over_time_bins.png": "spiking CNNs on N-MNIST: accuracy after the first t time bins (mean over seeds)"}
 
 
 def write_figures(records: list[dict], results_dir: Path) -> None:
@@ -62,12 +62,18 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from .analysis import plot_accuracy_over_time
-    from .compare import accuracy_table, plot_accuracy
+    from .compare import accuracy_table, plot_accuracy, run_name
+    from .experiments import mean_curve
 
     folder = Path(results_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     figures = {"accuracy.png": plot_accuracy(accuracy_table(records + grid_records_in(results_dir)))}
-    curves = {r["run"]: r["accuracy_by_time_bins"] for r in records if r.get("accuracy_by_time_bins")}
+    by_run: dict[str, list[dict]] = {}                  # seeds of one experiment: one mean curve
+    for record in records:
+        if record.get("accuracy_by_time_bins"):
+            by_run.setdefault(run_name(record), []).append(record)
+    curves = {f"{name} (mean of {len(runs)} seeds)" if len(runs) > 1 else name: mean_curve(runs)
+              for name, runs in by_run.items()}
     if curves:
         figures["accuracy_over_time_bins.png"] = plot_accuracy_over_time(curves)
     for name, figure in figures.items():

@@ -54,7 +54,7 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
                        "extra": {"encoding": row.get("encoding"), "n_steps": row.get("n_steps")}},
             "test": {"accuracy": row["test_accuracy"], "n_samples": row["test_samples"]},
             "parameters": row["parameters"], "train_seconds": row["train_seconds"],
-            "device": row.get("device", "cpu"), "checkpoint": row["checkpoint"]})
+            "device": row.get("device", "not recorded"), "checkpoint": row["checkpoint"]})
     return records
 
 

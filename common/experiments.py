@@ -52,6 +52,16 @@ def mean_curve(records: list[dict]) -> list[float]:
     return [sum(c) / len(c) for c in zip(*(r["accuracy_by_time_bins"] for r in records))]
 
 
+def paired_accuracy(runs: dict[str, list[dict]]) -> pd.DataFrame:
+    """Test accuracy per seed of two models (``{label: records}``) and their paired difference
+    ``"<second> - <first>"`` (seeds pair up: same data order and initialisation seed)."""
+    first, second = runs
+    table = pd.DataFrame({label: {r["seed"]: r["test"]["accuracy"] for r in records}
+                          for label, records in runs.items()}).rename_axis("seed")
+    table[f"{second} - {first}"] = table[second] - table[first]
+    return table
+
+
 def epoch_seconds(history: list[dict]) -> float:
     """Median training seconds per epoch (the first epoch includes warm-up, so not the mean)."""
     return float(torch.tensor([row["train_seconds"] for row in history]).median())

@@ -28,6 +28,28 @@ SOURCE_REPORTED = {
 }
 
 
+# Every experiment of the study and the notebook that runs it, so the comparison can say what is missing.
+EXPERIMENTS = {
+    "cnn_mnist": "01", "scnn_nmnist_beta0.5": "02", "scnn_nmnist_beta0.8": "03", "scnn_nmnist_learned_beta": "03",
+    "scnn_nmnist_population": "04", "scnn_dvsgesture": "05", "scnn_dvsgesture_wide": "05",
+    "cmp_scnn_dvsgesture": "06", "cmp_slstm_dvsgesture": "06",
+    **{f"{m}_{d}": "07" for m in ("rsnn_lif", "rsnn_alif", "mlp") for d in ("mnist", "fashion-mnist")},
+}
+
+
+def not_run(records: list[dict], status: dict | None = None) -> pd.DataFrame:
+    """The study's experiments with no results here, with the reason the last study run gave
+    (``status``: :func:`common.study.read_status`) for skipping or failing their notebook."""
+    from .study import first_lines
+
+    have = {run_name(r) for r in records}
+    reasons = {n["notebook"][:2]: f"{n['status']}: {first_lines(n['reason'], 1)}"
+               for n in (status or {}).get("notebooks", []) if n["status"] != "ran"}
+    rows = [{"experiment": name, "notebook": notebook, "why": reasons.get(notebook, "no results file")}
+            for name, notebook in EXPERIMENTS.items() if name not in have]
+    return pd.DataFrame(rows, columns=["experiment", "notebook", "why"])
+
+
 def run_name(record: dict) -> str:
     """The experiment a run belongs to: runs of several seeds share it (``..._seed2`` is dropped)."""
     return re.sub(r"_seed\d+$", "", record["config"]["run_name"])

@@ -23,13 +23,32 @@ ENV_DATA_ROOT = "SNN_DATA_ROOT"      # where downloads go (default ./data)
 ENV_MIRROR = "SNN_DATA_MIRROR"       # a local folder holding the datasets already (offline use)
 ENV_OUTPUT = "SNN_OUTPUT_ROOT"       # where models/, results/ and videos/ are written
 ENV_DEVICE = "SNN_DEVICE"            # force cpu / cuda / mps
+ENV_OFFLINE = "SNN_OFFLINE"          # 1: never download, use only the mirror and the data root
 
 
-def resolve_locations(data_root=None, mirror=None, output_root=None) -> tuple[str, str | None, str]:
+def downloads_allowed(download: bool = True) -> bool:
+    """``download`` unless $SNN_OFFLINE is set (tests, machines that must never fetch gigabytes)."""
+    return download and os.environ.get(ENV_OFFLINE, "") in ("", "0")
+
+
+# Smoke runs (seconds, for tests and first tries) never write beside the committed reference models,
+# results and videos: their outputs go to this scratch folder (ignored by git) unless told otherwise.
+SMOKE_OUTPUT_ROOT = PROJECT_ROOT / "runs" / "smoke" / "outputs"
+
+
+def default_output_root(profile: str | None = None) -> Path:
+    """$SNN_OUTPUT_ROOT, else the project (quick, full) or the smoke scratch folder."""
+    if os.environ.get(ENV_OUTPUT):
+        return Path(os.environ[ENV_OUTPUT])
+    return SMOKE_OUTPUT_ROOT if profile == "smoke" else PROJECT_ROOT
+
+
+def resolve_locations(data_root=None, mirror=None, output_root=None,
+                      profile: str | None = None) -> tuple[str, str | None, str]:
     """(data root, mirror or None, output root): arguments first, then environment, then defaults."""
     return (str(data_root or os.environ.get(ENV_DATA_ROOT) or PROJECT_ROOT / "data"),
             mirror or os.environ.get(ENV_MIRROR) or None,
-            str(output_root or os.environ.get(ENV_OUTPUT) or PROJECT_ROOT))
+            str(output_root or default_output_root(profile)))
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -75,7 +94,7 @@ class RunConfig:
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
         self.data_root, self.mirror, self.output_root = resolve_locations(
-            self.data_root, self.mirror, self.output_root)
+            self.data_root, self.mirror, self.output_root, self.profile)
         self.device = str(pick_device(self.device))
 
     @property

@@ -15,7 +15,7 @@ from typing import Callable, Iterator
 
 import torch
 
-from .config import ENV_MIRROR
+from .config import ENV_MIRROR, ENV_OFFLINE, downloads_allowed
 
 # name -> (torchvision class name, folder, (mean, std) of the training images, class names)
 IMAGE_DATASETS = {
@@ -40,6 +40,12 @@ def not_found_message(dataset: str, looked_in: list[Path], how_to_get: str) -> s
             f"How to get it: {how_to_get}\n"
             f"Offline? Point ${ENV_MIRROR} (or the notebook's `mirror` parameter) at a folder that "
             f"holds it in the library's layout, e.g. ../shared/datasets.")
+
+
+def offline_hint(download: bool) -> str:
+    """Why nothing was downloaded, when downloads were off."""
+    return (f"downloads are off (${ENV_OFFLINE} is set); unset it, or " if download
+            else "run with download=True, or ")
 
 
 def candidate_roots(data_root: str | Path, mirror: str | Path | None) -> list[Path]:
@@ -72,7 +78,7 @@ def load_image_dataset(name: str, train: bool, data_root: str | Path, mirror: st
     root = next((r for r in roots if all((r / folder / "raw" / f).is_file() for f in required)), None)
     if root is None:
         root = Path(data_root)
-        if download:
+        if downloads_allowed(download):
             try:
                 cls(str(root), train=train, download=True)
             except Exception as error:  # offline, proxy, checksum: all end in the same advice
@@ -83,7 +89,8 @@ def load_image_dataset(name: str, train: bool, data_root: str | Path, mirror: st
         else:
             raise DatasetNotFoundError(not_found_message(
                 name, [r / folder / "raw" for r in roots],
-                f"run with download=True, or torchvision.datasets.{class_name}(root, download=True)."))
+                f"{offline_hint(download)}torchvision.datasets.{class_name}({str(root)!r}, download=True) "
+                f"downloads it."))
     try:
         ds = cls(str(root), train=train, download=False)
     except Exception as error:

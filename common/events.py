@@ -34,8 +34,9 @@ from tonic.download_utils import download_and_extract_archive
 
 from .augment import random_translate
 from .checkpoint import atomic_write
-from .config import ENV_MIRROR
-from .data import DatasetCorruptError, DatasetNotFoundError, TensorLoader, candidate_roots, not_found_message
+from .config import ENV_MIRROR, downloads_allowed
+from .data import (DatasetCorruptError, DatasetNotFoundError, TensorLoader, candidate_roots, not_found_message,
+                   offline_hint)
 
 CACHE_FORMAT = "snn-study-event-frames/1"
 NMNIST_EVENT_BYTES = 5   # one N-MNIST event is 40 bits
@@ -100,7 +101,7 @@ def _has_files(folder: Path, suffix: str) -> bool:
     return folder.is_dir() and next(folder.glob(f"**/*{suffix}"), None) is not None
 
 
-def _fetch_nmnist(root: Path, train: bool) -> None:
+def _fetch_nmnist(root: Path, train: bool, looked_in: list[Path]) -> None:
     """tonic's own N-MNIST download (Mendeley, md5-checked) into ``root/NMNIST``."""
     cls = tonic.datasets.NMNIST
     url, filename, md5 = ((cls.train_url, cls.train_filename, cls.train_md5) if train
@@ -109,7 +110,7 @@ def _fetch_nmnist(root: Path, train: bool) -> None:
         download_and_extract_archive(url, str(root / "NMNIST"), filename=filename, md5=md5)
     except Exception as error:   # offline, proxy, checksum: all end in the same advice
         folder = _split_folder(root, "nmnist", train)
-        raise DatasetNotFoundError(not_found_message("nmnist", [folder], (
+        raise DatasetNotFoundError(not_found_message("nmnist", looked_in, (
             f"tonic's download of {url} failed ({type(error).__name__}: {error}). With internet, "
             f"tonic.datasets.NMNIST({str(root)!r}, train={train}) downloads it; or fetch {filename} "
             f"(md5 {md5}) from https://data.mendeley.com/datasets/468j46mzdv and unzip it into "
@@ -123,7 +124,7 @@ def dvsgesture_sources(train: bool) -> list[str]:
     return [url, f"https://api.figshare.com/v2/file/download/{file_id}"]
 
 
-def _fetch_dvsgesture(root: Path, train: bool) -> None:
+def _fetch_dvsgesture(root: Path, train: bool, looked_in: list[Path]) -> None:
     """Try each source in turn, each md5-checked by tonic; explain the manual steps if all fail."""
     cls = tonic.datasets.DVSGesture
     filename, md5 = (cls.train_filename, cls.train_md5) if train else (cls.test_filename, cls.test_md5)
@@ -140,7 +141,7 @@ def _fetch_dvsgesture(root: Path, train: bool) -> None:
                 partial.unlink()
     folder = _split_folder(root, "dvsgesture", train)
     tried = "\n".join(f"    {f}" for f in failures)
-    raise DatasetNotFoundError(not_found_message("dvsgesture", [folder], (
+    raise DatasetNotFoundError(not_found_message("dvsgesture", looked_in, (
         f"every download source failed:\n{tried}\n"
         f"  Manual steps: 1. in a browser, download {filename} (md5 {md5}) from "
         f"{dvsgesture_sources(train)[0]} (figshare, 'Tonic DVSGesture' files);\n"
@@ -161,14 +162,14 @@ def find_event_split(dataset: str, train: bool, data_root: str | Path, mirror: s
         if _has_files(_split_folder(root, dataset, train), suffix):
             return root
     looked_in = [_split_folder(r, dataset, train) for r in roots]
-    if not download:
-        how = ("run with download=True (tonic's download into the data root)" +
+    if not downloads_allowed(download):
+        how = (offline_hint(download) + "use tonic's download into the data root" +
                (", or fetch it from https://data.mendeley.com/datasets/468j46mzdv" if dataset == "nmnist"
                 else f", or fetch {'ibmGestureTrain' if train else 'ibmGestureTest'}.tar.gz from "
                      f"{dvsgesture_sources(train)[0]} and extract it into {Path(data_root) / 'DVSGesture'}"))
         raise DatasetNotFoundError(not_found_message(dataset, looked_in, how + "."))
     root = Path(data_root)
-    (_fetch_nmnist if dataset == "nmnist" else _fetch_dvsgesture)(root, train)
+    (_fetch_nmnist if dataset == "nmnist" else _fetch_dvsgesture)(root, train, looked_in)
     if not _has_files(_split_folder(root, dataset, train), suffix):
         raise DatasetNotFoundError(not_found_message(dataset, looked_in, (
             f"the download finished but {_split_folder(root, dataset, train)} holds no {suffix} files; "
@@ -240,9 +241,16 @@ def frame_transform(sensor_size, n_time_bins: int, denoise_filter_time: float | 
     return tonic.transforms.Compose(steps), out_size
 
 
+def file_identity(path: str | Path) -> tuple[str, int, int]:
+    """(resolved path, size, mtime in ns): a copy, an edit or a replacement of a recording changes it."""
+    status = os.stat(path)
+    return str(Path(path).resolve()), status.st_size, status.st_mtime_ns
+
+
 def cache_key(dataset: str, train: bool, n_time_bins: int, denoise_filter_time, spatial_factor,
-              target_size, limit, files: list[tuple[str, int]]) -> str:
-    """sha256 over every setting that changes the frames, and the source files with their sizes."""
+              target_size, limit, files: list[tuple[str, int, int]]) -> str:
+    """sha256 over every setting that changes the frames and the identity of every source file
+    (resolved path, size, modification time), so two mirrors never share frames."""
     description = {
         "format": CACHE_FORMAT, "dataset": dataset, "split": "train" if train else "test",
         "n_time_bins": int(n_time_bins), "denoise_filter_time": denoise_filter_time or None,
@@ -285,7 +293,7 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
     ds = open_event_dataset(dataset, train, data_root, mirror, download)
     source = Path(ds.location_on_system, ds.folder_name)
     chosen = balanced_subset(ds.targets, limit)
-    files = [(str(Path(ds.data[i]).relative_to(source)), os.path.getsize(ds.data[i])) for i in chosen]
+    files = [file_identity(ds.data[i]) for i in chosen]
     key = cache_key(dataset, train, n_time_bins, denoise_filter_time, spatial_factor, target_size, limit,
                     files)
     split = "train" if train else "test"
@@ -344,20 +352,39 @@ def event_loaders(frames_train: EventFrames, frames_test: EventFrames, batch_siz
 
 @dataclass
 class EventData:
-    """Frames and loaders of one event dataset, as a notebook uses them."""
+    """Frames and loaders of one event dataset, as a notebook uses them. ``train`` and
+    ``train_loader`` are None when only the test split is present (evaluation of a saved model);
+    ``missing_train`` then says where the training split was looked for and how to get it."""
 
-    train: EventFrames
+    train: EventFrames | None
     test: EventFrames
-    train_loader: TensorLoader
+    train_loader: TensorLoader | None
     test_loader: TensorLoader
+    missing_train: str | None = None
+
+    def summary(self) -> str:
+        test = self.test
+        train = (f"{len(self.train.labels)} training / " if self.train is not None
+                 else "no training split (evaluation only) / ")
+        return (f"{train}{len(test.labels)} test recordings from {Path(test.source).parent}; frames "
+                f"{tuple(test.frames.shape[1:])} (T, polarity, H, W), uint8, "
+                f"{sum(s.frames.numel() for s in (self.train, test) if s is not None) / 2**20:.0f} MB")
 
 
 def load_event_data(config, settings: dict) -> EventData:
     """Frames (cached) and loaders for ``config.dataset`` with the profile's ``settings``
-    (``n_time_bins``, ``train_limit``, ``test_limit``, optional ``target_size`` and ``max_shift``)."""
+    (``n_time_bins``, ``train_limit``, ``test_limit``, optional ``target_size`` and ``max_shift``).
+
+    The test split is required. A missing training split is not an error here: the notebooks then
+    evaluate a saved model instead of training one (:func:`common.experiments.train_spiking`)."""
     common_args = dict(n_time_bins=settings["n_time_bins"], data_root=config.data_root, mirror=config.mirror,
                        target_size=settings.get("target_size"))
-    train = event_frames(config.dataset, True, limit=settings["train_limit"], **common_args)
     test = event_frames(config.dataset, False, limit=settings["test_limit"], **common_args)
+    try:
+        train = event_frames(config.dataset, True, limit=settings["train_limit"], **common_args)
+    except DatasetNotFoundError as error:
+        print(f"No training split of {config.dataset!r}: only a saved model can be evaluated.")
+        test_loader = event_loaders(test, test, config.batch_size, config.seed)[1]
+        return EventData(None, test, None, test_loader, missing_train=str(error))
     return EventData(train, test, *event_loaders(train, test, config.batch_size, config.seed,
                                                  settings.get("max_shift", 0)))

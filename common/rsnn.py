@@ -202,8 +202,8 @@ def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
 
 def results_table_path(profile: str, output_root=None):
     from pathlib import Path
-    from .config import ENV_OUTPUT, PROJECT_ROOT
-    root = Path(output_root or os.environ.get(ENV_OUTPUT) or PROJECT_ROOT)
+    from .config import default_output_root
+    root = Path(output_root or default_output_root(profile))
     return root / "results" / f"lif_alif-{profile}.jsonl"
 
 

@@ -19,9 +19,13 @@ def mirror_path() -> Path | None:
     return None
 
 
+# Read once at start-up, before any test's monkeypatch (e.g. ``no_env``) clears the environment.
+MIRROR = mirror_path()
+
+
 @pytest.fixture
 def mirror():
-    path = mirror_path()
+    path = MIRROR
     if path is None:
         pytest.skip("no dataset mirror (set SNN_DATA_MIRROR or place shared/datasets beside the clone)")
     return path

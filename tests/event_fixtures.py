@@ -2,8 +2,10 @@
 
 - N-MNIST: the original 40-bit event records in ``NMNIST/Train|Test/<digit>/<id>.bin``;
 - DVS128 Gesture: tonic's preprocessed layout ``DVSGesture/ibmGestureTrain|ibmGestureTest/
-  userNN_<lighting>/<class>.npy``, an int64 array [N, 4] of columns x, y, p, t with t in ms
-  (what ``structured_to_unstructured`` gives for tonic's DVSGesture dtype; tonic multiplies t by 1000).
+  userNN_<lighting>/<class>.npy``, a float64 array [N, 4] of columns x, y, p, t with t in fractional
+  milliseconds (microsecond steps), as in the real files (tonic multiplies t by 1000), about 1.45 s
+  and 10^5 events per clip, so that ~10% of pixel-bins are active at 32 x 32 and 25 bins, like the
+  real clips.
 
 Each class is a small patch of active pixels at its own place, drifting in its own direction, so
 a small net must learn to tell them apart but can.
@@ -94,18 +96,24 @@ def make_nmnist_tree(root: str | Path, n_per_class: int, n_classes: int = 10,
 
 
 def make_dvsgesture_tree(root: str | Path, users, classes, train: bool = True,
-                         lighting: str = "fluorescent", seed: int = 0, duration_ms: int = 1_000) -> Path:
+                         lighting: str = "fluorescent", seed: int = 0, duration_ms: int = 1_450) -> Path:
     """``root/DVSGesture/ibmGesture{Train,Test}/userNN_<lighting>/<class>.npy``; returns ``root``."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     split = "ibmGestureTrain" if train else "ibmGestureTest"
+    step_ms = 8
     for user in users:
         folder = root / "DVSGesture" / split / f"user{user:02d}_{lighting}"
         folder.mkdir(parents=True, exist_ok=True)
         for label in classes:
             angle = 2 * np.pi * label / 11
             velocity = (60 * np.cos(angle), 60 * np.sin(angle))
-            anchor = (64 - velocity[0] / 2 - 4, 64 - velocity[1] / 2 - 4)
-            x, y, p, t = moving_patch(rng, anchor, velocity, DVS_SIZE, duration_ms, 2, patch=8, n_noise=200)
-            np.save(folder / f"{label}.npy", np.stack([x, y, p, t], axis=1).astype(np.int64))
+            anchor = (64 - velocity[0] / 2 - 20, 64 - velocity[1] / 2 - 20)
+            x, y, p, t = moving_patch(rng, anchor, velocity, DVS_SIZE, duration_ms, step_ms, patch=40,
+                                      n_noise=2000)
+            # real clips have microsecond timestamps written in milliseconds (0.028, 1449.996, ...)
+            t_ms = (t + np.round(rng.random(len(t)) * step_ms, 3)).clip(0, duration_ms - 0.001)
+            order = np.argsort(t_ms, kind="stable")
+            events = np.stack([x, y, p, t_ms], axis=1).astype(np.float64)[order]
+            np.save(folder / f"{label}.npy", events)
     return root

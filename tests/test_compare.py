@@ -3,7 +3,7 @@ import torch
 
 import common  # noqa: F401
 from common.checkpoint import save_checkpoint
-from common.compare import accuracy_table, measure, source_comparison
+from common.compare import EXPERIMENTS, accuracy_table, measure, not_run, source_comparison
 from common.models import build_model
 
 
@@ -79,3 +79,16 @@ def test_measure_counts_spike_driven_work_of_the_lif_alif_network(tmp_path):
     model.eval()
     model(spikes)                                                     # same weights as the checkpoint
     assert row["spikes/sample"] == pytest.approx(model.spike_counts["hidden"])
+
+
+def test_not_run_lists_every_experiment_without_results_and_the_study_s_reason():
+    status = {"profile": "quick", "date": "2026-12-01T00:00:00+00:00", "notebooks": [
+        {"notebook": "05_scnn_dvsgesture.ipynb", "status": "skipped",
+         "reason": "No training split of 'dvsgesture' and no saved model\nLooked in: ..."},
+        {"notebook": "01_cnn_mnist_gradcam.ipynb", "status": "ran", "reason": ""}]}
+    table = not_run([record("cnn_mnist", 0, 0.99), record("scnn_nmnist_beta0.8_seed1", 1, 0.9)], status)
+    missing = table.set_index("experiment")
+    assert "cnn_mnist" not in missing.index and "scnn_nmnist_beta0.8" not in missing.index
+    assert len(table) == len(EXPERIMENTS) - 2
+    assert missing.loc["scnn_dvsgesture", "why"] == "skipped: No training split of 'dvsgesture' and no saved model"
+    assert missing.loc["cmp_slstm_dvsgesture", "why"] == "no results file"     # 06 not in this study run

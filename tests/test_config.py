@@ -52,3 +52,19 @@ def test_resolve_locations_order(no_env, monkeypatch):
     monkeypatch.setenv("SNN_DATA_MIRROR", "/env/mirror")
     assert resolve_locations(output_root="/arg") == (str(PROJECT_ROOT / "data"), "/env/mirror", "/arg")
     assert resolve_locations()[2] == "/env/out"
+
+
+def test_smoke_outputs_never_go_beside_the_committed_reference_files(no_env, monkeypatch):
+    from common.config import PROJECT_ROOT, SMOKE_OUTPUT_ROOT, default_output_root, downloads_allowed
+    from common.rsnn import results_table_path
+
+    smoke = RunConfig("cnn_mnist", "mnist", "cnn", profile="smoke")
+    quick = RunConfig("cnn_mnist", "mnist", "cnn", profile="quick")
+    assert smoke.output_root == str(SMOKE_OUTPUT_ROOT) and quick.output_root == str(PROJECT_ROOT)
+    assert results_table_path("smoke").parent == SMOKE_OUTPUT_ROOT / "results"
+    assert default_output_root("smoke") != PROJECT_ROOT
+    monkeypatch.setenv("SNN_OUTPUT_ROOT", "/elsewhere")
+    assert RunConfig("cnn_mnist", "mnist", "cnn", profile="smoke").output_root == "/elsewhere"
+    assert downloads_allowed() and not downloads_allowed(False)
+    monkeypatch.setenv("SNN_OFFLINE", "1")
+    assert not downloads_allowed()

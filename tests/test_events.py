@@ -2,6 +2,8 @@
 the DVS Gesture download fallback, loaders."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import tonic
@@ -107,6 +109,24 @@ def test_cache_hit_is_identical_and_every_setting_has_its_own_file(tmp_path, mon
     assert frames(root, cache_dir=cache).cache_file not in names          # new source file, new key
 
 
+def test_cache_tells_two_mirrors_apart_when_a_clip_differs_at_the_same_size(tmp_path):
+    """A second mirror whose clip is flipped left-right (same bytes count) gets its own frames and source."""
+    first = make_dvsgesture_tree(tmp_path / "first", users=[1], classes=[0, 1], train=False)
+    second = tmp_path / "second"
+    shutil.copytree(first, second)
+    clip = next((second / "DVSGesture" / "ibmGestureTest").glob("*/0.npy"))
+    recording = np.load(clip)
+    recording[:, 0] = 127 - recording[:, 0]
+    np.save(clip, recording)
+    assert clip.stat().st_size == next(first.glob("DVSGesture/ibmGestureTest/*/0.npy")).stat().st_size
+    cache = tmp_path / "cache"   # one data root's cache serves both mirrors
+    a = frames(tmp_path / "data", "dvsgesture", train=False, mirror=first, cache_dir=cache, target_size=(32, 32))
+    b = frames(tmp_path / "data", "dvsgesture", train=False, mirror=second, cache_dir=cache, target_size=(32, 32))
+    assert a.cache_file != b.cache_file and a.source != b.source and str(second) in b.source
+    assert torch.equal(b.frames[0], a.frames[0].flip(-1))                 # the flip, not the first mirror's frames
+    assert torch.equal(b.frames[1], a.frames[1])
+
+
 def test_limit_is_class_balanced(tmp_path):
     root = make_nmnist_tree(tmp_path, n_per_class=3, n_test_per_class=0)
     assert torch.bincount(frames(root, limit=20).labels).tolist() == [2] * 10
@@ -124,9 +144,13 @@ def test_missing_dataset_names_dataset_and_folders(tmp_path, monkeypatch):
         raise OSError("no network")
 
     monkeypatch.setattr(events, "download_and_extract_archive", offline)
-    with pytest.raises(DatasetNotFoundError) as info:
-        frames(tmp_path / "data", download=True)
-    assert "mendeley" in str(info.value).lower() and "SNN_DATA_MIRROR" in str(info.value)
+    for dataset in ("nmnist", "dvsgesture"):
+        with pytest.raises(DatasetNotFoundError) as info:
+            frames(tmp_path / "data", dataset, mirror=tmp_path / "mirror", download=True)
+        message = str(info.value)
+        split = "NMNIST/Train" if dataset == "nmnist" else "DVSGesture/ibmGestureTrain"
+        assert str(tmp_path / "mirror" / split) in message and str(tmp_path / "data" / split) in message
+        assert "SNN_DATA_MIRROR" in message and (dataset != "nmnist" or "mendeley" in message.lower())
 
 
 @pytest.mark.parametrize("keep_bytes", [0, 12])
@@ -146,7 +170,8 @@ def test_dvsgesture_fixture_loads_through_tonic_reader(tmp_path):
     recording, _ = ds[0]
     assert recording.dtype == tonic.datasets.DVSGesture.dtype
     on_disk = np.load(ds.data[0])
-    np.testing.assert_array_equal(recording["t"], on_disk[:, 3] * 1000)   # ms on disk, us after tonic
+    assert on_disk.dtype == np.float64 and (on_disk[:, 3] % 1 > 0).any()   # fractional ms, as the real files
+    np.testing.assert_allclose(recording["t"], on_disk[:, 3] * 1000, atol=1)   # ms on disk, us after tonic
 
     result = frames(root, "dvsgesture", n_time_bins=4, target_size=(32, 32))
     assert result.frames.shape == (6, 4, 2, 32, 32) and len(result.classes) == 11
@@ -228,3 +253,27 @@ def test_max_shift_augments_training_batches_only():
     assert shifted.shape == plain.shape and shifted.sum() == plain.sum()   # moved, not lost
     corners = {tuple(torch.nonzero(shifted[0, b, 0])[0].tolist()) for b in range(8)}
     assert corners != {(10, 10)}                                          # training: moved
+
+
+@pytest.mark.mirror
+def test_real_dvsgesture_test_clips_from_mirror(mirror, tmp_path):
+    """The mirror's 10 real clips (float64, fractional ms, ~10% of pixel-bins active) through the loader;
+    without a training split, load_event_data keeps the test split and says why there is no training."""
+    from common.config import RunConfig
+
+    if not (mirror / "DVSGesture" / "ibmGestureTest").is_dir():
+        pytest.skip("the mirror holds no DVS Gesture clips")
+    raw = np.load(next((mirror / "DVSGesture" / "ibmGestureTest").glob("*/0.npy")))
+    assert raw.dtype == np.float64 and (raw[:, 3] % 1 > 0).any()
+    config = RunConfig(run_name="x", dataset="dvsgesture", model="scnn", profile="smoke", batch_size=4,
+                       data_root=str(tmp_path), mirror=str(mirror), output_root=str(tmp_path / "out"))
+    data = events.load_event_data(config, {"n_time_bins": 25, "train_limit": None, "test_limit": None,
+                                           "target_size": [32, 32]})
+    assert data.train is None and data.train_loader is None
+    assert "ibmGestureTrain" in data.missing_train and str(mirror) in data.missing_train
+    assert data.test.frames.shape == (10, 25, 2, 32, 32) and data.test.labels.tolist() == list(range(10))
+    assert 0.05 < (data.test.frames > 0).float().mean() < 0.25             # real density (~11%)
+    assert data.test.frames.max() > 100
+    assert "no training split (evaluation only) / 10 test recordings" in data.summary()
+    inputs, labels = next(iter(data.test_loader))
+    assert inputs.shape == (25, 4, 2, 32, 32) and labels.tolist() == [0, 1, 2, 3]

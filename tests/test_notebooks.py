@@ -9,10 +9,10 @@ from event_fixtures import make_nmnist_tree
 from idx_fixtures import write_image_dataset
 
 
-def execute(name, tmp_path, **parameters):
+def execute(name, tmp_path, executed="executed", **parameters):
     notebook = next(p for p in numbered_notebooks() if p.name.startswith(name))
     output_root = tmp_path / "out"
-    run_notebook(notebook, "smoke", tmp_path / "executed",
+    run_notebook(notebook, "smoke", tmp_path / executed,
                  {"output_root": str(output_root), **parameters})
     return output_root
 
@@ -93,6 +93,28 @@ def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
     assert wide["config"]["model"] == "scnn_wide" and wide["config"]["epochs"] == 1
     executed = (tmp_path / "executed" / "05_scnn_dvsgesture.ipynb").read_text()
     assert executed.count("image/png") >= 5                   # curves, confusion, over time, Grad-CAM
+
+
+@pytest.mark.mirror
+def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tmp_path, dvsgesture_root,
+                                                                              mirror, no_env, monkeypatch):
+    """Trained on synthetic clips, then run where only the mirror's 10 real test clips exist: the
+    notebook evaluates, explains and renders the saved models instead of stopping."""
+    from common.video import read_mp4
+
+    if not (mirror / "DVSGesture" / "ibmGestureTest").is_dir():
+        pytest.skip("the mirror holds no DVS Gesture clips")
+    monkeypatch.setenv("SNN_OFFLINE", "1")
+    out = execute("05", tmp_path, data_root=str(dvsgesture_root))
+    execute("05", tmp_path, executed="evaluated", data_root=str(tmp_path / "no-data"), mirror=str(mirror))
+    for run in ("scnn_dvsgesture", "scnn_dvsgesture_wide"):
+        record = json.loads((out / "results" / f"{run}-smoke.json").read_text())
+        assert record["test"]["n_samples"] == 10 and record["evaluation_only"] and record["train_clips"] is None
+        assert record["history"] and record["trained_with"]["model"] == record["config"]["model"]
+    assert len(read_mp4(out / "videos" / "scnn_dvsgesture-smoke_gradcam.mp4")) == 8
+    executed = (tmp_path / "evaluated" / "05_scnn_dvsgesture.ipynb").read_text()
+    assert "no training split (evaluation only) / 10 test recordings" in executed
+    assert "evaluated the saved model" in executed and executed.count("image/png") >= 5
 
 
 def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):

@@ -4,13 +4,14 @@ import shutil
 from common.config import PROJECT_ROOT
 from common.report import END, START, results_table, section, update_readme
 from common.results import load_results
+from common.study import read_status
 
 
 def test_readme_agrees_with_the_results_files():
     """The README's table is exactly what the committed results files generate."""
     readme = (PROJECT_ROOT / "README.md").read_text()
     shown = readme.split(START, 1)[1].split(END, 1)[0].strip()
-    assert shown == section(load_results()).strip()
+    assert shown == section(load_results(), status=read_status("quick")).strip()
 
 
 def test_update_rewrites_only_the_marked_section(tmp_path):
@@ -45,3 +46,16 @@ def test_section_adds_the_lif_alif_headline_table(tmp_path):
               "device": "cpu", "machine": {"torch_threads": 2}, "date": "2026-11-23T12:00:00+00:00"}
     text = section([record], results)
     assert "| rsnn_lif_mnist | mnist | smoke | 91.00% +- 1.41% | 2 | 100 | 7 | 2 s | cpu |" in text
+
+
+def test_section_says_which_notebooks_the_last_study_run_did_not_run():
+    from common.report import not_run_note
+
+    status = {"profile": "quick", "date": "2026-12-01T10:00:00+00:00", "notebooks": [
+        {"notebook": "01_cnn_mnist_gradcam.ipynb", "status": "ran", "reason": ""},
+        {"notebook": "06_slstm_vs_scnn_dvsgesture.ipynb", "status": "skipped", "reason": "No training split\nmore"}]}
+    note = not_run_note(status)
+    assert "profile quick, 2026-12-01" in note and "`06_slstm_vs_scnn_dvsgesture.ipynb`: skipped: No training split" in note
+    assert "01_cnn" not in note and "more" not in note
+    assert section([], status=status).startswith(note)
+    assert not_run_note({**status, "notebooks": status["notebooks"][:1]}) == ""

@@ -34,8 +34,29 @@ class DatasetCorruptError(ValueError):
     """A dataset file exists but cannot be parsed (truncated, wrong format)."""
 
 
+def describe_place(path: Path) -> str:
+    """Where ``path`` stops existing, and a folder of a near-miss name there, with the rename to make
+    (``mnist`` for ``MNIST``, ``ibmGestureTest `` with a trailing space, ...)."""
+    import difflib
+
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} (exists, but without the dataset's files)"
+    missing, parent = path, path.parent
+    while not parent.is_dir() and parent != parent.parent:
+        missing, parent = parent, parent.parent
+    if not parent.is_dir():
+        return f"{path} (does not exist)"
+    siblings = {child.name.strip().lower(): child for child in parent.iterdir() if child.is_dir()}
+    near = difflib.get_close_matches(missing.name.lower(), list(siblings), n=1, cutoff=0.75)
+    note = f"no folder {missing}"
+    if near and siblings[near[0]].name != missing.name:
+        note += f"; there is {siblings[near[0]]}: rename it to {missing.name!r}"
+    return f"{path} ({note})"
+
+
 def not_found_message(dataset: str, looked_in: list[Path], how_to_get: str) -> str:
-    places = "\n".join(f"  - {p}" for p in looked_in)
+    places = "\n".join(f"  - {describe_place(p)}" for p in looked_in)
     return (f"Dataset {dataset!r} was not found. Looked in:\n{places}\n"
             f"How to get it: {how_to_get}\n"
             f"Offline? Point ${ENV_MIRROR} (or the notebook's `mirror` parameter) at a folder that "

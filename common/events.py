@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from .config import ENV_MIRROR, downloads_allowed
 from .data import (DatasetCorruptError, DatasetNotFoundError, TensorLoader, candidate_roots, not_found_message,
                    offline_hint)
 
-CACHE_FORMAT = "snn-study-event-frames/1"
+CACHE_FORMAT = "snn-study-event-frames/2"   # 2: key and checksum stored, checked on load
 NMNIST_EVENT_BYTES = 5   # one N-MNIST event is 40 bits
 
 
@@ -58,10 +59,21 @@ class NMNIST(tonic.datasets.NMNIST):
 
 
 class DVSGesture(tonic.datasets.DVSGesture):
-    """tonic's DVS128 Gesture reader without its ">= 100 .npy files and the archive" check."""
+    """tonic's DVS128 Gesture reader without its ">= 100 .npy files and the archive" check, and with
+    a check of the raw array before tonic casts its millisecond times to integer microseconds
+    (a NaN would silently become an arbitrary integer)."""
 
     def _check_exists(self) -> bool:
         return self._folder_contains_at_least_n_files_of_type(1, ".npy")
+
+    def __getitem__(self, index):
+        raw = np.load(self.data[index])
+        if raw.ndim != 2 or raw.shape[1] != 4 or not np.isfinite(raw).all():
+            what = (f"an array of shape {raw.shape}, not (N, 4) columns x, y, p, t" if raw.ndim != 2 or raw.shape[1] != 4
+                    else f"{int((~np.isfinite(raw)).sum())} values that are NaN or infinite")
+            raise DatasetCorruptError(f"Dataset 'dvsgesture': {self.data[index]} is not a valid recording: "
+                                      f"it holds {what}. Delete the file and download it again, or re-copy the mirror.")
+        return super().__getitem__(index)
 
     def download(self) -> None:   # see _fetch_dvsgesture
         raise DatasetNotFoundError(f"no .npy files in {Path(self.location_on_system, self.folder_name)}")
@@ -177,10 +189,34 @@ def find_event_split(dataset: str, train: bool, data_root: str | Path, mirror: s
     return root
 
 
+def check_layout(dataset: str, split_folder: Path) -> None:
+    """The folder layout tonic's reader relies on, checked before it reads (it would otherwise stop
+    with ``invalid literal for int()`` or, worse, silently skip files or take a wrong label)."""
+    suffix = EVENT_DATASETS[dataset][3]
+    expected = ("<digit 0-9>/<id>.bin" if dataset == "nmnist" else "user<NN>_<lighting>/<class 0-10>.npy")
+    misplaced = []
+    for path in sorted(split_folder.rglob(f"*{suffix}")):
+        parts = path.relative_to(split_folder).parts
+        if dataset == "nmnist":
+            ok = len(parts) == 2 and parts[0] in tuple("0123456789")
+        else:
+            ok = (len(parts) == 2 and re.fullmatch(r"user\d+_.+", parts[0]) is not None
+                  and re.fullmatch(r"(10|[0-9])\.npy", parts[1]) is not None)
+        if not ok:
+            misplaced.append(path)
+    if misplaced:
+        shown = ", ".join(str(p.relative_to(split_folder)) for p in misplaced[:3])
+        raise DatasetCorruptError(
+            f"Dataset {dataset!r}: {len(misplaced)} {suffix} file(s) in {split_folder} are not in the layout "
+            f"{split_folder}/{expected} that the reader takes labels from (e.g. {shown}). Move each file into "
+            f"its class folder as in the original archive, or re-copy the mirror.")
+
+
 def open_event_dataset(dataset: str, train: bool, data_root: str | Path, mirror: str | Path | None = None,
                        download: bool = True, transform=None):
     """tonic's reader for the split (recordings in sorted path order), after checking every file."""
     root = find_event_split(dataset, train, data_root, mirror, download)
+    check_layout(dataset, _split_folder(root, dataset, train))
     cls = EVENT_DATASETS[dataset][0]
     ds = cls(str(root), train=train, transform=transform)
     order = sorted(range(len(ds.data)), key=lambda i: ds.data[i])   # os.walk order is not portable
@@ -227,18 +263,70 @@ def _output_size(sensor_size, spatial_factor: float, target_size) -> tuple[int, 
 
 def frame_transform(sensor_size, n_time_bins: int, denoise_filter_time: float | None = 10000,
                     spatial_factor: float = 1.0, target_size=None):
-    """Denoise -> Downsample (event pooling: coordinates scaled, counts add up) -> ToFrame."""
-    steps = []
-    if denoise_filter_time:
-        steps.append(tonic.transforms.Denoise(filter_time=denoise_filter_time))
+    """Denoise -> Downsample (event pooling: coordinates scaled, counts add up) -> ToFrame.
+
+    Returns ``(to_frames(events, path), out_size)``. A recording that denoising leaves without a
+    single event raises :class:`DatasetCorruptError`: an all-zero sample with a label is wrong data.
+    """
+    denoise = tonic.transforms.Denoise(filter_time=denoise_filter_time) if denoise_filter_time else None
     out_size = _output_size(sensor_size, spatial_factor, target_size)
+    steps = []
     if target_size is not None:
         steps.append(tonic.transforms.Downsample(sensor_size=tuple(sensor_size),
                                                  target_size=tuple(target_size)))
     elif spatial_factor != 1.0:
         steps.append(tonic.transforms.Downsample(spatial_factor=spatial_factor))
     steps.append(tonic.transforms.ToFrame(sensor_size=out_size, n_time_bins=n_time_bins))
-    return tonic.transforms.Compose(steps), out_size
+    framing = tonic.transforms.Compose(steps)
+
+    def to_frames(events, path) -> np.ndarray:
+        if denoise is not None:
+            kept = denoise(events)
+            if len(kept) == 0:
+                raise DatasetCorruptError(
+                    f"{path}: none of its {len(events)} events is left after denoising "
+                    f"(filter time {denoise_filter_time} us): it would become an all-zero sample with a "
+                    f"label. Re-copy or re-download the file; to keep such samples on purpose, frame "
+                    f"with denoise_filter_time=None.")
+            events = kept
+        return framing(events)
+
+    return to_frames, out_size
+
+
+# What a recording of each dataset must look like, checked on every file as it is read.
+# N-MNIST: three ~100 ms saccades (1,100 real recordings span 291-314 ms), so a file cut on an event
+# boundary is caught by its span even though its size is a whole number of events.
+MIN_SPAN_US = {"nmnist": 250_000, "dvsgesture": 0}
+
+
+def check_recording(events: np.ndarray, dataset: str, sensor_size, path) -> None:
+    """Raise :class:`DatasetCorruptError` naming ``path`` unless every event is on the sensor, every
+    polarity is 0/1 and the times are finite, non-decreasing and span a whole recording."""
+    width, height, _ = sensor_size
+    fix = "Delete the file and download it again, or re-copy the mirror."
+    problems = []
+    if len(events) == 0:
+        problems.append("it holds no events")
+    else:
+        x, y, p, t = (events[name] for name in "xypt")
+        if x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height:
+            problems.append(f"coordinates outside the {width} x {height} sensor (x {x.min()}..{x.max()}, "
+                            f"y {y.min()}..{y.max()})")
+        if not np.isin(p, (0, 1)).all():
+            problems.append(f"polarities other than 0/1 ({sorted(set(np.unique(p).tolist()))[:5]})")
+        times = t.astype(np.float64)
+        if not np.isfinite(times).all():
+            problems.append("times that are not finite")
+        elif (np.diff(times) < 0).any():
+            problems.append(f"times out of order ({int((np.diff(times) < 0).sum())} steps back)")
+        elif times[-1] - times[0] < MIN_SPAN_US[dataset]:
+            problems.append(f"events over {(times[-1] - times[0]) / 1000:.1f} ms only, where a whole "
+                            f"{dataset} recording spans at least {MIN_SPAN_US[dataset] / 1000:.0f} ms: "
+                            f"the file is truncated")
+    if problems:
+        raise DatasetCorruptError(f"Dataset {dataset!r}: {path} is not a valid recording: "
+                                  f"{'; '.join(problems)}. {fix}")
 
 
 def file_identity(path: str | Path) -> tuple[str, int, int]:
@@ -260,16 +348,36 @@ def cache_key(dataset: str, train: bool, n_time_bins: int, denoise_filter_time, 
     return hashlib.sha256(json.dumps(description, sort_keys=True).encode()).hexdigest()
 
 
-def _read_cache(path: Path) -> EventFrames | None:
+def frames_checksum(frames: torch.Tensor, labels: torch.Tensor) -> str:
+    digest = hashlib.sha256()
+    for tensor in (frames, labels):
+        digest.update(tensor.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path, key: str, shape: tuple, labels: torch.Tensor) -> EventFrames | None:
+    """The cached frames if the file proves it holds exactly what is asked for, else None (and why)."""
     try:
-        saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        if saved.get("format") != CACHE_FORMAT:
-            return None
-        return EventFrames(saved["frames"], saved["labels"], list(saved["classes"]),
-                           tuple(saved["sensor_size"]), saved["source"], str(path))
+        saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:   # a cut or foreign file: rebuild rather than fail
         print(f"event frame cache {path} unreadable ({type(error).__name__}); rebuilding it")
         return None
+    problem = None
+    if not isinstance(saved, dict) or saved.get("format") != CACHE_FORMAT:
+        problem = "not a frame cache of this version"
+    elif saved.get("key") != key:
+        problem = "built for other settings or other source files"
+    elif tuple(saved["frames"].shape) != tuple(shape) or saved["frames"].dtype != torch.uint8:
+        problem = f"frames of shape {tuple(saved['frames'].shape)}, expected {tuple(shape)}"
+    elif not torch.equal(saved["labels"], labels):
+        problem = "labels that differ from the recordings'"
+    elif saved.get("checksum") != frames_checksum(saved["frames"], saved["labels"]):
+        problem = "arrays that do not match their checksum (damaged on disk)"
+    if problem:
+        print(f"event frame cache {path} holds {problem}; rebuilding it")
+        return None
+    return EventFrames(saved["frames"], saved["labels"], list(saved["classes"]),
+                       tuple(saved["sensor_size"]), saved["source"], str(path))
 
 
 def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | Path,
@@ -299,27 +407,33 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
     split = "train" if train else "test"
     cache_folder = Path(cache_dir or Path(data_root) / "cache")
     cache_file = cache_folder / f"{dataset}-{split}-T{n_time_bins}-{key[:20]}.pt"
+    labels = torch.tensor([ds.targets[i] for i in chosen], dtype=torch.int64)
+    width, height, polarities = _output_size(ds.sensor_size, spatial_factor, target_size)
+    shape = (len(chosen), n_time_bins, polarities, height, width)
     if cache_file.is_file():
-        cached = _read_cache(cache_file)
+        cached = _read_cache(cache_file, key, shape, labels)
         if cached is not None:
             return cached
 
-    transform, out_size = frame_transform(ds.sensor_size, n_time_bins, denoise_filter_time,
+    to_frames, out_size = frame_transform(ds.sensor_size, n_time_bins, denoise_filter_time,
                                           spatial_factor, target_size)
-    width, height, polarities = out_size
     frames = torch.zeros((len(chosen), n_time_bins, polarities, height, width), dtype=torch.uint8)
     for row, index in enumerate(tqdm(chosen, desc=f"framing {dataset} {split}", disable=not progress)):
         try:
             events, _ = ds[index]
+        except DatasetCorruptError:
+            raise
         except Exception as error:
             raise DatasetCorruptError(f"Dataset {dataset!r}: {ds.data[index]} could not be read "
                                       f"({type(error).__name__}: {error}). Delete it and download "
                                       f"again, or re-copy the mirror.") from None
-        counts = transform(events)
+        check_recording(events, dataset, ds.sensor_size, ds.data[index])
+        counts = to_frames(events, ds.data[index])
         frames[row] = torch.from_numpy(np.clip(counts, 0, 255).astype(np.uint8))
-    result = EventFrames(frames, torch.tensor([ds.targets[i] for i in chosen], dtype=torch.int64),
-                         list(ds.classes), out_size, str(source), str(cache_file))
-    saved = {"format": CACHE_FORMAT, "frames": result.frames, "labels": result.labels,
+    result = EventFrames(frames, labels, list(ds.classes), out_size, str(source), str(cache_file))
+    # nothing is cached before every recording passed; the file proves what it holds (key, checksum)
+    saved = {"format": CACHE_FORMAT, "key": key, "checksum": frames_checksum(frames, labels),
+             "frames": result.frames, "labels": result.labels,
              "classes": result.classes, "sensor_size": list(out_size), "source": result.source}
     atomic_write(cache_file, lambda f: torch.save(saved, f))
     return result

@@ -56,6 +56,11 @@ class CNN(nn.Module):
         # often negative everywhere, and 73% of the quick model's test maps came out empty.
         return self.act2
 
+    @property
+    def cam_stages(self) -> list:
+        """The layers between the input and ``gradcam_layer`` (common.gradcam.to_input reads them)."""
+        return [self.conv1, self.pool, self.conv2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.act1(self.conv1(x)))
         x = self.pool(self.act2(self.conv2(x)))

@@ -76,6 +76,13 @@ class SpikingConvLSTM(nn.Module):
     def gradcam_layer(self) -> nn.Module:
         return self.hidden_tap
 
+    @property
+    def cam_stages(self) -> list:
+        """Input -> ``gradcam_layer`` (lstm2's hidden state): lstm1's gate convolution, the 2 x 2 pooling of
+        its spikes, lstm2's gate convolution. The path through the recurrent state, which widens the
+        window bin by bin, is not part of a per-bin map."""
+        return [self.lstm1.conv, (2, 2, 0), self.lstm2.conv]
+
     @staticmethod
     def _run(layer: nn.Module, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Step ``layer`` over ``inputs`` [T, B, ...] from zero state: (spikes, hidden states mem), stacked."""

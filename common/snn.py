@@ -163,6 +163,11 @@ class SpikingCNN(nn.Module):
     def gradcam_layer(self) -> nn.Module:
         return self.conv2
 
+    @property
+    def cam_stages(self) -> list:
+        """The layers between the input and ``gradcam_layer`` (common.gradcam.to_input reads them)."""
+        return [self.conv1, self.pool, self.conv2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = event_batch(x)
         T, B = x.shape[:2]

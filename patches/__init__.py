@@ -1,9 +1,10 @@
-"""Fixes applied to third-party libraries at import time, never by editing site-packages.
+"""Fixes applied to third-party libraries automatically, never by editing site-packages.
 
-``import common`` applies them; ``patches.apply_all()`` is idempotent.
+``import common`` calls :func:`apply_all`, which installs each fix for when its library is first
+imported (or at once, if it already is); it imports none of those libraries itself. Idempotent.
 """
-from .grad_cam_two_output import apply as apply_grad_cam_two_output
+from .grad_cam_two_output import install as install_grad_cam_two_output
 
 
 def apply_all() -> None:
-    apply_grad_cam_two_output()
+    install_grad_cam_two_output()

@@ -52,3 +52,102 @@ def test_cam_gallery_draws():
     x = torch.randn(3, 1, 28, 28)
     fig = cam_gallery(model, x, torch.tensor([1, 2, 3]), model(x).argmax(1), [str(i) for i in range(10)])
     assert len(fig.axes) == 8
+
+
+# ---------------------------------------------------------------- where the heatmap goes
+
+def blob_network(name, **kwargs):
+    """A model whose evidence is where the stimulus is: every convolution a positive, centre-weighted
+    (Gaussian) filter and every output weight positive, so Grad-CAM of class 0 peaks on the stimulus."""
+    torch.manual_seed(0)
+    model = build_model(name, **kwargs).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                k = module.weight.shape[-1]
+                grid = torch.arange(k) - (k - 1) / 2
+                bump = torch.exp(-(grid[:, None] ** 2 + grid[None, :] ** 2) / 2)
+                module.weight.copy_((bump / bump.sum() / module.weight.shape[1]).expand_as(module.weight))
+                if module.bias is not None:
+                    module.bias.zero_()
+            elif isinstance(module, torch.nn.Linear):
+                module.weight.uniform_(0.01, 0.02)
+                module.bias.zero_()
+    return model
+
+
+def patch_input(size, row, col, shape, scale=1.0, side=3):
+    x = torch.zeros(shape)
+    x[..., row:row + side, col:col + side] = scale
+    return x
+
+
+def peak(cam):
+    return np.unravel_index(np.argmax(cam), cam.shape)
+
+
+def distance_to_peak(cam, centre):
+    """Pixels from ``centre`` to the nearest pixel of the heatmap's top (>= 98% of its maximum), and the
+    top's size: a border cell's value is flat out to the frame's edge, so the top may be a small area."""
+    top = np.argwhere(cam >= 0.98 * cam.max())
+    return np.abs(top - np.asarray(centre)).max(1).min(), len(top)
+
+
+# centre; corner; places where a map stretched over the frame misses by 3-4 px (cells 1 and 8 of 10)
+PLACES = {"centre": (13, 13), "top-left corner": (0, 0), "near the left border": (13, 7),
+          "near the bottom-right": (22, 22), "right border": (12, 29)}
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+def test_cnn_heatmap_peaks_on_the_stimulus(place):
+    row, col = PLACES[place]
+    row, col = min(row, 25), min(col, 25)
+    model = blob_network("cnn")
+    x = patch_input(28, row, col, (1, 1, 28, 28))
+    cam = grad_cam(model, x, classes=[0])[0]
+    distance, size = distance_to_peak(cam, (row + 1, col + 1))
+    assert distance <= 2 and size <= 64, (peak(cam), (row + 1, col + 1), size)
+
+
+@pytest.mark.parametrize("model_name", ["scnn", "slstm"])
+@pytest.mark.parametrize("place", list(PLACES))
+def test_spiking_heatmaps_peak_on_the_stimulus_per_bin_and_whole_clip(model_name, place):
+    from common.gradcam import grad_cam_over_time
+
+    row, col = PLACES[place]
+    kwargs = {"n_classes": 11, "input_size": 32} if model_name == "slstm" else {"input_size": 32}
+    model = blob_network(model_name, **kwargs)
+    clip = patch_input(32, row, col, (4, 2, 32, 32), scale=8.0)
+    per_bin, whole_clip = grad_cam_over_time(model, clip, target_class=0)
+    for cam in (*per_bin[per_bin.reshape(4, -1).max(1) > 0], whole_clip):
+        distance, size = distance_to_peak(cam, (row + 1, col + 1))
+        assert distance <= 2 and size <= 64, (peak(cam), (row + 1, col + 1), size)
+
+
+def test_receptive_field_centres_follow_kernels_strides_padding_and_pooling():
+    from common.gradcam import receptive_field
+
+    centres = lambda model, n: [o + s * j + (z - 1) / 2 for (o, s, z), j in
+                                [((rf[0][0], rf[1][0], rf[2][0]), j) for rf in [receptive_field(model.cam_stages)]
+                                 for j in (0, n - 1)]]
+    assert centres(build_model("scnn", input_size=32), 10) == [6.5, 24.5]       # no padding: 6.5 px in
+    assert centres(build_model("scnn", input_size=34), 11) == [6.5, 26.5]
+    assert centres(build_model("cnn"), 11) == [3.5, 23.5]                        # padding 1
+    assert centres(build_model("slstm", n_classes=11, input_size=32), 16) == [0.5, 30.5]   # "same" padding
+
+
+def test_stretching_the_map_over_the_frame_misses_a_border_stimulus(monkeypatch):
+    """What the heatmaps did before: the 10 x 10 map resized over the 32 x 32 frame puts cell 0 at pixel
+    1.6 instead of 6.5, so the same corner stimulus peaks several pixels away from where it is."""
+    import cv2
+    from common import gradcam
+
+    def stretch(maps, stages, size):
+        return np.stack([cv2.resize(m, (size[1], size[0])) for m in np.asarray(maps, np.float32)])
+
+    model = blob_network("scnn", input_size=32)
+    clip = patch_input(32, 22, 22, (4, 2, 32, 32), scale=8.0)
+    right = distance_to_peak(gradcam.grad_cam_over_time(model, clip, target_class=0)[1], (23, 23))[0]
+    monkeypatch.setattr(gradcam, "to_input", stretch)
+    wrong = distance_to_peak(gradcam.grad_cam_over_time(model, clip, target_class=0)[1], (23, 23))[0]
+    assert right <= 1 and wrong >= 3, (right, wrong)

@@ -197,14 +197,14 @@ def test_grad_cam_over_time_maps_follow_the_bins():
     per_bin_explicit, _ = grad_cam_over_time(model, clip, target_class=predicted)
     np.testing.assert_array_equal(per_bin, per_bin_explicit)
     raw, grad, activation = hand_grad_cam_per_bin(model, clip, predicted)
-    import cv2
-    expected = np.stack([cv2.resize(m, (34, 34)) for m in raw])
+    from common.gradcam import to_input
+    expected = to_input(raw, model.cam_stages, (34, 34))        # placed through conv1-pool-conv2
     np.testing.assert_allclose(per_bin, expected / expected.max(), atol=1e-5)
     # Aggregated: channel weights averaged over all bins, applied to the time-summed activation.
     weights = grad.mean(dim=(0, 2, 3))[:, None, None]
     coarse = torch.relu((weights * activation.sum(0)).sum(0)).numpy()
     assert coarse.max() > 0
-    coarse = cv2.resize(coarse, (34, 34))
+    coarse = to_input(coarse, model.cam_stages, (34, 34))
     np.testing.assert_allclose(aggregated, coarse / coarse.max(), atol=1e-5)
 
     fig = plot_grad_cam_over_time(clip, per_bin, aggregated, title="test")
@@ -213,7 +213,7 @@ def test_grad_cam_over_time_maps_follow_the_bins():
     plt.close(fig)
 
 
-def test_grad_cam_over_time_per_bin_scale_bin_is_pytorch_grad_cams_own():
+def test_grad_cam_over_time_per_bin_scale_bin_stretches_each_bin():
     model = active_model().float().eval()
     per_bin, _ = grad_cam_over_time(model, moving_square_clip(), per_bin_scale="bin")
     assert per_bin.shape == (6, 34, 34)

@@ -12,25 +12,30 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .objectives import Objective
+from .objectives import NO_DECISION, Objective
 from .train import to_device
 
 
 @torch.no_grad()
 def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="cpu") -> dict:
-    """``accuracy_by_time_bins[t-1]``: accuracy from the first t bins; ``spikes_per_sample``: per layer."""
+    """``accuracy_by_time_bins[t-1]``: accuracy from the first t bins (a sample still silent, or tied,
+    after t bins counts as wrong); ``no_decision_by_time_bins[t-1]``: the fraction of such samples;
+    ``spikes_per_sample``: per layer."""
     model.eval()
-    correct, spikes, n = None, {}, 0
+    correct, undecided, spikes, n = None, None, {}, 0
     for inputs, labels in tqdm(loader, desc="accuracy over time", leave=False):
         inputs, labels = to_device(inputs, device), to_device(labels, device)
         output = model(inputs)                                  # [T, B, outputs]
-        hits = torch.stack([(objective.predict(output[:t]) == labels).sum()
-                            for t in range(1, output.shape[0] + 1)]).cpu()
+        predictions = [objective.predict(output[:t]) for t in range(1, output.shape[0] + 1)]
+        hits = torch.stack([(p == labels).sum() for p in predictions]).cpu()
+        silent = torch.stack([(p == NO_DECISION).sum() for p in predictions]).cpu()
         correct = hits if correct is None else correct + hits
+        undecided = silent if undecided is None else undecided + silent
         for layer, count in getattr(model, "spike_counts", {}).items():
             spikes[layer] = spikes.get(layer, 0.0) + count * len(labels)
         n += len(labels)
     return {"accuracy_by_time_bins": (correct.double() / n).tolist(),
+            "no_decision_by_time_bins": (undecided.double() / n).tolist(),
             "spikes_per_sample": {layer: total / n for layer, total in spikes.items()}, "n_samples": n}
 
 

@@ -8,6 +8,7 @@ want to load torch.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -27,29 +28,38 @@ class CheckpointError(ValueError):
     """The file is not a checkpoint of this study, or does not fit the model it names."""
 
 
-def atomic_write(path: str | Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``.
+@contextlib.contextmanager
+def atomic_file(path: str | Path, suffix: str = ".tmp"):
+    """Yield a temporary path in ``path``'s folder; on success rename it over ``path``, else delete it.
 
-    The rename is atomic, so a kill mid-write leaves the previous file intact.
+    The rename is atomic, so a kill mid-write leaves the previous file intact. The file gets the
+    mode any new file gets (mkstemp's 0600 would hide results from other users); temporary files
+    left by a killed write of the same target are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):   # left by a write that was killed
+    for stale in path.parent.glob(f".{path.name}.*{suffix}"):
         stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; the result should read like any new file
+    os.chmod(tmp, 0o666 & ~umask)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write(path: str | Path, write) -> None:
+    """``write(handle)`` into ``path`` through :func:`atomic_file`, flushed to disk before the rename."""
+    with atomic_file(path) as tmp, open(tmp, "wb") as handle:
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def write_json(path: str | Path, data: dict) -> None:
@@ -62,7 +72,7 @@ def weights_checksum(state_dict: dict) -> str:
     for name in sorted(state_dict):
         tensor = state_dict[name].detach().cpu().contiguous()
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.hexdigest()
 
 

@@ -128,8 +128,13 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     return table.groupby("model")["test accuracy"].agg(["count", "mean", "std", "min", "max"])
 
 
-def per_class_accuracy(record: dict, class_names: list[str]) -> pd.Series:
-    """Test accuracy of each true class, from a record of :func:`train_spiking`."""
+def per_class_accuracy(record: dict, class_names: list[str]) -> pd.DataFrame:
+    """Per true class: test accuracy, the share of samples with no decision (silent or tied output:
+    wrong, not a guess of class 0) and the number of samples, from a record of :func:`train_spiking`."""
+    from .objectives import NO_DECISION
+
     labels, predictions = record["labels"], record["predictions"]
-    return pd.Series({name: (predictions[labels == c] == c).float().mean().item() if (labels == c).any()
-                      else float("nan") for c, name in enumerate(class_names)}, name="accuracy")
+    rate = lambda hit, c: hit[labels == c].float().mean().item() if (labels == c).any() else float("nan")
+    return pd.DataFrame({"accuracy": {n: rate(predictions == c, c) for c, n in enumerate(class_names)},
+                         "no decision": {n: rate(predictions == NO_DECISION, c) for c, n in enumerate(class_names)},
+                         "samples": {n: int((labels == c).sum()) for c, n in enumerate(class_names)}})

@@ -18,8 +18,22 @@ class Objective:
     predict: Callable[[torch.Tensor], torch.Tensor]
 
 
+# The prediction of a sample that has no decision: no output spike at all, or a tie at the top. It is
+# never a label, so it counts as wrong; evaluate() reports how many there were.
+NO_DECISION = -1
+
+
 def predict_argmax(logits: torch.Tensor) -> torch.Tensor:
     return logits.argmax(-1)
+
+
+def decided_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """The class with the highest score, or :data:`NO_DECISION` where the top score is 0 (silence) or
+    shared by several classes (``argmax`` alone would answer the first of them: class 0 for silence)."""
+    top = scores.max(-1, keepdim=True).values
+    unique_top = (scores == top).sum(-1) == 1
+    return torch.where(unique_top & (top.squeeze(-1) > 0), scores.argmax(-1),
+                       torch.full_like(scores[..., 0], NO_DECISION, dtype=torch.long))
 
 
 CROSS_ENTROPY = Objective("cross_entropy", F.cross_entropy, predict_argmax)
@@ -45,7 +59,8 @@ def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, popu
 
     The correct class should fire in ``correct_rate`` of the time bins, the others in
     ``incorrect_rate``. The predicted class is the one with most spikes over the whole sample,
-    counted per class group when ``population_size > 1``.
+    counted per class group when ``population_size > 1``; a silent output or a tie at the top is
+    :data:`NO_DECISION` (a wrong answer).
     """
     from snntorch import functional as SF   # imported here so ANN-only use needs no snntorch
 
@@ -56,7 +71,7 @@ def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, popu
         loss = SF.mse_count_loss(correct_rate=correct_rate, incorrect_rate=incorrect_rate)
 
     def predict(spikes: torch.Tensor) -> torch.Tensor:
-        return class_spike_counts(spikes, n_classes, population_size).argmax(-1)
+        return decided_argmax(class_spike_counts(spikes, n_classes, population_size))
 
     name = "spike_count_mse" + (f"_pop{population_size}" if population_size > 1 else "")
     return Objective(name, loss, predict)

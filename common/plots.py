@@ -23,8 +23,13 @@ def plot_history(history: list[dict], title: str = ""):
 
 
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, n_classes: int) -> np.ndarray:
-    matrix = torch.zeros(n_classes, n_classes, dtype=torch.long)
-    matrix.index_put_((labels.long(), predictions.long()), torch.ones_like(labels.long()), accumulate=True)
+    """``[true, predicted]`` counts; with one more column, last, for samples with no decision
+    (prediction -1: a silent or tied spiking output) when there are any."""
+    undecided = predictions.long() < 0
+    columns = n_classes + int(undecided.any())
+    matrix = torch.zeros(n_classes, columns, dtype=torch.long)
+    matrix.index_put_((labels.long(), torch.where(undecided, n_classes, predictions.long())),
+                      torch.ones_like(labels.long()), accumulate=True)
     return matrix.numpy()
 
 
@@ -36,9 +41,10 @@ def plot_confusion(labels, predictions, class_names: list[str], title: str = "co
         if count:
             ax.text(j, i, count, ha="center", va="center", fontsize=7,
                     color="white" if matrix[i, j] > matrix.max() / 2 else "black")
-    ax.set(xticks=range(len(class_names)), yticks=range(len(class_names)), xlabel="predicted",
+    predicted_names = list(class_names) + ["no decision"] * (matrix.shape[1] - len(class_names))
+    ax.set(xticks=range(len(predicted_names)), yticks=range(len(class_names)), xlabel="predicted",
            ylabel="true", title=title)
-    ax.set_xticklabels(class_names, rotation=45, ha="right")
+    ax.set_xticklabels(predicted_names, rotation=45, ha="right")
     ax.set_yticklabels(class_names)
     fig.colorbar(shown, ax=ax, label="log(1 + count)")
     fig.tight_layout()

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from .checkpoint import read_checkpoint, save_checkpoint
 from .config import RunConfig
-from .objectives import Objective
+from .objectives import NO_DECISION, Objective
 
 
 def to_device(batch, device):
@@ -38,6 +38,7 @@ def evaluate(model: nn.Module, loader: Iterable, objective: Objective, device="c
     predictions, labels = torch.cat(predictions), torch.cat(labels)
     n = len(labels)
     return {"loss": total_loss / n, "accuracy": (predictions == labels).float().mean().item(),
+            "no_decision": int((predictions == NO_DECISION).sum()),   # silent or tied: counted as wrong
             "n_samples": n, "seconds": time.perf_counter() - start,
             "predictions": predictions, "labels": labels}
 

@@ -5,14 +5,15 @@ Why these choices:
   has no H.264 encoder, and ``mp4v`` (MPEG-4 Part 2) does not play in browsers or Jupyter. VP9 does.
 - Frames must be uint8 RGB ``[H, W, 3]``: the source study wrote float frames in [0, 1], which
   OpenCV encoded without complaint and which decoded to noise. :func:`write_mp4` refuses them.
-- Written atomically (temporary file in the same folder, then renamed), so a killed notebook never
-  leaves a half-written video that looks finished.
+- Written atomically (common.checkpoint.atomic_file: temporary file in the same folder, then renamed,
+  with the file mode of every other output), so a killed notebook never leaves a half-written video.
+- Readable: at least 512 pixels on the short side, captions wrapped to fit, 3 time bins per second and
+  the last frame held for 2 s; one colour scale per clip, with colour bars.
 - Frames are rendered with matplotlib's Agg canvas and OpenCV only: no ffmpeg binary needed.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +21,12 @@ import cv2
 import numpy as np
 import torch
 
+from .checkpoint import atomic_file
+from .objectives import NO_DECISION, decided_argmax
+
 FOURCC = "vp09"
+FPS = 3.0          # time bins per second: slow enough to follow each bin
+HOLD_LAST = 2.0    # seconds the last frame stays, to read the final state
 
 
 def check_frames(frames) -> list[np.ndarray]:
@@ -49,21 +55,20 @@ def pad_to_even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
 
 
-def write_mp4(path: str | Path, frames, fps: float = 5.0) -> Path:
+def write_mp4(path: str | Path, frames, fps: float = FPS, hold_last: float = 0.0) -> Path:
     """Write RGB uint8 frames ``[H, W, 3]`` to ``path`` as VP9 MP4, atomically. Returns the path.
 
-    Odd widths/heights are padded by one black pixel (VP9 needs even sizes).
+    ``hold_last`` seconds repeat the last frame, so a reader can read the final state before the
+    player stops or loops. Odd widths/heights are padded by one black pixel (VP9 needs even sizes).
     """
     frames = [pad_to_even(f) for f in check_frames(frames)]
+    frames += [frames[-1]] * int(round(hold_last * fps))
     path = Path(path)
     if path.suffix.lower() != ".mp4":
         raise ValueError(f"{path}: the file name must end in .mp4")
-    path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames[0].shape[:2]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".mp4")
-    os.close(fd)   # OpenCV opens the file itself; it picks the container from the .mp4 suffix
-    try:
-        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*FOURCC), float(fps), (width, height))
+    with atomic_file(path, suffix=".mp4") as tmp:   # OpenCV picks the container from the .mp4 suffix
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*FOURCC), float(fps), (width, height))
         if not writer.isOpened():
             raise RuntimeError(f"OpenCV could not open a VP9 MP4 writer for {path} "
                                f"(opencv-python-headless {cv2.__version__}).")
@@ -74,11 +79,6 @@ def write_mp4(path: str | Path, frames, fps: float = 5.0) -> Path:
             writer.release()
         if os.path.getsize(tmp) == 0:
             raise RuntimeError(f"OpenCV wrote an empty file for {path}")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 
@@ -113,35 +113,54 @@ def figure_to_array(fig) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-def spike_count_frames(spikes, class_names: Sequence[str] | None = None,
-                       size: tuple[float, float] = (4.0, 3.0), dpi: int = 80) -> list[np.ndarray]:
+def caption(text: str, width: int) -> str:
+    """``text`` wrapped at ``width`` characters, so a long class name never runs off the frame."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, break_long_words=True))
+
+
+def class_label(names, c: int) -> str:
+    return "no decision (silent or tied)" if c == NO_DECISION else str(names[c])
+
+
+def spike_count_frames(spikes, class_names: Sequence[str] | None = None, true: int | None = None,
+                       size: tuple[float, float] = (8.0, 5.4), dpi: int = 100) -> list[np.ndarray]:
     """Frames of a bar chart of cumulative output spike counts per class up to each time bin.
 
     ``spikes`` ``[T, C]`` (one sample's output spikes, or per-class spikes of a population code) -
     the animation ``snntorch.spikeplot.spike_count`` makes, drawn without ffmpeg. The y axis is fixed
-    to the final counts so bars grow from frame to frame.
+    to the final counts so bars grow from frame to frame; the leader so far is orange (none while the
+    output is silent or tied), the true class's bar is outlined. 800 x 540 pixels by default.
     """
     from matplotlib.figure import Figure
 
-    spikes = torch.as_tensor(spikes, dtype=torch.float32).cpu().numpy()
+    spikes = torch.as_tensor(spikes, dtype=torch.float32).cpu()
     if spikes.ndim != 2:
-        raise ValueError(f"expected spikes [T, C], got shape {spikes.shape}")
+        raise ValueError(f"expected spikes [T, C], got shape {tuple(spikes.shape)}")
     counts = spikes.cumsum(0)
     names = list(class_names) if class_names is not None else [str(c) for c in range(spikes.shape[1])]
     if len(names) != spikes.shape[1]:
         raise ValueError(f"{len(names)} class names for {spikes.shape[1]} outputs")
-    top = max(float(counts[-1].max()), 1.0) * 1.1
+    leaders = decided_argmax(counts).tolist()
+    top = max(float(counts[-1].max()), 1.0) * 1.15
     frames = []
     for t in range(len(counts)):
         fig = Figure(figsize=size, dpi=dpi)
         ax = fig.add_subplot()
-        leader = int(counts[t].argmax())
-        colors = ["tab:orange" if c == leader and counts[t, c] > 0 else "tab:blue" for c in range(len(names))]
-        ax.bar(range(len(names)), counts[t], color=colors)
-        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=45 if max(map(len, names)) > 2 else 0)
+        colors = ["tab:orange" if c == leaders[t] else "tab:blue" for c in range(len(names))]
+        bars = ax.bar(range(len(names)), counts[t].numpy(), color=colors)
+        if true is not None:
+            bars[true].set_edgecolor("black")
+            bars[true].set_linewidth(2.5)
+        ax.set_xticks(range(len(names)), [caption(n, 12) for n in names], fontsize=10,
+                      rotation=0 if max(map(len, names)) <= 3 else 30, ha="center" if max(map(len, names)) <= 3 else "right")
         ax.set_ylim(0, top)
-        ax.set_ylabel("spike count")
-        ax.set_title(f"time bin {t + 1}/{len(counts)}", fontsize=9)
+        ax.set_ylabel("output spikes so far", fontsize=11)
+        text = f"time bin {t + 1}/{len(counts)}   leading: {class_label(names, leaders[t])}"
+        if true is not None:
+            text += f"   true: {names[true]} (outlined)"
+        ax.set_title(caption(text, 80), fontsize=12)
         fig.tight_layout()
         frames.append(figure_to_array(fig))
     return frames
@@ -149,51 +168,68 @@ def spike_count_frames(spikes, class_names: Sequence[str] | None = None,
 
 def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | None = None,
                    spikes=None, class_names: Sequence[str] | None = None, population_size: int = 1,
-                   scale: int = 8, weight: float = 0.5) -> list[np.ndarray]:
-    """One frame per time bin: the bin's input (polarities summed) with its Grad-CAM heatmap on top,
-    upscaled ``scale`` times (nearest neighbour, so event pixels stay sharp), under a text band with
-    the bin, predicted/true class and, given ``spikes`` ``[T, n_outputs]``, the running spike count of
-    the predicted class (population groups summed)."""
+                   size: tuple[float, float] = (12.0, 5.2), dpi: int = 100) -> list[np.ndarray]:
+    """One frame per time bin, three panels side by side: the bin's input events (polarities
+    summed), its Grad-CAM heatmap with a colour bar, and the heatmap over the events; a caption with
+    the bin, predicted and true class and, given ``spikes`` ``[T, n_outputs]``, the running spike
+    count of the predicted class (population groups summed). One colour scale for the whole clip
+    (events: the clip's largest count; heatmap: the clip's largest value, square-root colours so that
+    a bin with a tenth of the peak still shows), so a quiet bin looks quieter but not blank.
+    1200 x 520 pixels by default."""
+    from matplotlib.colors import PowerNorm
+    from matplotlib.figure import Figure
+
     from .gradcam import event_frame, overlay
 
     clip = torch.as_tensor(clip, dtype=torch.float32).cpu()
     T = clip.shape[0]
     if len(per_bin_cams) != T:
         raise ValueError(f"{len(per_bin_cams)} heatmaps for a clip of {T} time bins")
-    name = (lambda c: str(class_names[c])) if class_names is not None else str
+    names = list(class_names) if class_names is not None else [str(c) for c in range(10_000)]
     running = None
-    if spikes is not None:
-        spikes = torch.as_tensor(spikes, dtype=torch.float32).cpu()
-        per_class = spikes.reshape(T, -1, population_size).sum(-1)      # [T, n_classes]
+    if spikes is not None and predicted != NO_DECISION:
+        per_class = torch.as_tensor(spikes, dtype=torch.float32).cpu().reshape(T, -1, population_size).sum(-1)
         running = per_class[:, predicted].cumsum(0).numpy()
+    events = np.stack([event_frame(clip[t]) for t in range(T)])
+    event_max = max(float(events.max()), 1.0)
+    cam_max = max(float(np.max(per_bin_cams)), 1e-7)
     frames = []
     for t in range(T):
-        image = overlay(event_frame(clip[t]), per_bin_cams[t], weight)
-        image = cv2.resize(image, (image.shape[1] * scale, image.shape[0] * scale),
-                           interpolation=cv2.INTER_NEAREST)
-        lines = [f"bin {t + 1}/{T}  pred {name(predicted)}" + (f"  true {name(true)}" if true is not None else "")]
-        if running is not None:
-            lines.append(f"spikes for {name(predicted)}: {int(running[t])}")
-        band = np.zeros((18 * len(lines) + 6, image.shape[1], 3), np.uint8)
-        for i, line in enumerate(lines):
-            cv2.putText(band, line, (4, 16 + 18 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
-                        cv2.LINE_AA)
-        frames.append(np.concatenate([band, image]))
+        fig = Figure(figsize=size, dpi=dpi)
+        axes = fig.subplots(1, 3)
+        shown = axes[0].imshow(events[t], cmap="gray", vmin=0, vmax=event_max, interpolation="nearest")
+        fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.03).set_label("events in this bin", fontsize=10)
+        heat = axes[1].imshow(per_bin_cams[t], cmap="jet", norm=PowerNorm(0.5, vmin=0, vmax=cam_max),
+                              interpolation="nearest")
+        fig.colorbar(heat, ax=axes[1], fraction=0.046, pad=0.03).set_label(
+            "Grad-CAM (one scale per clip, square-root colours)", fontsize=9)
+        axes[2].imshow(overlay(events[t] / event_max, np.sqrt(np.clip(per_bin_cams[t] / cam_max, 0, 1))),
+                       interpolation="nearest")
+        for ax, title in zip(axes, ("input events", "Grad-CAM", "Grad-CAM over the events")):
+            ax.set_title(title, fontsize=12)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        text = (f"time bin {t + 1}/{T}   predicted: {class_label(names, predicted)}"
+                + (f"   true: {names[true]}" if true is not None else "")
+                + (f"   spikes for the predicted class so far: {int(running[t])}" if running is not None else ""))
+        fig.suptitle(caption(text, 110), fontsize=13)
+        fig.tight_layout()
+        frames.append(figure_to_array(fig))
     return frames
 
 
 def clip_videos(model, clip, label: int, per_bin_cams: np.ndarray, config, class_names: Sequence[str],
-                fps: float = 5.0) -> tuple[Path, Path]:
+                fps: float = FPS, hold_last: float = HOLD_LAST) -> tuple[Path, Path]:
     """The two videos of one test clip ``[T, C, H, W]``, written to ``videos/<run>-<profile>_*.mp4``:
-    the output spike counts per class accumulating over time, and the per-bin Grad-CAM overlays."""
+    the output spike counts per class accumulating over time, and the per-bin Grad-CAM panels."""
     population_size = getattr(model, "population_size", 1)
     with torch.no_grad():
         spikes = model(torch.as_tensor(clip, dtype=torch.float32).unsqueeze(1))[:, 0]   # [T, outputs]
     per_class = spikes.reshape(spikes.shape[0], -1, population_size).sum(-1)          # [T, classes]
-    predicted = int(per_class.sum(0).argmax())                                        # most spikes overall
+    predicted = int(decided_argmax(per_class.sum(0)))                                 # or NO_DECISION
     spike_video = write_mp4(config.path("videos", "_spike_counts.mp4"),
-                            spike_count_frames(per_class, class_names), fps)
+                            spike_count_frames(per_class, class_names, true=label), fps, hold_last)
     gradcam_video = write_mp4(config.path("videos", "_gradcam.mp4"),
                               gradcam_frames(clip, per_bin_cams, predicted, label, spikes, class_names,
-                                             population_size), fps)
+                                             population_size), fps, hold_last)
     return spike_video, gradcam_video

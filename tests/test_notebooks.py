@@ -5,6 +5,9 @@ import pytest
 import torch
 
 from common.study import numbered_notebooks, run_notebook
+from common.video import FPS, HOLD_LAST
+
+HELD = round(FPS * HOLD_LAST)   # frames that hold the last time bin at the end of every video
 from event_fixtures import make_nmnist_tree
 from idx_fixtures import write_image_dataset
 
@@ -83,7 +86,7 @@ def check_dvs_runs(out, runs, n_test=22, n_time_bins=8):
         torch.load(out / "models" / f"{run}-smoke.pth", weights_only=True)
     for video in (f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"):
         frames = read_mp4(out / "videos" / video)
-        assert len(frames) == n_time_bins and frames[0].dtype.name == "uint8"
+        assert len(frames) == n_time_bins + HELD and frames[0].dtype.name == "uint8"
 
 
 def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
@@ -111,7 +114,7 @@ def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tm
         record = json.loads((out / "results" / f"{run}-smoke.json").read_text())
         assert record["test"]["n_samples"] == 10 and record["evaluation_only"] and record["train_clips"] is None
         assert record["history"] and record["trained_with"]["model"] == record["config"]["model"]
-    assert len(read_mp4(out / "videos" / "scnn_dvsgesture-smoke_gradcam.mp4")) == 8
+    assert len(read_mp4(out / "videos" / "scnn_dvsgesture-smoke_gradcam.mp4")) == 8 + HELD
     executed = (tmp_path / "evaluated" / "05_scnn_dvsgesture.ipynb").read_text()
     assert "no training split (evaluation only) / 10 test recordings" in executed
     assert "evaluated the saved model" in executed and executed.count("image/png") >= 5

@@ -15,7 +15,7 @@ from common.events import load_event_data
 from common.experiments import train_spiking
 from common.gradcam import grad_cam_over_time
 from common.objectives import spike_count_mse
-from common.video import clip_videos, read_mp4
+from common.video import FPS, HOLD_LAST, clip_videos, read_mp4
 
 pytestmark = [pytest.mark.mirror, pytest.mark.usefixtures("no_env")]
 N_TIME_BINS = 8
@@ -62,7 +62,7 @@ def test_saved_model_is_evaluated_explained_and_rendered_on_the_real_clips(model
     spike_video, gradcam_video = clip_videos(saved, clip, label, per_bin, config, data.test.classes)
     for video in (spike_video, gradcam_video):
         frames = read_mp4(video)
-        assert len(frames) == N_TIME_BINS and frames[0].dtype.name == "uint8"
+        assert len(frames) == N_TIME_BINS + round(FPS * HOLD_LAST) and frames[0].dtype.name == "uint8"
 
 
 def test_without_training_split_or_saved_model_the_reason_names_both(real_clips, tmp_path):

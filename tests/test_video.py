@@ -58,8 +58,9 @@ def test_spike_count_video_grows_bars(tmp_path):
     spikes = torch.zeros(T, C)
     spikes[:, 2] = 1                    # class 2 fires every bin
     spikes[::2, 0] = 1
-    frames = spike_count_frames(spikes, ["a", "b", "c", "d"])
+    frames = spike_count_frames(spikes, ["a", "b", "c", "d"], true=2)
     assert len(frames) == T and frames[0].dtype == np.uint8 and frames[0].ndim == 3
+    assert min(frames[0].shape[:2]) >= 512
     assert not np.array_equal(frames[0], frames[-1])
     height, width = frames[0].shape[:2]
     assert_plays(write_mp4(tmp_path / "counts.mp4", frames, fps=3), T, height + height % 2, width + width % 2)
@@ -74,14 +75,32 @@ def test_gradcam_video_frames(tmp_path):
         cams[t, 8:22, 2 + 5 * t:14 + 5 * t] = 1
     spikes = torch.zeros(T, 20)
     spikes[:, 6:8] = 1                  # population code, 2 neurons per class: class 3 gets 2 per bin
-    frames = gradcam_frames(clip, cams, predicted=3, true=3, spikes=spikes, population_size=2, scale=6)
+    names = [f"a very long gesture name number {c}" for c in range(10)]
+    frames = gradcam_frames(clip, cams, predicted=3, true=3, spikes=spikes, population_size=2, class_names=names)
     assert len(frames) == T
     height, width = frames[0].shape[:2]
-    assert width == 34 * 6 and height > 34 * 6 and frames[0].dtype == np.uint8
+    assert min(height, width) >= 512 and frames[0].dtype == np.uint8
     assert not np.array_equal(frames[0], frames[-1])
-    assert_plays(write_mp4(tmp_path / "cam.mp4", frames, fps=2), T, height + height % 2, width)
+    path = write_mp4(tmp_path / "cam.mp4", frames, fps=3, hold_last=1.0)
+    assert_plays(path, T + 3, height + height % 2, width + width % 2)        # 1 s hold: 3 more frames
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~current_umask())   # not mkstemp's 0600
+    silent = gradcam_frames(clip, cams, predicted=-1, true=3, spikes=torch.zeros(T, 20), class_names=names)
+    assert len(silent) == T
     with pytest.raises(ValueError, match="heatmaps"):
         gradcam_frames(clip, cams[:3], predicted=3)
+
+
+def current_umask():
+    import os
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_captions_wrap_instead_of_running_off_the_frame():
+    from common.video import caption
+    text = caption("time bin 3/25   predicted: Left arm counter clockwise   true: Right arm clockwise", 40)
+    assert all(len(line) <= 40 for line in text.splitlines()) and "clockwise" in text.splitlines()[-1]
 
 
 def test_show_video_embeds(tmp_path):

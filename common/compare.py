@@ -80,19 +80,29 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
     return records
 
 
+SPIKING_MODELS = {"scnn", "scnn_wide", "slstm", "rsnn"}
+
+
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
-    """One row per run name: accuracy mean and std over seeds, sizes, time, device, profile."""
+    """One row per run name: accuracy mean, std and 95% t-interval over seeds (or folds), sizes, time."""
+    from .stats import t_interval
+
     rows = [{"run": run_name(r), "dataset": r["config"]["dataset"], "profile": r["config"]["profile"],
-             "seed": r["config"]["seed"], "accuracy": r["test"]["accuracy"],
+             "model": r["config"].get("model"), "seed": r["config"]["seed"], "accuracy": r["test"]["accuracy"],
              "test samples": r["test"]["n_samples"], "parameters": r.get("parameters"),
              "training s": r["train_seconds"], "device": r["device"]} for r in records]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
     grouped = frame.groupby(["run", "dataset", "profile", "device"], as_index=False)
-    return grouped.agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
-                       seeds=("seed", "nunique"), test_samples=("test samples", "first"),
-                       parameters=("parameters", "first"), training_s=("training s", "mean"))
+    table = grouped.agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
+                        seeds=("seed", "nunique"), test_samples=("test samples", "first"),
+                        parameters=("parameters", "first"), training_s=("training s", "mean"),
+                        model=("model", "first"))
+    intervals = grouped["accuracy"].agg(lambda a: tuple(t_interval(list(a)).get(k) for k in ("low", "high")))
+    table["accuracy_low"], table["accuracy_high"] = zip(*intervals["accuracy"])
+    table["spiking"] = table["model"].isin(SPIKING_MODELS)
+    return table
 
 
 @torch.no_grad()
@@ -157,29 +167,165 @@ def measure_all(records: list[dict], n_samples: int, data_root, mirror, output_r
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
+def _datasets(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(table["dataset"]))
+
+
+def _error(row) -> tuple[float, float, float]:
+    """Error rate in % and its 95% interval (the interval is the point itself for a single run)."""
+    err = 100 * (1 - row["accuracy_mean"])
+    if row["seeds"] < 2 or pd.isna(row["accuracy_low"]):
+        return err, err, err
+    return err, 100 * (1 - row["accuracy_high"]), 100 * (1 - row["accuracy_low"])
+
+
+def _plain_log_ticks(axis) -> None:
+    """0.5, 1, 2 rather than 5 x 10^-1 on a log axis."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def _style(row):
+    return dict(color="tab:orange" if row["spiking"] else "tab:blue",
+                marker="o" if row["seeds"] >= 2 else "D", mfc="white" if row["seeds"] < 2 else None)
+
+
 def plot_accuracy(table: pd.DataFrame):
+    """Test error rate (%) of every model, one panel per dataset, log scale so that 0.5% and 3% differ;
+    bars are 95% t-intervals over seeds/folds (hollow diamonds: a single run, no interval); red
+    crosses: what the source studies reported for the same experiment."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(table)))
-    colors = dict(zip(dict.fromkeys(table["dataset"]), plt.cm.tab10.colors))   # one color per dataset
-    ax.barh(table["run"], 100 * table["accuracy_mean"], xerr=100 * table["accuracy_std"].fillna(0),
-            color=[colors[d] for d in table["dataset"]])
-    ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()], labels=list(colors),
-              loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    ax.set(xlabel="test accuracy (%), error bars: std over seeds", xlim=(0, 100))
-    for y, (mean, n) in enumerate(zip(table["accuracy_mean"], table["test_samples"])):
-        ax.text(1, y, f"{mean:.2%} on {n:,}", va="center", color="white", fontsize=8)
+    datasets = _datasets(table)
+    heights = [max(1, (table["dataset"] == d).sum()) for d in datasets]
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(9, 1.2 + 0.42 * sum(heights) + 0.6 * len(datasets)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, dataset in zip(axes[:, 0], datasets):
+        part = table[table["dataset"] == dataset].sort_values("accuracy_mean").reset_index(drop=True)
+        for y, row in part.iterrows():
+            err, low, high = _error(row)
+            style = _style(row)
+            ax.errorbar(err, y, xerr=[[err - low], [high - err]], capsize=3, ms=7, ls="none", **style)
+            if row["run"] in SOURCE_REPORTED:
+                ax.plot(100 * (1 - SOURCE_REPORTED[row["run"]][0]), y, "x", color="red", ms=8, mew=2)
+        ax.set_yticks(range(len(part)), [f"{r} ({n}x)" for r, n in zip(part["run"], part["seeds"])], fontsize=9)
+        ax.set_xscale("log")
+        _plain_log_ticks(ax.xaxis)
+        ax.set_title(dataset, fontsize=11, loc="left")
+        ax.grid(alpha=0.3, which="both", axis="x")
+    axes[-1, 0].set_xlabel("test error rate (%, log scale); lower is better", fontsize=10)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color="tab:blue", marker="o", ls="none", label="conventional"),
+               Line2D([], [], color="tab:orange", marker="o", ls="none", label="spiking"),
+               Line2D([], [], color="grey", marker="D", mfc="white", ls="none", label="single run"),
+               Line2D([], [], color="red", marker="x", ls="none", mew=2, label="source study reported")]
+    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the non-dominated points (fewer operations and lower error), ordered by operations."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
+    front, best = [], float("inf")
+    for i in order:
+        if points[i][1] < best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str = "operations/sample",
+                  label: str = "operations per inference (MACs + ACs, this project's count)"):
+    """Error rate against operations per inference, log-log, one panel per dataset: every model a point
+    with its 95% interval, spiking and conventional told apart, the non-dominated models joined."""
+    import matplotlib.pyplot as plt
+
+    merged = table.merge(efficiency[[operations]], left_on="run", right_index=True)
+    datasets = _datasets(merged)
+    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.2 * max(1, len(datasets)), 4.6), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets):
+        part = merged[merged["dataset"] == dataset].reset_index(drop=True)
+        points = []
+        for _, row in part.iterrows():
+            err, low, high = _error(row)
+            ax.errorbar(row[operations], err, yerr=[[err - low], [high - err]], capsize=3, ms=7, ls="none",
+                        **_style(row))
+            ax.annotate(row["run"], (row[operations], err), fontsize=8, xytext=(4, 3), textcoords="offset points")
+            points.append((row[operations], err))
+        front = pareto_front(points)
+        ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", lw=1,
+                label="non-dominated (Pareto front)")
+        ax.set(xscale="log", yscale="log", title=dataset)
+        _plain_log_ticks(ax.yaxis)
+        ax.set_xlabel(label, fontsize=9)
+        ax.set_ylabel("test error rate (%)", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle("accuracy against cost (blue: conventional, orange: spiking; hollow diamond: single run)",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def plot_energy(measurements: pd.DataFrame):
+def plot_spikes(records: list[dict]):
+    """Spikes per sample in each layer: one bar per model (seeds/folds pooled) with its std, per layer."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    fig, ax = plt.subplots(figsize=(8, 1.2 + 0.35 * len(measurements)))
-    measurements[["energy mac_nJ", "energy ac_nJ"]].rename(
-        columns={"energy mac_nJ": "multiply-accumulate", "energy ac_nJ": "accumulate (spike-driven)"}
-    ).plot.barh(stacked=True, ax=ax, logx=False)
-    ax.set(xlabel="estimated energy per inference (nJ, 45 nm fp32 arithmetic only)", ylabel="")
+    by_run: dict[str, list[dict]] = {}
+    for record in records:
+        if record.get("spikes_per_sample"):
+            by_run.setdefault(run_name(record), []).append(record["spikes_per_sample"])
+    fig, ax = plt.subplots(figsize=(9, 4))
+    if not by_run:
+        return fig
+    names = list(by_run)
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        layers = list(by_run[name][0])
+        values = np.array([[s[layer] for layer in layers] for s in by_run[name]])
+        ax.bar(np.arange(len(layers)) + i * width, values.mean(0), width,
+               yerr=values.std(0, ddof=1) if len(values) > 1 else None, capsize=2,
+               label=f"{name} ({len(values)}x)")
+    ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["layer 1", "layer 2", "output"], fontsize=10)
+    ax.set(yscale="log", ylabel="spikes per sample (log)", title="spikes per layer (error bars: std over seeds/folds)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def efficiency_path(profile: str, output_root) -> Path:
+    return Path(output_root) / "results" / f"efficiency-{profile}.json"
+
+
+def save_efficiency(measurements: pd.DataFrame, profile: str, output_root) -> Path:
+    """Notebook 08's measurements, so the README's trade-off figure is drawn from a file like every other."""
+    from .checkpoint import write_json
+
+    path = efficiency_path(profile, output_root)
+    frame = measurements.copy()
+    frame["operations/sample"] = frame["MACs/sample"] + frame["ACs/sample"]
+    write_json(path, {"profile": profile, "rows": frame.reset_index().to_dict(orient="records")})
+    return path
+
+
+def load_efficiency(profile: str, output_root) -> pd.DataFrame:
+    import json
+
+    path = efficiency_path(profile, output_root)
+    if not path.exists():
+        return pd.DataFrame()
+    return pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")
+
+
+def study_records(profile: str, output_root) -> list[dict]:
+    """Every run of the profile: the results files, notebook 07's headline cells, the N-MNIST fold study."""
+    from . import nmnist_folds
+    from .results import load_results
+
+    return (load_results(Path(output_root) / "results", profile=profile) + grid_records(profile, output_root)
+            + nmnist_folds.records(profile, output_root))

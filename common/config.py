@@ -132,9 +132,14 @@ PROFILE_SETTINGS = {
     # recordings and still tests on the whole test set.
     "scnn_nmnist": {
         # max_shift: training recordings moved by up to 3 px (after the cache; never the test set)
-        "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100, "max_shift": 2},
-        "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None, "max_shift": 3},
-        "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None, "max_shift": 3},
+        # folds: the fold study (common/nmnist_folds.py) pools every recording selected by the limits and
+        # tests each once in stratified k-fold cross-validation; None keeps the official split (full).
+        "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100, "max_shift": 2,
+                  "batch_size": 32, "lr": 1e-2, "folds": 2, "fold_seed": 0, "n_seeds": 1, "workers": 1},
+        "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None, "max_shift": 3,
+                  "batch_size": 32, "lr": 1e-2, "folds": 5, "fold_seed": 0, "n_seeds": 1, "workers": 2},
+        "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None, "max_shift": 3,
+                 "batch_size": 32, "lr": 1e-2, "folds": None, "fold_seed": None, "n_seeds": 3, "workers": 2},
     },
     # DVS128 Gesture, spiking CNN and spiking LSTM (notebooks 05-06): events pooled to 32 x 32,
     # all 1,077 / 264 clips. Estimated for an idle 2-core CPU (batch 32, T=25): ~4 s/epoch for the spiking

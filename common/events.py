@@ -39,7 +39,7 @@ from .config import ENV_MIRROR, downloads_allowed
 from .data import (DatasetCorruptError, DatasetNotFoundError, TensorLoader, candidate_roots, not_found_message,
                    offline_hint)
 
-CACHE_FORMAT = "snn-study-event-frames/2"   # 2: key and checksum stored, checked on load
+CACHE_FORMAT = "snn-study-event-frames/3"   # 2: key and checksum stored, checked on load; 3: file names
 NMNIST_EVENT_BYTES = 5   # one N-MNIST event is 40 bits
 
 
@@ -96,6 +96,7 @@ class EventFrames:
     sensor_size: tuple[int, int, int]   # (W, H, P) of the frames, after any downsampling
     source: str                         # the folder the recordings were read from
     cache_file: str | None = None
+    recordings: list[str] | None = None # each frame's file, relative to the dataset folder ("Train/3/00012.bin")
 
     @property
     def n_time_bins(self) -> int:
@@ -377,7 +378,7 @@ def _read_cache(path: Path, key: str, shape: tuple, labels: torch.Tensor) -> Eve
         print(f"event frame cache {path} holds {problem}; rebuilding it")
         return None
     return EventFrames(saved["frames"], saved["labels"], list(saved["classes"]),
-                       tuple(saved["sensor_size"]), saved["source"], str(path))
+                       tuple(saved["sensor_size"]), saved["source"], str(path), list(saved["recordings"]))
 
 
 def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | Path,
@@ -430,11 +431,13 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
         check_recording(events, dataset, ds.sensor_size, ds.data[index])
         counts = to_frames(events, ds.data[index])
         frames[row] = torch.from_numpy(np.clip(counts, 0, 255).astype(np.uint8))
-    result = EventFrames(frames, labels, list(ds.classes), out_size, str(source), str(cache_file))
+    recordings = [str(Path(ds.data[i]).relative_to(source.parent)) for i in chosen]
+    result = EventFrames(frames, labels, list(ds.classes), out_size, str(source), str(cache_file), recordings)
     # nothing is cached before every recording passed; the file proves what it holds (key, checksum)
     saved = {"format": CACHE_FORMAT, "key": key, "checksum": frames_checksum(frames, labels),
              "frames": result.frames, "labels": result.labels,
-             "classes": result.classes, "sensor_size": list(out_size), "source": result.source}
+             "classes": result.classes, "sensor_size": list(out_size), "source": result.source,
+             "recordings": recordings}
     atomic_write(cache_file, lambda f: torch.save(saved, f))
     return result
 

@@ -30,11 +30,48 @@ def results_table(records: list[dict]) -> str:
 
 
 def grid_records_in(results_dir: Path) -> list[dict]:
-    """The LIF/ALIF headline cells of every ``results/lif_alif-<profile>.jsonl``, as records."""
+    """The LIF/ALIF headline cells of every ``results/lif_alif-<profile>.jsonl`` and the N-MNIST fold
+    study's rows of every ``results/nmnist_folds-<profile>.jsonl``, as records."""
+    from . import nmnist_folds
     from .compare import grid_records
 
-    return [record for path in sorted(Path(results_dir).glob("lif_alif-*.jsonl"))
-            for record in grid_records(path.stem.split("-", 1)[1], Path(results_dir).parent)]
+    root = Path(results_dir).parent
+    profiles = lambda pattern: [p.stem.split("-", 1)[1] for p in sorted(Path(results_dir).glob(pattern))]
+    return ([r for profile in profiles("lif_alif-*.jsonl") for r in grid_records(profile, root)]
+            + [r for profile in profiles("nmnist_folds-*.jsonl") for r in nmnist_folds.records(profile, root)])
+
+
+def markdown_table(frame, digits: int = 2) -> str:
+    """A DataFrame as a Markdown table (index included), numbers rounded to ``digits``."""
+    import pandas as pd
+
+    frame = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+    cell = lambda v: f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def folds_section(results_dir: Path, profile: str = "quick") -> str:
+    """The N-MNIST fold study: accuracy per variant and each head-to-head, at both levels ("" if not run)."""
+    from . import nmnist_folds
+    from .sweep import ResultsTable
+
+    path = Path(results_dir) / f"nmnist_folds-{profile}.jsonl"
+    rows = ResultsTable(path).rows() if path.exists() else []
+    if not rows:
+        return ""
+    accuracy = nmnist_folds.accuracy_table(rows)
+    accuracy[["mean", "std", "min", "max"]] *= 100
+    pairs = nmnist_folds.over_time(rows, bins=(6, 10, 15, len(rows[0]["accuracy_by_time_bins"])))
+    pairs = pairs.drop(columns=["paired predictions"])
+    n = sum(r["test_samples"] for r in rows if (r["variant"], r["seed"]) == (rows[0]["variant"], rows[0]["seed"]))
+    return (f"N-MNIST spiking CNNs, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
+            f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per variant, "
+            f"every variant on the same folds and seeds. Accuracy in %, over folds x seeds:\n\n"
+            + markdown_table(accuracy) + "\n\nHead-to-head (b - a, in points) after t time bins: the mean over "
+            "folds x seeds with its 95% t-interval, and the exact McNemar test over every paired test "
+            "prediction (how many recordings only a, or only b, got right):\n\n" + markdown_table(pairs, 3))
 
 
 def grid_table(results_dir: Path) -> str:
@@ -52,8 +89,10 @@ def grid_table(results_dir: Path) -> str:
     return "\n".join([header, *lines])
 
 
-FIGURES = {"accuracy.png": "test accuracy of every model (error bars: std over seeds)",
-           "accuracy_over_time_bins.png": "spiking CNNs on N-MNIST: accuracy after the first t time bins (mean over seeds)"}
+FIGURES = {"accuracy.png": "test error rate of every model per dataset, log scale (bars: 95% CI over seeds/folds; hollow: single run; red x: source study)",
+           "tradeoff.png": "error rate against operations per inference, log-log, per dataset; dashed: the non-dominated models",
+           "nmnist_folds.png": "N-MNIST fold study: accuracy after t time bins per variant, and beta 0.8 - beta 0.5 paired over folds (bands: 95% CI)",
+           "spikes.png": "spikes per sample in each layer, one bar per model (error bars: std over seeds/folds)"}
 
 
 def write_figures(records: list[dict], results_dir: Path) -> None:
@@ -61,23 +100,26 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from .analysis import plot_accuracy_over_time
-    from .compare import accuracy_table, plot_accuracy, run_name
-    from .experiments import mean_curve
+    from .compare import accuracy_table, load_efficiency, plot_accuracy, plot_spikes, plot_tradeoff
 
     folder = Path(results_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
-    figures = {"accuracy.png": plot_accuracy(accuracy_table(records + grid_records_in(results_dir)))}
-    by_run: dict[str, list[dict]] = {}                  # seeds of one experiment: one mean curve
-    for record in records:
-        if record.get("accuracy_by_time_bins"):
-            by_run.setdefault(run_name(record), []).append(record)
-    curves = {f"{name} (mean of {len(runs)} seeds)" if len(runs) > 1 else name: mean_curve(runs)
-              for name, runs in by_run.items()}
-    if curves:
-        figures["accuracy_over_time_bins.png"] = plot_accuracy_over_time(curves)
+    everything = records + grid_records_in(results_dir)
+    table = accuracy_table(everything)
+    figures = {"accuracy.png": plot_accuracy(table)}
+    efficiency = load_efficiency("quick", Path(results_dir).parent)
+    if len(efficiency):
+        figures["tradeoff.png"] = plot_tradeoff(table, efficiency)
+    if any(r.get("spikes_per_sample") for r in everything):
+        figures["spikes.png"] = plot_spikes(everything)
+    folds = Path(results_dir) / "nmnist_folds-quick.jsonl"
+    if folds.exists():
+        from . import nmnist_folds
+        from .sweep import ResultsTable
+        figures["nmnist_folds.png"] = nmnist_folds.plot_curves(ResultsTable(folds).rows())
     for name, figure in figures.items():
-        figure.savefig(folder / name, dpi=90)
+        figure.savefig(folder / name, dpi=100)                       # README width: text >= 9 pt at 100%
+        figure.savefig((folder / name).with_suffix(".svg"))
         plt.close(figure)
 
 
@@ -102,6 +144,9 @@ def section(records: list[dict], results_dir: Path | None = None, status: dict |
     results_dir = Path(results_dir or PROJECT_ROOT / "results")
     text = not_run_note(status) + (results_table(records) + "\n\nGenerated by `python -m common.report` from `results/*.json`; "
             "each file also records the machine, package versions and git commit of its run.")
+    folds = folds_section(results_dir)
+    if folds:
+        text += "\n\n" + folds
     grid = grid_table(results_dir)
     if grid:
         text += ("\n\nLIF vs ALIF beside the MLP (notebook 07's headline cells, equal budgets, full test sets), "

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 from .checkpoint import atomic_write
+from .stats import t_interval, t_quantile  # noqa: F401  (one statistics module; re-exported here)
 
 SEED = "seed"
 KEY = "cell_key"
@@ -164,34 +165,6 @@ def run_ray(cells: list[dict], run_cell, table: ResultsTable, context: dict, wor
 
 
 # ------------------------------------------------------------------------------ statistics
-
-# Two-sided 95% Student-t quantiles t_{0.975, df}, used when scipy is not installed.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
-
-
-def t_quantile(df: int, level: float = 0.95) -> float:
-    """Two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
-    try:
-        from scipy import stats
-        return float(stats.t.ppf(0.5 + level / 2, df))
-    except ImportError:
-        if level != 0.95:
-            raise
-        below = [d for d in _T975 if d <= df]
-        return _T975[max(below)] if df <= 120 else 1.960   # conservative between table entries
-
-
-def t_interval(values: list[float], level: float = 0.95) -> dict:
-    """Mean and ``level`` t-interval of ``values`` (paired differences); NaN bounds when n < 2."""
-    n = len(values)
-    mean = sum(values) / n if n else math.nan
-    if n < 2:
-        return {"n": n, "mean": mean, "std": math.nan, "low": math.nan, "high": math.nan}
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t_quantile(n - 1, level) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half}
-
 
 def factor_columns(rows: list[dict]) -> list[str]:
     """Columns that define a cell: in the cell key, except the seed."""

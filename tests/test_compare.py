@@ -92,3 +92,44 @@ def test_not_run_lists_every_experiment_without_results_and_the_study_s_reason()
     assert len(table) == len(EXPERIMENTS) - 2
     assert missing.loc["scnn_dvsgesture", "why"] == "skipped: No training split of 'dvsgesture' and no saved model"
     assert missing.loc["cmp_slstm_dvsgesture", "why"] == "no results file"     # 06 not in this study run
+
+
+def test_pareto_front_keeps_only_models_no_other_beats_on_both_axes():
+    from common.compare import pareto_front
+    points = [(10, 5.0), (100, 1.0), (50, 6.0), (1000, 0.9), (1000, 2.0), (5, 20.0)]
+    assert pareto_front(points) == [5, 0, 1, 3]
+
+
+def test_every_comparison_figure_renders_from_small_records(tmp_path):
+    """Each figure the README embeds, drawn from records alone, written as PNG and SVG, not empty."""
+    import json
+
+    import pandas as pd
+
+    from common.compare import plot_accuracy, plot_spikes, plot_tradeoff
+    from common.report import write_figures
+    from test_nmnist_folds import row as fold_row
+
+    records = [record("cnn_mnist", 0, 0.99), record("mlp_mnist_seed0", 0, 0.98), record("mlp_mnist_seed1", 1, 0.982),
+               record("scnn_nmnist_beta0.8", 0, 0.97, dataset="nmnist")]
+    records[-1]["config"]["model"] = "scnn"
+    records[-1]["spikes_per_sample"] = {"lif1": 900.0, "lif2": 300.0, "lif3": 20.0}
+    table = accuracy_table(records)
+    efficiency = pd.DataFrame({"operations/sample": [5e6, 2e5, 3e6]},
+                              index=pd.Index(["cnn_mnist", "mlp_mnist", "scnn_nmnist_beta0.8"], name="run"))
+    for figure in (plot_accuracy(table), plot_tradeoff(table, efficiency), plot_spikes(records)):
+        assert figure.axes and all(ax.has_data() for ax in figure.axes if ax.get_label() != "<colorbar>")
+    results = tmp_path / "results"
+    results.mkdir()
+    for r in records:
+        (results / f"{r['run']}.json").write_text(json.dumps({**r, "machine": {"torch_threads": 1}, "date": "2026-12-01"}))
+    rows = [fold_row(v, f, [[1, 1, 0, 1]] * 3) for v in ("beta 0.5", "beta 0.8") for f in (0, 1)]
+    (results / "nmnist_folds-quick.jsonl").write_text(
+        "".join(json.dumps({**r, "parameters": 1, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x",
+                            "spikes_per_sample": {"lif1": 1.0, "lif2": 1.0, "lif3": 1.0}, "cell_key": str(i),
+                            "folds": 2}) + "\n" for i, r in enumerate(rows)))
+    (results / "efficiency-quick.json").write_text(json.dumps({"rows": efficiency.reset_index().to_dict("records")}))
+    write_figures(records, results)
+    for name in ("accuracy", "tradeoff", "spikes", "nmnist_folds"):
+        for suffix in (".png", ".svg"):
+            assert (results / "figures" / f"{name}{suffix}").stat().st_size > 5_000, name

@@ -1,0 +1,309 @@
+"""N-MNIST conclusions that survive a rerun: every variant of notebooks 02-04 on the same folds.
+
+With a subset of N-MNIST at hand (the mirror's 1,000 + 100 real recordings), one 100-recording test set
+makes one recording one point, and a rerun on another machine flipped "beta 0.8 beats beta 0.5". So the
+quick profile pools *every* real recording and runs stratified k-fold cross-validation: each recording is
+tested exactly once, every variant (beta 0.5, beta 0.8, learned beta, population code) is trained on the
+same folds with the same seeds, and each comparison is paired by fold (t-interval over folds x seeds) and
+by recording (exact McNemar test over all test predictions). The full profile keeps N-MNIST's official
+60,000 / 10,000 split, with seeds as the replicates and the same statistics.
+
+Each (variant, fold, seed) is one cell of the resumable grid runner (:func:`common.sweep.run_grid`,
+2 workers), one row of ``results/nmnist_folds-<profile>.jsonl``: the fold's recordings, their labels and
+the predictions after every time bin, so every statistic here can be recomputed from the table.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .stats import mcnemar, paired
+
+# The variants of notebooks 02-04, as model arguments of the spiking CNN.
+VARIANTS = {
+    "beta 0.5": {"beta": 0.5},
+    "beta 0.8": {"beta": 0.8},
+    "learned beta": {"beta": 0.8, "learn_beta": True},
+    "population code": {"beta": 0.8, "population_size": 10},
+}
+# (a, b): every table reports b - a.
+HEAD_TO_HEAD = [("beta 0.5", "beta 0.8"), ("beta 0.8", "learned beta"), ("beta 0.8", "population code")]
+
+
+def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` disjoint test folds covering every sample once, each class split as evenly as possible."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    folds = [[] for _ in range(k)]
+    offset = 0
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        for i, index in enumerate(members):
+            folds[(i + offset) % k].append(int(index))
+        offset += len(members)                  # start the next class where this one stopped: even folds
+    return [np.sort(np.array(f, dtype=int)) for f in folds]
+
+
+def pooled_frames(settings: dict, data_root, mirror):
+    """Every recording at hand (training and test split) as one set of frames, labels and file names."""
+    from .events import EventFrames, event_frames
+
+    args = dict(n_time_bins=settings["n_time_bins"], data_root=data_root, mirror=mirror, progress=False)
+    parts = [event_frames("nmnist", split, limit=settings[f"{'train' if split else 'test'}_limit"], **args)
+             for split in (True, False)]
+    return EventFrames(torch.cat([p.frames for p in parts]), torch.cat([p.labels for p in parts]),
+                       parts[0].classes, parts[0].sensor_size, str(Path(parts[0].source).parent), None,
+                       [r for p in parts for r in p.recordings])
+
+
+def subset(frames, index):
+    from .events import EventFrames
+
+    index = torch.as_tensor(index, dtype=torch.long)
+    return EventFrames(frames.frames[index], frames.labels[index], frames.classes, frames.sensor_size,
+                       frames.source, None, [frames.recordings[i] for i in index.tolist()])
+
+
+def fold_split(settings: dict, data_root, mirror, fold: int | None, seed: int):
+    """(train frames, test frames) of one fold, or of the official split when ``fold`` is None."""
+    from .events import event_frames
+
+    if fold is None:
+        args = dict(n_time_bins=settings["n_time_bins"], data_root=data_root, mirror=mirror, progress=False)
+        return (event_frames("nmnist", True, limit=settings["train_limit"], **args),
+                event_frames("nmnist", False, limit=settings["test_limit"], **args))
+    everything = pooled_frames(settings, data_root, mirror)
+    folds = stratified_folds(everything.labels.numpy(), settings["folds"], settings["fold_seed"])
+    test = folds[fold]
+    train = np.setdiff1d(np.arange(len(everything.labels)), test)
+    return subset(everything, train), subset(everything, test)
+
+
+@torch.no_grad()
+def predictions_over_time(model, loader, objective, device="cpu") -> torch.Tensor:
+    """``[T, N]``: each test sample's prediction from the spikes of its first t bins (no decision: -1)."""
+    model.eval()
+    columns = []
+    for inputs, _ in loader:
+        output = model(inputs.to(device))                              # [T, B, outputs]
+        columns.append(torch.stack([objective.predict(output[:t]) for t in range(1, output.shape[0] + 1)]).cpu())
+    return torch.cat(columns, dim=1)
+
+
+def fold_cell(cell: dict, context: dict) -> dict:
+    """Train one variant on one fold with one seed (common.fit, resumable), and test it on the fold."""
+    import common
+    from .config import RunConfig, seed_everything
+    from .events import event_loaders
+    from .objectives import NO_DECISION, spike_count_mse
+    from .train import adamw_one_cycle, fit
+
+    settings, variant, seed = context["settings"], cell["variant"], int(cell["seed"])
+    fold = cell.get("fold")
+    kwargs = dict(VARIANTS[variant])
+    population_size = kwargs.get("population_size", 1)
+    torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each
+    train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold, seed)
+    split = f"fold{fold}" if fold is not None else "official"
+    config = RunConfig(
+        run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}", dataset="nmnist", model="scnn",
+        model_kwargs=kwargs, profile=context["profile"], epochs=settings["epochs"],
+        batch_size=settings["batch_size"], lr=settings["lr"], seed=seed, device=context.get("device"),
+        data_root=context.get("data_root"), mirror=context.get("mirror"), output_root=context.get("output_root"),
+        extra={**settings, "fold": fold})
+    seed_everything(seed)
+    train_loader, test_loader = event_loaders(train, test, config.batch_size, seed, settings.get("max_shift", 0))
+    objective = spike_count_mse(correct_rate=0.8, incorrect_rate=0.2, population_size=population_size)
+    model = common.build_model("scnn", **kwargs)
+    optimizer, scheduler = adamw_one_cycle(model, config, len(train_loader))
+    start = time.perf_counter()
+    outcome = fit(model, config, train_loader, test_loader, objective, optimizer, scheduler,
+                  reuse_trained=True, evaluate_every_epoch=False)
+    over_time = predictions_over_time(model, test_loader, objective, config.device)    # [T, N]
+    labels = test.labels
+    return {
+        "variant": variant, "fold": fold, "folds": settings.get("folds") if fold is not None else None,
+        "fold_seed": settings.get("fold_seed") if fold is not None else None,
+        "test_accuracy": outcome["test"]["accuracy"], "no_decision": outcome["test"]["no_decision"],
+        "test_samples": len(labels), "train_samples": len(train.labels),
+        "accuracy_by_time_bins": (over_time == labels).double().mean(1).tolist(),
+        "no_decision_by_time_bins": (over_time == NO_DECISION).double().mean(1).tolist(),
+        "recordings": test.recordings, "labels": labels.tolist(), "predictions_by_time_bins": over_time.tolist(),
+        "spikes_per_sample": dict(model.spike_counts), "parameters": common.count_parameters(model),
+        **({"learned_beta": model.beta} if getattr(model, "learn_beta", False) else {}),
+        "train_seconds": outcome["train_seconds"], "wall_seconds": time.perf_counter() - start,
+        "run": config.tag, "checkpoint": os.path.relpath(outcome["checkpoint"], config.output_root),
+        "device": config.device, "torch_threads": torch.get_num_threads(),
+    }
+
+
+def study_cells(settings: dict, seed: int = 0) -> list[dict]:
+    """Variants x folds x seeds (folds: the profile's k, or None for the official split)."""
+    folds = list(range(settings["folds"])) if settings.get("folds") else [None]
+    return [{"variant": [v for v in VARIANTS], "fold": folds,
+             "seeds": list(range(seed, seed + settings["n_seeds"]))}]
+
+
+def table_path(profile: str, output_root=None) -> Path:
+    from .config import default_output_root
+    return Path(output_root or default_output_root(profile)) / "results" / f"nmnist_folds-{profile}.jsonl"
+
+
+def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=None, device=None,
+              workers: int | None = None, seed: int = 0) -> list[dict]:
+    """Run (or resume) every cell of the profile's N-MNIST fold study; returns its rows."""
+    from .config import profile_settings, resolve_locations
+    from .sweep import run_grid
+
+    settings = profile_settings("scnn_nmnist", profile)
+    data_root, mirror, output_root = resolve_locations(data_root, mirror, output_root, profile)
+    pooled_frames(settings, data_root, mirror) if settings.get("folds") else None   # frame once, before the workers
+    context = {"profile": profile, "settings": settings, "data_root": data_root, "mirror": mirror,
+               "output_root": output_root, "device": device, "threads": 1}
+    return run_grid(study_cells(settings, seed), fold_cell, table_path(profile, output_root), context,
+                    workers=workers or settings.get("workers", 1))
+
+
+# ---------------------------------------------------------------- reading the table
+
+def accuracy_table(rows: list[dict]) -> pd.DataFrame:
+    """Per variant: mean and spread of accuracy over folds x seeds, test predictions, no decisions."""
+    frame = pd.DataFrame([{"variant": r["variant"], "accuracy": r["test_accuracy"], "test": r["test_samples"],
+                           "no decision": r["no_decision"]} for r in rows])
+    table = frame.groupby("variant").agg(replicates=("accuracy", "size"), mean=("accuracy", "mean"),
+                                         std=("accuracy", "std"), min=("accuracy", "min"), max=("accuracy", "max"),
+                                         test_predictions=("test", "sum"), no_decision=("no decision", "sum"))
+    return table.reindex([v for v in VARIANTS if v in table.index])
+
+
+def _by_replicate(rows, variant, metric):
+    return {(r["fold"], r["seed"]): metric(r) for r in rows if r["variant"] == variant}
+
+
+def _correct(rows, variant, index) -> dict:
+    """(recording, seed) -> right or wrong after the time bins up to ``index``."""
+    return {(rec, r["seed"]): p == y for r in rows if r["variant"] == variant
+            for rec, y, p in zip(r["recordings"], r["labels"], r["predictions_by_time_bins"][index])}
+
+
+def head_to_head(rows: list[dict], pairs=HEAD_TO_HEAD, t: int | None = None) -> pd.DataFrame:
+    """For each (a, b): b - a in accuracy after the first ``t`` time bins (default: all), paired over
+    folds x seeds (t-interval) and over recordings (exact McNemar)."""
+    n_bins = len(rows[0]["predictions_by_time_bins"])
+    t = t or n_bins
+    index = t - 1
+    lines = []
+    for a, b in pairs:
+        accuracy = lambda r: float(np.mean(np.array(r["predictions_by_time_bins"][index]) == np.array(r["labels"])))
+        over_replicates = paired(_by_replicate(rows, a, accuracy), _by_replicate(rows, b, accuracy))
+        right_a, right_b = _correct(rows, a, index), _correct(rows, b, index)
+        keys = sorted(set(right_a) & set(right_b))
+        test = mcnemar([right_a[k] for k in keys], [right_b[k] for k in keys])
+        lines.append({"a": a, "b": b, "time bins": t,
+                      "b - a (points)": 100 * over_replicates["mean"], "95% CI low": 100 * over_replicates["low"],
+                      "95% CI high": 100 * over_replicates["high"], "replicates": over_replicates["n"],
+                      "paired predictions": test["samples"], "only a right": test["a_only"],
+                      "only b right": test["b_only"], "McNemar p": test["p_value"]})
+    return pd.DataFrame(lines)
+
+
+def over_time(rows: list[dict], pairs=HEAD_TO_HEAD, bins=(3, 6, 10, 15)) -> pd.DataFrame:
+    """:func:`head_to_head` after each of ``bins`` time bins (how early each variant decides); bins past
+    the recordings' length are left out."""
+    n_bins = len(rows[0]["predictions_by_time_bins"])
+    return pd.concat([head_to_head(rows, pairs, t) for t in dict.fromkeys(min(b, n_bins) for b in bins)],
+                     ignore_index=True)
+
+
+def curves(rows: list[dict]) -> dict[str, dict]:
+    """Per variant: mean accuracy after t bins over folds x seeds, with its 95% t-interval band."""
+    from .stats import t_interval
+
+    out = {}
+    for variant in VARIANTS:
+        runs = [r["accuracy_by_time_bins"] for r in rows if r["variant"] == variant]
+        if runs:
+            stats = [t_interval(list(column)) for column in zip(*runs)]
+            out[variant] = {k: [s[k] for s in stats] for k in ("mean", "low", "high")}
+    return out
+
+
+def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST, every recording tested once"):
+    """Accuracy after t bins per variant with its band, and the paired difference of ``pair`` with its band."""
+    import matplotlib.pyplot as plt
+    from .stats import t_interval
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for variant, curve in curves(rows).items():
+        bins = range(1, len(curve["mean"]) + 1)
+        left.plot(bins, curve["mean"], label=variant)
+        left.fill_between(bins, curve["low"], curve["high"], alpha=0.2)
+    left.set(xlabel="time bins seen", ylabel="test accuracy", title=f"{title}\n(band: 95% CI over folds x seeds)")
+    left.legend(fontsize=9)
+    a = {(r["fold"], r["seed"]): r["accuracy_by_time_bins"] for r in rows if r["variant"] == pair[0]}
+    b = {(r["fold"], r["seed"]): r["accuracy_by_time_bins"] for r in rows if r["variant"] == pair[1]}
+    keys = sorted(set(a) & set(b))
+    stats = [t_interval([100 * (b[k][t] - a[k][t]) for k in keys]) for t in range(len(a[keys[0]]))] if keys else []
+    if stats:
+        bins = range(1, len(stats) + 1)
+        right.plot(bins, [s["mean"] for s in stats], color="black")
+        right.fill_between(bins, [s["low"] for s in stats], [s["high"] for s in stats], color="grey", alpha=0.3)
+        right.axhline(0, color="red", lw=0.8)
+    right.set(xlabel="time bins seen", ylabel=f"{pair[1]} - {pair[0]} (points)",
+              title=f"paired difference over {len(keys)} folds x seeds (band: 95% CI)")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Run (or resume) the N-MNIST fold study of a profile.")
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    rows = run_study(args.profile, workers=args.workers)
+    print(f"{len(rows)} rows in {table_path(args.profile)}; {time.perf_counter() - start:.0f} s wall")
+    print(accuracy_table(rows).round(4).to_string())
+    print(head_to_head(rows).round(4).to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
+
+def as_records(rows: list[dict], profile: str) -> list[dict]:
+    """The fold study's rows as results records (one per fold x seed), so the comparison pools them
+    per variant like seeds: run ``scnn_nmnist_<variant>_folds``, replicate k as "seed" k."""
+    records = []
+    for k, row in enumerate(sorted(rows, key=lambda r: (r["variant"], str(r["fold"]), r["seed"]))):
+        name = f"scnn_nmnist_{row['variant'].replace(' ', '_')}_folds"
+        replicate = (row["fold"] or 0) * 1000 + row["seed"]
+        records.append({
+            "run": f"{name}_seed{replicate}-{profile}",
+            "config": {"run_name": f"{name}_seed{replicate}", "dataset": "nmnist", "model": "scnn",
+                       "profile": profile, "seed": replicate,
+                       "extra": {"n_time_bins": len(row["accuracy_by_time_bins"]), "fold": row["fold"]}},
+            "test": {"accuracy": row["test_accuracy"], "n_samples": row["test_samples"],
+                     "no_decision": row["no_decision"]},
+            "parameters": row["parameters"], "train_seconds": row["train_seconds"], "device": row["device"],
+            "checkpoint": row["checkpoint"], "accuracy_by_time_bins": row["accuracy_by_time_bins"],
+            "spikes_per_sample": row["spikes_per_sample"]})
+    return records
+
+
+def records(profile: str, output_root=None) -> list[dict]:
+    """:func:`as_records` of the profile's table (none if it has not been run)."""
+    from .sweep import ResultsTable
+
+    path = table_path(profile, output_root)
+    return as_records(ResultsTable(path).rows(), profile) if path.exists() else []

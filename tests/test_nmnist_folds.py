@@ -1,0 +1,54 @@
+"""The N-MNIST fold study's pieces: folds that test every recording once, stratified; statistics at both
+levels from rows as the grid writes them."""
+import numpy as np
+import pytest
+
+from common import nmnist_folds as F
+
+
+def test_stratified_folds_test_every_recording_exactly_once():
+    labels = np.repeat(np.arange(10), [110, 95, 100, 120, 90, 100, 105, 100, 80, 100])
+    folds = F.stratified_folds(labels, 5, seed=0)
+    everything = np.concatenate(folds)
+    assert sorted(everything.tolist()) == list(range(len(labels)))           # each once
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 1                                        # even folds
+    for fold in folds:                                                         # stratified by digit
+        counts = np.bincount(labels[fold], minlength=10)
+        assert (np.abs(counts - np.bincount(labels) / 5) <= 1).all()
+    assert [f.tolist() for f in F.stratified_folds(labels, 5, seed=0)] == [f.tolist() for f in folds]
+    assert [f.tolist() for f in F.stratified_folds(labels, 5, seed=1)] != [f.tolist() for f in folds]
+
+
+def row(variant, fold, correct_per_bin, seed=0):
+    """A grid row of 4 recordings over 3 time bins; correct_per_bin[t][i] says if recording i is right."""
+    labels = [1, 2, 3, 4]
+    predictions = [[y if ok else -1 for y, ok in zip(labels, bin_)] for bin_ in correct_per_bin]
+    return {"variant": variant, "fold": fold, "seed": seed, "labels": labels,
+            "recordings": [f"f{fold}/r{i}" for i in range(4)], "predictions_by_time_bins": predictions,
+            "accuracy_by_time_bins": [float(np.mean(b)) for b in correct_per_bin], "test_samples": 4,
+            "test_accuracy": float(np.mean(correct_per_bin[-1])), "no_decision": 4 - sum(correct_per_bin[-1])}
+
+
+def test_head_to_head_pairs_over_folds_and_over_recordings():
+    rows = [row("beta 0.5", 0, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]]),
+            row("beta 0.5", 1, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]),
+            row("beta 0.8", 0, [[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]),
+            row("beta 0.8", 1, [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0]])]
+    table = F.head_to_head(rows, [("beta 0.5", "beta 0.8")])
+    line = table.iloc[0]
+    assert line["time bins"] == 3 and line["replicates"] == 2
+    assert line["b - a (points)"] == pytest.approx(100 * np.mean([0.5, 0.5]))
+    assert (line["only a right"], line["only b right"], line["paired predictions"]) == (0, 4, 8)
+    assert line["McNemar p"] == pytest.approx(2 / 16)
+    early = F.head_to_head(rows, [("beta 0.5", "beta 0.8")], t=1).iloc[0]   # after the first bin
+    assert early["b - a (points)"] == pytest.approx(25.0) and early["only b right"] == 2
+    assert list(F.over_time(rows, [("beta 0.5", "beta 0.8")], bins=(1, 2, 9))["time bins"]) == [1, 2, 3]
+    accuracy = F.accuracy_table(rows)
+    assert accuracy.loc["beta 0.8", "test_predictions"] == 8 and accuracy.loc["beta 0.5", "no_decision"] == 5
+    records = F.as_records([{**r, "parameters": 1, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x",
+                             "spikes_per_sample": {}} for r in rows], "quick")
+    from common.compare import accuracy_table
+    pooled = accuracy_table(records).set_index("run")
+    assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 2
+    assert pooled.loc["scnn_nmnist_beta_0.8_folds", "accuracy_mean"] == pytest.approx(0.875)

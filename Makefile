@@ -12,10 +12,13 @@ export SNN_DATA_MIRROR
 .PHONY: study test jupyter env clean
 env: .venv/.installed
 
-.venv/.installed: pyproject.toml
+.venv/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv .venv
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# NeuroBench (the comparison's efficiency metrics) requires torchaudio, which has no release for the
+	# pinned torch; its benchmark and metric modules never import it (tests/test_neurobench.py checks).
+	$(PY) -m pip install --quiet --no-deps 'neurobench==2.3.0'
 	touch $@
 
 study: env

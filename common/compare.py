@@ -9,7 +9,6 @@ import pandas as pd
 import torch
 
 from .checkpoint import load_model
-from .energy import energy_per_inference, operation_counts
 
 # What the source studies reported (../shared/reference/source-studies.md), and why ours differs.
 SOURCE_REPORTED = {
@@ -105,23 +104,40 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
     return table
 
 
+def predictor(model):
+    """How NeuroBench turns the model's output into a class: most spikes per class group for spiking
+    outputs ``[T, B, outputs]`` (no decision when silent or tied), argmax of logits otherwise."""
+    from .objectives import class_spike_counts, decided_argmax
+
+    def predict(output):
+        if output.dim() == 3:
+            return decided_argmax(class_spike_counts(output, model.n_classes, model.population_size))
+        return output.argmax(-1)
+    return predict
+
+
 @torch.no_grad()
-def measure(record: dict, inputs: torch.Tensor, n_samples: int, output_root: str | Path) -> dict:
-    """Reopen a run's checkpoint; time inference on ``inputs``, count its spikes (all layers) and operations."""
+def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_root: str | Path,
+            n_timing: int = 200) -> dict:
+    """Reopen a run's checkpoint: time inference on ``n_timing`` test inputs (median of 3 passes), and run
+    NeuroBench's metrics on all of ``inputs`` (time-first ``[T, N, ...]`` for spiking models)."""
+    from . import neurobench
+
     model, _ = load_model(Path(output_root) / record["checkpoint"])
-    spiking = inputs.dim() != 4            # [T, B, C, H, W] event frames or [T, B, 784] spike trains
+    time_first = inputs.dim() != 4            # [T, N, C, H, W] event frames or [T, N, 784] spike trains
+    batch = inputs[:, :n_timing] if time_first else inputs[:n_timing]
+    n = batch.shape[1 if time_first else 0]
     seconds = []
     for _ in range(3):                     # the median of three passes: one pass is at the mercy of the machine
         start = time.perf_counter()
-        model(inputs)
+        model(batch)
         seconds.append(time.perf_counter() - start)
     seconds = sorted(seconds)[1]
-    # spiking models record their spikes per sample and layer at every forward (spike_counts)
-    spikes = sum(model.spike_counts.values()) if spiking else float("nan")
-    counts = operation_counts(model, inputs, spiking=spiking, n_samples=n_samples)
-    return {"run": run_name(record), "inference ms/sample": 1000 * seconds / n_samples,
-            "spikes/sample": spikes, "MACs/sample": counts["mac"], "ACs/sample": counts["ac"],
-            **{f"energy {k}": v for k, v in energy_per_inference(counts).items()}}
+    spikes = sum(model.spike_counts.values()) if time_first else float("nan")
+    nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels, predictor(model),
+                            time_first)
+    return {"run": run_name(record), "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
+            "spikes/sample": spikes, **nb}
 
 
 def source_comparison(records: list[dict]) -> pd.DataFrame:
@@ -137,33 +153,39 @@ def source_comparison(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_inputs(record: dict, n_samples: int, data_root, mirror) -> torch.Tensor:
-    """The first ``n_samples`` test inputs of a run's dataset, prepared as the run's model takes them."""
+def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test split of a run's dataset (all of it, or ``limit``), prepared as the run's model takes it,
+    and its labels. A fold-study run is tested on its own fold."""
     from .data import IMAGE_DATASETS, image_transform, load_image_dataset
     from .events import event_frames
 
     config, settings = record["config"], record["config"]["extra"]
     if config["dataset"] in IMAGE_DATASETS:
-        test = load_image_dataset(config["dataset"], False, data_root, mirror, limit=n_samples)
+        test = load_image_dataset(config["dataset"], False, data_root, mirror, limit=limit)
         if config.get("model") == "rsnn":                   # the LIF/ALIF grid's spike trains
             from .encodings import encode
             return encode(test.images, settings["encoding"], settings["n_steps"],
-                          torch.Generator().manual_seed(0))
-        return image_transform(test.mean_std)(test.images)
+                          torch.Generator().manual_seed(0)), test.labels
+        return image_transform(test.mean_std)(test.images), test.labels
     frames = event_frames(config["dataset"], False, settings["n_time_bins"], data_root, mirror,
-                          limit=n_samples, target_size=settings.get("target_size"), progress=False)
-    return frames.frames.float().transpose(0, 1)
+                          limit=limit, target_size=settings.get("target_size"), progress=False)
+    return frames.frames.float().transpose(0, 1), frames.labels
 
 
-def measure_all(records: list[dict], n_samples: int, data_root, mirror, output_root) -> pd.DataFrame:
-    """Inference time and operation/energy estimates of every run with a checkpoint (one seed each)."""
+def measure_all(records: list[dict], n_timing: int, data_root, mirror, output_root,
+                limit: int | None = None) -> pd.DataFrame:
+    """Inference time and NeuroBench's metrics of every run with a checkpoint (one seed each; the fold
+    study's variants are the official-split models' twins and are left out), on full test sets."""
+    from tqdm.auto import tqdm
+
     rows, seen = [], set()
-    for record in records:
-        if run_name(record) in seen or not (Path(output_root) / record["checkpoint"]).exists():
+    for record in tqdm(records, desc="NeuroBench", leave=False):
+        name = run_name(record)
+        if name in seen or name.endswith("_folds") or not (Path(output_root) / record["checkpoint"]).exists():
             continue
-        seen.add(run_name(record))
-        inputs = test_inputs(record, n_samples, data_root, mirror)
-        rows.append(measure(record, inputs, inputs.shape[0 if inputs.dim() == 4 else 1], output_root))
+        seen.add(name)
+        inputs, labels = test_inputs(record, data_root, mirror, limit)
+        rows.append(measure(record, inputs, labels, output_root, n_timing))
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
@@ -239,7 +261,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str = "operations/sample",
-                  label: str = "operations per inference (MACs + ACs, this project's count)"):
+                  label: str = "effective synaptic operations per inference (NeuroBench: MACs + ACs)"):
     """Error rate against operations per inference, log-log, one panel per dataset: every model a point
     with its 95% interval, spiking and conventional told apart, the non-dominated models joined."""
     import matplotlib.pyplot as plt
@@ -308,7 +330,7 @@ def save_efficiency(measurements: pd.DataFrame, profile: str, output_root) -> Pa
 
     path = efficiency_path(profile, output_root)
     frame = measurements.copy()
-    frame["operations/sample"] = frame["MACs/sample"] + frame["ACs/sample"]
+    frame["operations/sample"] = frame["Effective_MACs"] + frame["Effective_ACs"]
     write_json(path, {"profile": profile, "rows": frame.reset_index().to_dict(orient="records")})
     return path
 

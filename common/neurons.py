@@ -66,6 +66,22 @@ def alif_step(current, v, a, z, threshold, beta, rho, beta_a, v_th, spike_fn):
     return spike_fn(v - new_threshold).to(v.dtype), v, a, new_threshold
 
 
+class SpikeTrace(nn.Module):
+    """Where a spiking layer's activity can be observed: a model passes each layer's spikes (and its
+    membrane, ``[T, B, ...]`` each) through its trace, which returns the spikes unchanged. Observers
+    (NeuroBench's hooks, common/neurobench.py) see them; without observers it costs nothing, and it
+    has no parameters, so checkpoints do not change."""
+
+    def __init__(self):
+        super().__init__()
+        self.observers: list = []
+
+    def forward(self, spikes: torch.Tensor, membrane: torch.Tensor | None = None) -> torch.Tensor:
+        for observe in self.observers:
+            observe(spikes, membrane)
+        return spikes
+
+
 class LIF(nn.Module):
     """A layer of LIF neurons run over time: ``forward(I [T, B, N]) -> spikes [T, B, N]``.
 
@@ -89,6 +105,7 @@ class LIF(nn.Module):
             self.register_buffer("beta_fixed", torch.tensor(beta))
         self.spike_fn = surrogate.fast_sigmoid(slope=slope)
         self.last_state: dict[str, torch.Tensor] = {}
+        self.trace = SpikeTrace()
 
     @property
     def beta(self) -> torch.Tensor:
@@ -103,14 +120,17 @@ class LIF(nn.Module):
 
     def forward(self, current: torch.Tensor, recurrent=None) -> torch.Tensor:
         steps = current.unbind(0)
-        state, beta, spikes = self.init_state(steps[0]), self.beta, []
+        state, beta, spikes, membrane = self.init_state(steps[0]), self.beta, [], []
+        observed = bool(self.trace.observers)
         for step in steps:
             if recurrent is not None:
                 step = step + recurrent(state["z"])
             z, state = self.step(step, state, beta)
             spikes.append(z)
+            if observed:
+                membrane.append(state["v"].detach())
         self.last_state = state
-        return torch.stack(spikes)
+        return self.trace(torch.stack(spikes), torch.stack(membrane) if observed else None)
 
 
 class ALIF(LIF):

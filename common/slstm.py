@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .models import register
+from .neurons import SpikeTrace
 from .snn import SpikingCNN, atan_grad, conv_output_size, event_batch, leaky_over_time
 
 LSTM_LAYERS = ("lstm1", "lstm2", "out")
@@ -66,6 +67,7 @@ class SpikingConvLSTM(nn.Module):
         for layer in (self.lstm1, self.lstm2):
             _forget_instance(layer)
         self.hidden_tap = nn.Identity()
+        self.traces = nn.ModuleList(SpikeTrace() for _ in LSTM_LAYERS)   # observed by NeuroBench
         self.fc = nn.Linear(channels[1] * (input_size // 4) ** 2, self.n_outputs)
         self.register_buffer("beta", torch.tensor(float(beta)))
         self.surrogate_grad = atan_grad()   # snntorch's default surrogate for its LSTM layers
@@ -98,11 +100,14 @@ class SpikingConvLSTM(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = event_batch(x)
         T, B = x.shape[:2]
-        spk1, _ = self._run(self.lstm1, x)                                   # [T, B, 8, 16, 16]
+        spk1, mem1 = self._run(self.lstm1, x)                                # [T, B, 8, 16, 16]
+        spk1 = self.traces[0](spk1, mem1.detach())
         _, mem2 = self._run(self.lstm2, spk1)                                 # [T, B, 16, 16, 16]
         mem2 = self.hidden_tap(mem2.flatten(0, 1))                            # one hook call, all bins
         spk2 = self.lstm2.fire(nn.functional.max_pool2d(mem2, 2)).unflatten(0, (T, B))   # [T, B, 16, 8, 8]
-        spk3 = leaky_over_time(self.fc(spk2.flatten(2)), self.beta, 1.0, self.surrogate_grad)
+        spk2 = self.traces[1](spk2, mem2.detach().unflatten(0, (T, B)))
+        spk3, mem3 = leaky_over_time(self.fc(spk2.flatten(2)), self.beta, 1.0, self.surrogate_grad, True)
+        spk3 = self.traces[2](spk3, mem3)
         with torch.no_grad():
             for name, spk in zip(LSTM_LAYERS, (spk1, spk2, spk3)):
                 total = spk.sum().item()

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from .models import register
+from .neurons import SpikeTrace
 
 LAYERS = ("lif1", "lif2", "lif3")   # the three spiking layers, named as in spike_counts
 
@@ -67,10 +68,11 @@ class _LeakyOverTime(torch.autograd.Function):
             spk[t] = mem[t] > threshold
         ctx.save_for_backward(mem, beta if torch.is_tensor(beta) else torch.tensor(decay))
         ctx.threshold, ctx.surrogate_grad = threshold, surrogate_grad
-        return spk
+        ctx.mark_non_differentiable(mem)          # returned for observation (NeuroBench), not for gradients
+        return spk, mem
 
     @staticmethod
-    def backward(ctx, grad_spk):
+    def backward(ctx, grad_spk, _grad_mem):
         mem, beta = ctx.saved_tensors
         decay = float(beta)
         # dL/dmem[t] = dL/dspk[t] * surrogate'(mem[t] - threshold) + beta * dL/dmem[t+1]; the reset is
@@ -87,7 +89,8 @@ class _LeakyOverTime(torch.autograd.Function):
         return grad_mem, grad_beta, None, None
 
 
-def leaky_over_time(current: torch.Tensor, beta, threshold: float, surrogate_grad) -> torch.Tensor:
+def leaky_over_time(current: torch.Tensor, beta, threshold: float, surrogate_grad,
+                    return_membrane: bool = False):
     """Spikes ``[T, ...]`` of leaky integrate-and-fire neurons driven by ``current`` ``[T, ...]``.
 
     Exactly snntorch ``Leaky(reset_mechanism="subtract", reset_delay=True)``, membrane starting at 0::
@@ -104,8 +107,11 @@ def leaky_over_time(current: torch.Tensor, beta, threshold: float, surrogate_gra
     (first spiking layer of the N-MNIST SCNN, [25, 128, 12, 15, 15]): forward + backward 53 -> 24 ms;
     the whole training step 221 -> 235 samples/s (benchmarks/nmnist_training_speed.py).
     tests/test_snn.py checks spikes and gradients against snntorch's Leaky stepped bin by bin.
+    ``return_membrane=True`` returns ``(spikes, membrane)``, the membrane ``[T, ...]`` after each bin's
+    update (no gradient through it): what NeuroBench's membrane-update count reads.
     """
-    return _LeakyOverTime.apply(current, beta, threshold, surrogate_grad)
+    spikes, membrane = _LeakyOverTime.apply(current, beta, threshold, surrogate_grad)
+    return (spikes, membrane) if return_membrane else spikes
 
 
 @register("scnn")
@@ -147,6 +153,7 @@ class SpikingCNN(nn.Module):
             self.beta_logit = nn.Parameter(torch.full((len(LAYERS),), logit))
         else:
             self.register_buffer("beta_fixed", torch.full((len(LAYERS),), float(beta)))
+        self.traces = nn.ModuleList(SpikeTrace() for _ in LAYERS)   # where each layer's spikes can be observed
         self.spike_counts: dict[str, float] = {}
         self.spike_rates: dict[str, float] = {}
 
@@ -172,7 +179,10 @@ class SpikingCNN(nn.Module):
         x = event_batch(x)
         T, B = x.shape[:2]
         beta = self.betas()
-        lif = lambda current, i: leaky_over_time(current, beta[i], self.threshold, self.surrogate_grad)
+
+        def lif(current, i):   # spikes of layer i, shown to its trace (NeuroBench observes there)
+            spikes, membrane = leaky_over_time(current, beta[i], self.threshold, self.surrogate_grad, True)
+            return self.traces[i](spikes, membrane)
 
         # channels_last: on CPU the 2- and 12-channel convolutions and the pooling run ~1.5x faster.
         frames = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)

@@ -19,6 +19,8 @@ env: .venv/.installed
 	# NeuroBench (the comparison's efficiency metrics) requires torchaudio, which has no release for the
 	# pinned torch; its benchmark and metric modules never import it (tests/test_neurobench.py checks).
 	$(PY) -m pip install --quiet --no-deps 'neurobench==2.3.0'
+	# spikingjelly: a peer in benchmarks/peers.py only; it too declares torchaudio
+	$(PY) -m pip install --quiet --no-deps 'spikingjelly==2.0.0'
 	touch $@
 
 study: env

@@ -184,8 +184,10 @@ def grad_cam_over_time(model: nn.Module, clip: torch.Tensor | np.ndarray, target
     clip = torch.as_tensor(clip).to(parameter.device, parameter.dtype)
     if clip.dim() != 4:
         raise ValueError(f"expected one clip [T, C, H, W], got shape {tuple(clip.shape)}")
-    was_training = model.training
+    was_training, chunk = model.training, getattr(model, "time_chunk", None)
     model.eval()
+    if chunk is not None:
+        model.time_chunk = None   # every bin in one convolution call: the hooks see [T, K, h, w] at once
     adapter = ClipClassScores(model)
     layer = layer if layer is not None else model.gradcam_layer
     if target_class is None:
@@ -198,6 +200,8 @@ def grad_cam_over_time(model: nn.Module, clip: torch.Tensor | np.ndarray, target
             gradients = cam.activations_and_grads.gradients[0].float().numpy()
     finally:
         model.train(was_training)
+        if chunk is not None:
+            model.time_chunk = chunk
     place = lambda maps: to_input(maps, model.cam_stages, clip.shape[-2:])
 
     per_bin = place(grad_cam_map(activations, gradients))                        # [T, H, W]

@@ -24,6 +24,7 @@ import math
 import torch
 from torch import nn
 
+from . import layout
 from .models import register
 from .neurons import SpikeTrace
 
@@ -154,6 +155,9 @@ class SpikingCNN(nn.Module):
         else:
             self.register_buffer("beta_fixed", torch.full((len(LAYERS),), float(beta)))
         self.traces = nn.ModuleList(SpikeTrace() for _ in LAYERS)   # where each layer's spikes can be observed
+        # time bins per convolution call: "auto" measures (common/layout.py), None runs all bins in one
+        # call (Grad-CAM needs that: its hooks keep one activation per call), an int forces a chunk
+        self.time_chunk: int | str | None = "auto"
         self.spike_counts: dict[str, float] = {}
         self.spike_rates: dict[str, float] = {}
 
@@ -175,6 +179,15 @@ class SpikingCNN(nn.Module):
         """The layers between the input and ``gradcam_layer`` (common.gradcam.to_input reads them)."""
         return [self.conv1, self.pool, self.conv2]
 
+    def conv_over_time(self, conv: nn.Module, x: torch.Tensor, chunk: int | None) -> torch.Tensor:
+        """``pool(conv(x))`` of ``x`` ``[T, B, C, H, W]``, ``chunk`` time bins per call (None: all at once).
+        channels_last: on CPU the 2- and 12-channel convolutions and the pooling run ~1.5x faster."""
+        T, B = x.shape[:2]
+        step = chunk or T
+        parts = [self.pool(conv(x[t:t + step].flatten(0, 1).contiguous(memory_format=torch.channels_last)))
+                 for t in range(0, T, step)]
+        return (parts[0] if len(parts) == 1 else torch.cat(parts)).unflatten(0, (T, B))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = event_batch(x)
         T, B = x.shape[:2]
@@ -184,13 +197,9 @@ class SpikingCNN(nn.Module):
             spikes, membrane = leaky_over_time(current, beta[i], self.threshold, self.surrogate_grad, True)
             return self.traces[i](spikes, membrane)
 
-        # channels_last: on CPU the 2- and 12-channel convolutions and the pooling run ~1.5x faster.
-        frames = x.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        current = self.pool(self.conv1(frames))                          # [T*B, 12, 15, 15]
-        spk1 = lif(current.unflatten(0, (T, B)), 0)
-        frames = spk1.flatten(0, 1).contiguous(memory_format=torch.channels_last)
-        current = self.pool(self.conv2(frames))                          # [T*B, 32, 5, 5]
-        spk2 = lif(current.unflatten(0, (T, B)), 1)
+        chunk = layout.time_chunk(self, x) if self.time_chunk == "auto" else self.time_chunk
+        spk1 = lif(self.conv_over_time(self.conv1, x, chunk), 0)        # [T, B, 12, 15, 15]
+        spk2 = lif(self.conv_over_time(self.conv2, spk1, chunk), 1)     # [T, B, 32, 5, 5]
         spk3 = lif(self.fc(spk2.flatten(2)), 2)                          # [T, B, n_outputs]
 
         with torch.no_grad():

@@ -16,3 +16,27 @@ def test_every_model_of_the_benchmark_trains_and_infers(name):
     speed = all_models.training_speed(registry_name, kwargs, objective, make_input, 2, 1, "cpu")
     latency = all_models.inference_ms(registry_name, kwargs, make_input, 1, "cpu", repeats=1)
     assert speed > 0 and latency > 0
+
+
+peers_spec = importlib.util.spec_from_file_location("peers", PROJECT_ROOT / "benchmarks" / "peers.py")
+peers = importlib.util.module_from_spec(peers_spec)
+peers_spec.loader.exec_module(peers)
+
+
+@pytest.mark.parametrize("row", peers.ROWS)
+def test_every_row_of_the_peer_benchmark_runs_a_step(row):
+    if row.startswith("spikingjelly") and importlib.util.find_spec("spikingjelly") is None:
+        pytest.skip("spikingjelly is an optional benchmark peer (pip install --no-deps spikingjelly==2.0.0 loguru)")
+    result = peers.measure(row, batch=2)
+    assert result["samples_per_s"] > 0 and result["peak_mb"] > 0
+
+
+def test_the_peers_train_the_same_network():
+    import torch
+    import common
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    assert count(peers.snntorch_net()) == count(common.build_model("scnn")) == 12 * 2 * 25 + 12 + 32 * 12 * 25 + 32 + 8010
+    if importlib.util.find_spec("spikingjelly") is not None:
+        assert count(peers.spikingjelly_net()[0]) == count(common.build_model("scnn"))
+    x, labels = peers.frames(4)
+    assert x.shape == (25, 4, 2, 34, 34) and 0.02 < (x > 0).float().mean() < 0.06 and torch.is_tensor(labels)

@@ -4,6 +4,9 @@ The central check: running each stateless layer once over all T*B frames and the
 recurrence over T gives exactly what snntorch's own Leaky neurons give when the network is stepped
 one time bin at a time, spikes and gradients alike.
 """
+import json
+
+import pytest
 import snntorch as snn
 import torch
 from snntorch import functional as SF
@@ -256,3 +259,53 @@ def test_leaky_over_time_matches_snntorch_leaky_for_both_surrogates():
         for ours, ref in zip(grads, reference_grads):
             assert close(ours, ref)
         assert grads[1].abs() > 0
+
+
+# --- convolution layout over time (common.layout) ---------------------------------------------------
+from common import layout  # noqa: E402
+
+
+def test_every_time_chunk_gives_the_same_spikes_loss_and_gradients():
+    from common.objectives import spike_count_mse
+    torch.manual_seed(0)
+    model = S.SpikingCNN(beta=0.5).train()
+    x = (torch.rand(12, 6, 2, 34, 34) < 0.08).float() * 3
+    labels = torch.randint(0, 10, (6,))
+    objective, results = spike_count_mse(), {}
+    for chunk in (1, 5, None):
+        model.time_chunk = chunk
+        model.zero_grad()
+        spikes = model(x)
+        loss = objective.loss(spikes, labels)
+        loss.backward()
+        results[chunk] = (spikes.detach(), loss.item(), model.conv1.weight.grad.clone())
+    for chunk in (1, 5):
+        assert torch.equal(results[chunk][0], results[None][0])
+        assert results[chunk][1] == pytest.approx(results[None][1], rel=1e-6)
+        assert close(results[chunk][2], results[None][2])
+
+
+def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_path, monkeypatch):
+    monkeypatch.setattr(layout, "CACHE", tmp_path / "time_chunk.json")
+    monkeypatch.setattr(layout, "_memory", {})
+    monkeypatch.delenv(layout.ENV_TIME_CHUNK, raising=False)
+    calls = []
+    monkeypatch.setattr(layout, "calibrate", lambda model, x: calls.append(1) or {"1": 0.3, "5": 0.1, "all": 0.2})
+    model = S.SpikingCNN().train()
+    x = torch.zeros(10, 4, 2, 34, 34)
+    assert layout.time_chunk(model, x) == 5 and layout.time_chunk(model, x) == 5 and len(calls) == 1
+    saved = json.loads((tmp_path / "time_chunk.json").read_text())
+    assert [v["chunk"] for v in saved.values()] == ["5"] and "torch" in next(iter(saved))
+    monkeypatch.setattr(layout, "_memory", {})
+    assert layout.time_chunk(model, x) == 5 and len(calls) == 1          # from the file, not measured again
+    monkeypatch.setenv(layout.ENV_TIME_CHUNK, "all")
+    assert layout.time_chunk(model, x) is None
+    monkeypatch.setenv(layout.ENV_TIME_CHUNK, "0")
+    with pytest.raises(ValueError, match="SNN_TIME_CHUNK"):
+        layout.time_chunk(model, x)
+
+
+def test_calibration_times_each_candidate():
+    model = S.SpikingCNN().train()
+    timings = layout.calibrate(model, torch.rand(6, 2, 2, 34, 34))
+    assert set(timings) == {"1", "5", "all"} and all(t > 0 for t in timings.values())

@@ -65,6 +65,7 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
     accuracy[["mean", "std", "min", "max"]] *= 100
     pairs = nmnist_folds.over_time(rows, bins=(6, 10, 15, len(rows[0]["accuracy_by_time_bins"])))
     pairs = pairs.drop(columns=["paired predictions"])
+    pairs["McNemar p"] = [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in pairs["McNemar p"]]
     n = sum(r["test_samples"] for r in rows if (r["variant"], r["seed"]) == (rows[0]["variant"], rows[0]["seed"]))
     return (f"N-MNIST spiking CNNs, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
             f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per variant, "
@@ -78,7 +79,7 @@ def grid_table(results_dir: Path) -> str:
     """The LIF/ALIF headline cells pooled over seeds, as a Markdown table ("" when there are none)."""
     from .compare import accuracy_table
 
-    records = grid_records_in(results_dir)
+    records = [r for r in grid_records_in(results_dir) if r["config"]["model"] in ("rsnn", "mlp")]
     if not records:
         return ""
     header = ("| run | dataset | profile | test accuracy (mean +- std) | seeds | test samples | parameters "

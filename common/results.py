@@ -69,4 +69,5 @@ def load_results(folder: str | Path | None = None, profile: str | None = None) -
     """Every results file in ``folder`` (default ``results/``), optionally of one profile."""
     folder = Path(folder or PROJECT_ROOT / "results")
     records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    records = [r for r in records if "config" in r and "test" in r]   # not e.g. efficiency-<profile>.json
     return [r for r in records if profile is None or r["config"]["profile"] == profile]

@@ -169,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         for o in skipped:
             print(f"\n{o.notebook}:\n  " + o.reason.strip().replace("\n", "\n  "))
     if failed or report_failed or (args.strict and skipped):
-        print("STUDY FAILED: " + "; ".join(o.notebook for o in failed + (skipped if args.strict else [])),
-              file=sys.stderr)
+        print("STUDY FAILED: " + "; ".join([o.notebook for o in failed + (skipped if args.strict else [])]
+                                            + (["the README report"] if report_failed else [])), file=sys.stderr)
         return 1
     return 0
 

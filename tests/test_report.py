@@ -29,8 +29,8 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
     assert "| toy-quick | mnist | cnn | quick | 98.77% | 10,000 | 1,234 | 12 s | cpu (2) | 2026-11-23 |" in text
-    assert "![test accuracy of every model" in text and (results / "figures" / "accuracy.png").stat().st_size > 1000
-    assert "accuracy_over_time_bins" not in text             # no spiking run: no such figure, no broken link
+    assert "![test error rate of every model" in text and (results / "figures" / "accuracy.png").stat().st_size > 1000
+    assert "nmnist_folds.png" not in text and "tradeoff" not in text   # not run: no such figure, no broken link
     assert update_readme(readme, results) is False          # idempotent
     assert results_table([record]).count("\n") == 2
 

@@ -282,7 +282,7 @@ def test_every_time_chunk_gives_the_same_spikes_loss_and_gradients():
     for chunk in (1, 5):
         assert torch.equal(results[chunk][0], results[None][0])
         assert results[chunk][1] == pytest.approx(results[None][1], rel=1e-6)
-        assert close(results[chunk][2], results[None][2])
+        assert torch.allclose(results[chunk][2], results[None][2], rtol=1e-4, atol=1e-10)   # float sums in another order
 
 
 def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_path, monkeypatch):

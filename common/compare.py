@@ -293,7 +293,7 @@ def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str
             err, low, high = _error(row)
             ax.errorbar(row[operations], err, yerr=[[err - low], [high - err]], capsize=3, ms=7, ls="none",
                         **_style(row))
-            ax.annotate(row["run"], (row[operations], err), fontsize=8, xytext=(4, 3), textcoords="offset points")
+            ax.annotate(row["run"], (row[operations], err), fontsize=9, xytext=(4, 3), textcoords="offset points")
             points.append((row[operations], err))
         front = pareto_front(points)
         ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", lw=1,
@@ -304,7 +304,7 @@ def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str
         ax.set_xlabel(label, fontsize=9)
         ax.set_ylabel("test error rate (%)", fontsize=10)
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=9, loc="upper right")
     fig.suptitle("accuracy against cost (blue: conventional, orange: spiking; hollow diamond: single run)",
                  fontsize=10)
     fig.tight_layout()
@@ -333,7 +333,7 @@ def plot_spikes(records: list[dict]):
                label=f"{name} ({len(values)}x)")
     ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["layer 1", "layer 2", "output"], fontsize=10)
     ax.set(yscale="log", ylabel="spikes per sample (log)", title="spikes per layer (error bars: std over seeds/folds)")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
 

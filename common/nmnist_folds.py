@@ -242,7 +242,7 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
     for variant, curve in curves(rows).items():
         bins = range(1, len(curve["mean"]) + 1)
         left.plot(bins, curve["mean"], label=variant)
-        left.fill_between(bins, curve["low"], curve["high"], alpha=0.2)
+        left.fill_between(bins, np.clip(curve["low"], 0, 1), np.clip(curve["high"], 0, 1), alpha=0.2)
     left.set(xlabel="time bins seen", ylabel="test accuracy", title=f"{title}\n(band: 95% CI over folds x seeds)")
     left.legend(fontsize=9)
     a = {(r["fold"], r["seed"]): r["accuracy_by_time_bins"] for r in rows if r["variant"] == pair[0]}

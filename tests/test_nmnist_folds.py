@@ -52,3 +52,21 @@ def test_head_to_head_pairs_over_folds_and_over_recordings():
     pooled = accuracy_table(records).set_index("run")
     assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 2
     assert pooled.loc["scnn_nmnist_beta_0.8_folds", "accuracy_mean"] == pytest.approx(0.875)
+
+
+def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env):
+    from common.config import profile_settings
+    from event_fixtures import make_nmnist_tree
+
+    full = profile_settings("scnn_nmnist", "full")
+    assert full["folds"] is None and full["n_seeds"] >= 3
+    assert F.study_cells(full) == [{"variant": list(F.VARIANTS), "fold": [None], "seeds": [0, 1, 2]}]
+    root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=2)
+    settings = {**profile_settings("scnn_nmnist", "smoke"), "folds": None, "n_seeds": 1}
+    train, test = F.fold_split(settings, root, None, None, seed=0)
+    assert len(train.labels) == 30 and len(test.labels) == 20
+    assert all(r.startswith("Test/") for r in test.recordings) and all(r.startswith("Train/") for r in train.recordings)
+    row = F.fold_cell({"variant": "beta 0.8", "fold": None, "seed": 0},
+                      {"profile": "smoke", "settings": settings, "data_root": str(root), "output_root": str(tmp_path / "out")})
+    assert row["fold"] is None and row["folds"] is None and row["test_samples"] == 20
+    assert len(row["predictions_by_time_bins"]) == settings["n_time_bins"]

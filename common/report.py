@@ -120,7 +120,7 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
         figures["nmnist_folds.png"] = nmnist_folds.plot_curves(ResultsTable(folds).rows())
     for name, figure in figures.items():
         figure.savefig(folder / name, dpi=100)                       # README width: text >= 9 pt at 100%
-        figure.savefig((folder / name).with_suffix(".svg"))
+        figure.savefig((folder / name).with_suffix(".svg"), metadata={"Date": None})   # same figure, same file
         plt.close(figure)
 
 

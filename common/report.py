@@ -100,6 +100,7 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     """The README's figures, drawn from the same records as its tables, into ``results/figures/``."""
     import matplotlib
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "snn-study"   # stable ids inside the SVGs
     import matplotlib.pyplot as plt
     from .compare import accuracy_table, load_efficiency, plot_accuracy, plot_spikes, plot_tradeoff
 

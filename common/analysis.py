@@ -83,19 +83,6 @@ def plot_learned_beta(history: list[dict], start: float | None = None, title="le
     return fig
 
 
-def results_summary(records: list[dict], run_prefix: str = ""):
-    """A small table (pandas) of the results files whose run name starts with ``run_prefix``."""
-    import pandas as pd
-
-    rows = [{"run": r["run"], "test accuracy": r["test"]["accuracy"], "test samples": r["test"]["n_samples"],
-             "seed": r["config"]["seed"], "epochs": r["config"]["epochs"],
-             "training s": round(r["train_seconds"]), "device": r["device"],
-             **({"learned beta": r["learned_beta"]} if "learned_beta" in r else {})}
-            for r in records if r["run"].startswith(run_prefix)]
-    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
-
-
-@torch.no_grad()
 def population_activity(model: nn.Module, loader, n_classes: int, device="cpu") -> torch.Tensor:
     """Mean spike count of every output neuron per true class: ``[n_classes, n_outputs]``."""
     model.eval()

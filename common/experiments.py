@@ -76,13 +76,6 @@ def _measure_and_save(model, config, data, objective, outcome, **extra) -> dict:
             "labels": outcome["test"]["labels"], **extra}
 
 
-def train_seeds(config: RunConfig, seeds: list[int], data, objective) -> list[dict]:
-    """Records of ``config`` trained once per seed, reusing finished runs of the same config: the run
-    keeps its name for its own seed and becomes ``<run_name>_seed<s>`` for the others."""
-    return [train_spiking(config if s == config.seed else variant(config, f"seed{s}", seed=s),
-                          data, objective, reuse_trained=True)[1] for s in seeds]
-
-
 def mean_curve(records: list[dict]) -> list[float]:
     """Accuracy by time bins seen, averaged over runs (seeds)."""
     return [sum(c) / len(c) for c in zip(*(r["accuracy_by_time_bins"] for r in records))]

@@ -4,8 +4,7 @@ from torch import nn
 
 matplotlib.use("Agg")
 from common.analysis import (evaluate_over_time, plot_accuracy_over_time, plot_learned_beta,  # noqa: E402
-                             plot_population_activity, plot_spikes_per_layer, population_activity,
-                             results_summary)
+                             plot_population_activity, plot_spikes_per_layer, population_activity)
 from common.data import TensorLoader  # noqa: E402
 from common.objectives import spike_count_mse  # noqa: E402
 
@@ -46,12 +45,3 @@ def test_population_activity_averages_per_true_class():
     assert plot_population_activity(Fixed(), loader, 2, 2).axes
 
 
-def test_figures_and_summary():
-    assert plot_accuracy_over_time({"a": [0.1, 0.5]}).axes
-    assert plot_spikes_per_layer({"a": {"l1": 10.0, "l2": 2.0}, "b": {"l1": 5.0, "l2": 1.0}}).axes
-    history = [{"epoch": 1, "beta_lif1": 0.7}, {"epoch": 2, "beta_lif1": 0.75}]
-    assert plot_learned_beta(history, start=0.8).axes[0].lines[0].get_ydata().tolist() == [0.8, 0.7, 0.75]
-    record = {"run": "scnn_x-quick", "test": {"accuracy": 0.9, "n_samples": 100}, "train_seconds": 3.2,
-              "config": {"seed": 0, "epochs": 2}, "device": "cpu"}
-    table = results_summary([record, {**record, "run": "cnn-quick"}], "scnn")
-    assert list(table.index) == ["scnn_x-quick"] and table.loc["scnn_x-quick", "test accuracy"] == 0.9

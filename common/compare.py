@@ -285,8 +285,9 @@ def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str
     table = table[~table["run"].isin([twin for run, twin in FOLD_TWINS.items() if run in set(table["run"])])]
     merged = table.merge(efficiency[[operations]], left_on="twin", right_index=True)
     datasets = _datasets(merged)
-    fig, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5.2 * max(1, len(datasets)), 4.6), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
+    # one panel per dataset, stacked: 9 inches wide, so text keeps its size at the README's width
+    fig, axes = plt.subplots(max(1, len(datasets)), 1, figsize=(9, 3.6 * max(1, len(datasets))), squeeze=False)
+    for ax, dataset in zip(axes[:, 0], datasets):
         part = merged[merged["dataset"] == dataset].reset_index(drop=True)
         points = []
         for _, row in part.iterrows():
@@ -307,7 +308,7 @@ def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str
         ax.legend(fontsize=9, loc="upper right")
     fig.suptitle("accuracy against cost (blue: conventional, orange: spiking; hollow diamond: single run)",
                  fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
     return fig
 
 

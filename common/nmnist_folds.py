@@ -238,7 +238,7 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
     import matplotlib.pyplot as plt
     from .stats import t_interval
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))   # README width: text stays >= 9 pt
     for variant, curve in curves(rows).items():
         bins = range(1, len(curve["mean"]) + 1)
         left.plot(bins, curve["mean"], label=variant)

@@ -4,8 +4,8 @@ Convolution and pooling carry no state, so the spiking CNN may apply them to sev
 call (``[chunk * B, C, H, W]``). All 25 bins at once makes tensors of ~140 MB per layer at batch 128,
 which leave the cache; one bin per call keeps them in it but pays a call per bin. Which wins depends on
 the CPU (AVX2 or AVX-512), on CUDA and on the batch size, so it is not assumed: the first training step
-of a shape times forward and backward of the two convolution stages (channels_last) for chunks of 1, 5
-and all bins, keeps the fastest, and caches the choice per machine in
+of a shape times the whole model's forward and backward (channels_last) for chunks of 1, 5 and all bins,
+keeps the fastest, and caches the choice per machine in
 ``~/.cache/snn-study/time_chunk.json``. ``SNN_TIME_CHUNK=1|5|all`` forces one (and skips calibration).
 Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py).
 """
@@ -69,8 +69,28 @@ def _stages_time(model, x: torch.Tensor, chunk: int | None, repeats: int = 3) ->
     return sorted(times[1:])[len(times[1:]) // 2]
 
 
+def _step_time(model, x: torch.Tensor, chunk: int | None, repeats: int = 3) -> float:
+    """Median seconds of the whole model's forward + backward with ``chunk`` (what training pays)."""
+    saved, model.time_chunk = model.time_chunk, chunk
+    try:
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            model(x).sum().backward()
+            times.append(time.perf_counter() - start)
+    finally:
+        model.time_chunk = saved
+        model.zero_grad(set_to_none=True)
+    return sorted(times[1:])[len(times[1:]) // 2]
+
+
 def calibrate(model, x: torch.Tensor) -> dict:
-    """Seconds per training step of the convolution stages for every candidate chunk."""
+    """Seconds per forward + backward of the whole model for every candidate chunk."""
+    return {str(c or "all"): _step_time(model, x, c) for c in CANDIDATES}
+
+
+def ceiling(model, x: torch.Tensor) -> dict:
+    """Seconds per forward + backward of the two convolution stages alone, for every candidate chunk."""
     return {str(c or "all"): _stages_time(model, x, c) for c in CANDIDATES}
 
 

@@ -305,7 +305,9 @@ def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_pa
         layout.time_chunk(model, x)
 
 
-def test_calibration_times_each_candidate():
+def test_calibration_times_each_candidate_and_leaves_the_model_as_it_was():
     model = S.SpikingCNN().train()
-    timings = layout.calibrate(model, torch.rand(6, 2, 2, 34, 34))
-    assert set(timings) == {"1", "5", "all"} and all(t > 0 for t in timings.values())
+    for measure in (layout.calibrate, layout.ceiling):
+        timings = measure(model, torch.rand(6, 2, 2, 34, 34))
+        assert set(timings) == {"1", "5", "all"} and all(t > 0 for t in timings.values())
+    assert model.time_chunk == "auto" and all(p.grad is None for p in model.parameters())

@@ -83,6 +83,7 @@ def plot_learned_beta(history: list[dict], start: float | None = None, title="le
     return fig
 
 
+@torch.no_grad()
 def population_activity(model: nn.Module, loader, n_classes: int, device="cpu") -> torch.Tensor:
     """Mean spike count of every output neuron per true class: ``[n_classes, n_outputs]``."""
     model.eval()

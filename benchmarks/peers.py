@@ -133,16 +133,6 @@ def measure(row: str, batch: int) -> dict:
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        name = text.split("model name", 1)[1].split("\n", 1)[0].strip(" :\t")
-        flags = sorted({f for f in text.split("flags", 1)[1].split("\n", 1)[0].split() if f.startswith(("avx", "amx"))})
-        return f"{name}; {' '.join(flags)}"
-    except (OSError, IndexError):
-        return "unknown CPU"
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=128)
@@ -152,7 +142,8 @@ def main(argv=None) -> int:
     if args.row:
         print(json.dumps(measure(args.row, args.batch)))
         return 0
-    print(f"{cpu_flags()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+    from common.layout import cpu_description
+    print(f"{cpu_description()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"batch {args.batch}, T={T}")
     results = {}
     for row in ROWS:

@@ -11,6 +11,7 @@ Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -37,51 +38,57 @@ def forced() -> tuple[bool, int | None]:
     return True, int(value)
 
 
+@functools.lru_cache(maxsize=None)
+def cpu_description() -> str:
+    """The CPU model and its vector extensions (AVX, AVX-512, AMX, FMA), read once per process."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        first_line = lambda field: text.split(field, 1)[1].splitlines()[0]
+        name = first_line("model name").strip(" :\t")
+        flags = sorted({f for f in first_line("flags").split() if f.startswith(("avx", "amx", "fma"))})
+        return f"{name} [{' '.join(flags)}]"
+    except (OSError, IndexError):
+        return f"{platform.processor() or platform.machine()} []"
+
+
 def machine_key(device: torch.device) -> str:
-    """The CPU model and its vector extensions (or the CUDA device), and the torch release."""
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        flags = ""
-        try:
-            text = Path("/proc/cpuinfo").read_text()
-            flags = " ".join(sorted(f for f in text.split("flags", 1)[1].split("\n", 1)[0].split()
-                                    if f.startswith(("avx", "amx", "fma"))))
-            name = text.split("model name", 1)[1].split("\n", 1)[0].strip(" :\t")
-        except (OSError, IndexError):
-            name = platform.processor() or platform.machine()
-        name = f"{name} [{flags}] threads={torch.get_num_threads()}"
+    """The CPU (or the CUDA device), the threads torch uses, and the torch release."""
+    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"{cpu_description()} threads={torch.get_num_threads()}")
     return f"{device.type}|{name}|torch {torch.__version__}"
 
 
-def _stages_time(model, x: torch.Tensor, chunk: int | None, repeats: int = 3) -> float:
-    """Median seconds of forward + backward of the model's two convolution stages with ``chunk``."""
-    from torch.nn.functional import relu
-
+def _median_seconds(step, repeats: int = 3) -> float:
+    """Median seconds of ``step()`` over ``repeats`` calls after one warm-up call."""
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        first = model.conv_over_time(model.conv1, x, chunk)
-        second = model.conv_over_time(model.conv2, relu(first - 1.0), chunk)   # spike-like sparse input
-        second.sum().backward()
+        step()
         times.append(time.perf_counter() - start)
-    model.zero_grad(set_to_none=True)
-    return sorted(times[1:])[len(times[1:]) // 2]
+    return sorted(times[1:])[repeats // 2]
 
 
-def _step_time(model, x: torch.Tensor, chunk: int | None, repeats: int = 3) -> float:
-    """Median seconds of the whole model's forward + backward with ``chunk`` (what training pays)."""
+def _stages_time(model, x: torch.Tensor, chunk: int | None) -> float:
+    """Seconds of forward + backward of the model's two convolution stages with ``chunk``."""
+    from torch.nn.functional import relu
+
+    def step():
+        first = model.conv_over_time(model.conv1, x, chunk)
+        model.conv_over_time(model.conv2, relu(first - 1.0), chunk).sum().backward()   # spike-like sparse input
+    try:
+        return _median_seconds(step)
+    finally:
+        model.zero_grad(set_to_none=True)
+
+
+def _step_time(model, x: torch.Tensor, chunk: int | None) -> float:
+    """Seconds of the whole model's forward + backward with ``chunk`` (what training pays)."""
     saved, model.time_chunk = model.time_chunk, chunk
     try:
-        times = []
-        for _ in range(repeats + 1):
-            start = time.perf_counter()
-            model(x).sum().backward()
-            times.append(time.perf_counter() - start)
+        return _median_seconds(lambda: model(x).sum().backward())
     finally:
         model.time_chunk = saved
         model.zero_grad(set_to_none=True)
-    return sorted(times[1:])[len(times[1:]) // 2]
 
 
 def calibrate(model, x: torch.Tensor) -> dict:

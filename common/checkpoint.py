@@ -135,8 +135,11 @@ def read_checkpoint(path: str | Path) -> dict:
     except (OSError, ValueError):
         stale = True
     if stale:   # the card is derived from the checkpoint: make it agree again
-        print(f"{card.name} did not match {path.name}; rewritten from the checkpoint")
-        write_json(card, card_of(checkpoint))
+        try:
+            write_json(card, card_of(checkpoint))
+            print(f"{card.name} did not match {path.name}; rewritten from the checkpoint")
+        except OSError as error:   # a read-only folder: the checkpoint is still good, only the card is stale
+            print(f"{card.name} does not match {path.name} and could not be rewritten ({error.strerror})")
     return checkpoint
 
 

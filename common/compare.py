@@ -105,15 +105,13 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
 
 
 def predictor(model):
-    """How NeuroBench turns the model's output into a class: most spikes per class group for spiking
-    outputs ``[T, B, outputs]`` (no decision when silent or tied), argmax of logits otherwise."""
-    from .objectives import class_spike_counts, decided_argmax
+    """How NeuroBench turns the model's output into a class: the study's own objectives, i.e. most spikes
+    per class group for a spiking output (no decision when silent or tied), argmax of logits otherwise."""
+    from .objectives import CROSS_ENTROPY, spike_count_mse
 
-    def predict(output):
-        if output.dim() == 3:
-            return decided_argmax(class_spike_counts(output, model.n_classes, model.population_size))
-        return output.argmax(-1)
-    return predict
+    if hasattr(model, "population_size"):      # outputs spikes [T, B, n_classes * population_size]
+        return spike_count_mse(n_classes=model.n_classes, population_size=model.population_size).predict
+    return CROSS_ENTROPY.predict
 
 
 @torch.no_grad()

@@ -418,7 +418,7 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
 
     to_frames, out_size = frame_transform(ds.sensor_size, n_time_bins, denoise_filter_time,
                                           spatial_factor, target_size)
-    frames = torch.zeros((len(chosen), n_time_bins, polarities, height, width), dtype=torch.uint8)
+    frames = torch.zeros(shape, dtype=torch.uint8)
     for row, index in enumerate(tqdm(chosen, desc=f"framing {dataset} {split}", disable=not progress)):
         try:
             events, _ = ds[index]

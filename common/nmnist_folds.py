@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .stats import mcnemar, paired
+from .stats import mcnemar, paired, t_interval
 
 # The variants of notebooks 02-04, as model arguments of the spiking CNN.
 VARIANTS = {
@@ -49,13 +49,20 @@ def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
     return [np.sort(np.array(f, dtype=int)) for f in folds]
 
 
-def pooled_frames(settings: dict, data_root, mirror):
-    """Every recording at hand (training and test split) as one set of frames, labels and file names."""
-    from .events import EventFrames, event_frames
+def official_split(settings: dict, data_root, mirror):
+    """(train frames, test frames) of N-MNIST's own split, limited by the profile's settings."""
+    from .events import event_frames
 
     args = dict(n_time_bins=settings["n_time_bins"], data_root=data_root, mirror=mirror, progress=False)
-    parts = [event_frames("nmnist", split, limit=settings[f"{'train' if split else 'test'}_limit"], **args)
-             for split in (True, False)]
+    return (event_frames("nmnist", True, limit=settings["train_limit"], **args),
+            event_frames("nmnist", False, limit=settings["test_limit"], **args))
+
+
+def pooled_frames(settings: dict, data_root, mirror):
+    """Every recording at hand (training and test split) as one set of frames, labels and file names."""
+    from .events import EventFrames
+
+    parts = official_split(settings, data_root, mirror)
     return EventFrames(torch.cat([p.frames for p in parts]), torch.cat([p.labels for p in parts]),
                        parts[0].classes, parts[0].sensor_size, str(Path(parts[0].source).parent), None,
                        [r for p in parts for r in p.recordings])
@@ -69,14 +76,10 @@ def subset(frames, index):
                        frames.source, None, [frames.recordings[i] for i in index.tolist()])
 
 
-def fold_split(settings: dict, data_root, mirror, fold: int | None, seed: int):
+def fold_split(settings: dict, data_root, mirror, fold: int | None):
     """(train frames, test frames) of one fold, or of the official split when ``fold`` is None."""
-    from .events import event_frames
-
     if fold is None:
-        args = dict(n_time_bins=settings["n_time_bins"], data_root=data_root, mirror=mirror, progress=False)
-        return (event_frames("nmnist", True, limit=settings["train_limit"], **args),
-                event_frames("nmnist", False, limit=settings["test_limit"], **args))
+        return official_split(settings, data_root, mirror)
     everything = pooled_frames(settings, data_root, mirror)
     folds = stratified_folds(everything.labels.numpy(), settings["folds"], settings["fold_seed"])
     test = folds[fold]
@@ -108,7 +111,7 @@ def fold_cell(cell: dict, context: dict) -> dict:
     kwargs = dict(VARIANTS[variant])
     population_size = kwargs.get("population_size", 1)
     torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each
-    train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold, seed)
+    train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold)
     split = f"fold{fold}" if fold is not None else "official"
     config = RunConfig(
         run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}", dataset="nmnist", model="scnn",
@@ -162,7 +165,8 @@ def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=N
 
     settings = profile_settings("scnn_nmnist", profile)
     data_root, mirror, output_root = resolve_locations(data_root, mirror, output_root, profile)
-    pooled_frames(settings, data_root, mirror) if settings.get("folds") else None   # frame once, before the workers
+    if settings.get("folds"):
+        pooled_frames(settings, data_root, mirror)   # frame (and cache) once, before the workers start
     context = {"profile": profile, "settings": settings, "data_root": data_root, "mirror": mirror,
                "output_root": output_root, "device": device, "threads": 1}
     return run_grid(study_cells(settings, seed), fold_cell, table_path(profile, output_root), context,
@@ -222,8 +226,6 @@ def over_time(rows: list[dict], pairs=HEAD_TO_HEAD, bins=(3, 6, 10, 15)) -> pd.D
 
 def curves(rows: list[dict]) -> dict[str, dict]:
     """Per variant: mean accuracy after t bins over folds x seeds, with its 95% t-interval band."""
-    from .stats import t_interval
-
     out = {}
     for variant in VARIANTS:
         runs = [r["accuracy_by_time_bins"] for r in rows if r["variant"] == variant]
@@ -236,7 +238,6 @@ def curves(rows: list[dict]) -> dict[str, dict]:
 def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST, every recording tested once"):
     """Accuracy after t bins per variant with its band, and the paired difference of ``pair`` with its band."""
     import matplotlib.pyplot as plt
-    from .stats import t_interval
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))   # README width: text stays >= 9 pt
     for variant, curve in curves(rows).items():
@@ -245,12 +246,13 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
         left.fill_between(bins, np.clip(curve["low"], 0, 1), np.clip(curve["high"], 0, 1), alpha=0.2)
     left.set(xlabel="time bins seen", ylabel="test accuracy", title=f"{title}\n(band: 95% CI over folds x seeds)")
     left.legend(fontsize=9)
-    a = {(r["fold"], r["seed"]): r["accuracy_by_time_bins"] for r in rows if r["variant"] == pair[0]}
-    b = {(r["fold"], r["seed"]): r["accuracy_by_time_bins"] for r in rows if r["variant"] == pair[1]}
-    keys = sorted(set(a) & set(b))
-    stats = [t_interval([100 * (b[k][t] - a[k][t]) for k in keys]) for t in range(len(a[keys[0]]))] if keys else []
-    if stats:
-        bins = range(1, len(stats) + 1)
+    n_bins = len(rows[0]["accuracy_by_time_bins"])
+    after = lambda t: (lambda r: 100 * r["accuracy_by_time_bins"][t])
+    stats = [paired(_by_replicate(rows, pair[0], after(t)), _by_replicate(rows, pair[1], after(t)))
+             for t in range(n_bins)]
+    keys = stats[0]["replicates"]
+    if keys:
+        bins = range(1, n_bins + 1)
         right.plot(bins, [s["mean"] for s in stats], color="black")
         right.fill_between(bins, [s["low"] for s in stats], [s["high"] for s in stats], color="grey", alpha=0.3)
         right.axhline(0, color="red", lw=0.8)

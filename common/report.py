@@ -66,7 +66,7 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
     pairs = nmnist_folds.over_time(rows, bins=(6, 10, 15, len(rows[0]["accuracy_by_time_bins"])))
     pairs = pairs.drop(columns=["paired predictions"])
     pairs["McNemar p"] = [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in pairs["McNemar p"]]
-    n = sum(r["test_samples"] for r in rows if (r["variant"], r["seed"]) == (rows[0]["variant"], rows[0]["seed"]))
+    n = len({recording for r in rows for recording in r["recordings"]})
     return (f"N-MNIST spiking CNNs, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
             f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per variant, "
             f"every variant on the same folds and seeds. Accuracy in %, over folds x seeds:\n\n"

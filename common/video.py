@@ -120,8 +120,11 @@ def caption(text: str, width: int) -> str:
     return "\n".join(textwrap.wrap(text, width, break_long_words=True))
 
 
-def class_label(names, c: int) -> str:
-    return "no decision (silent or tied)" if c == NO_DECISION else str(names[c])
+def class_label(names: Sequence[str] | None, c: int) -> str:
+    """The class's name (its index without names), or what a silent or tied output means."""
+    if c == NO_DECISION:
+        return "no decision (silent or tied)"
+    return str(names[c]) if names is not None else str(c)
 
 
 def spike_count_frames(spikes, class_names: Sequence[str] | None = None, true: int | None = None,
@@ -153,8 +156,9 @@ def spike_count_frames(spikes, class_names: Sequence[str] | None = None, true: i
         if true is not None:
             bars[true].set_edgecolor("black")
             bars[true].set_linewidth(2.5)
+        short = max(map(len, names)) <= 3   # digits stay upright, gesture names lean
         ax.set_xticks(range(len(names)), [caption(n, 12) for n in names], fontsize=10,
-                      rotation=0 if max(map(len, names)) <= 3 else 30, ha="center" if max(map(len, names)) <= 3 else "right")
+                      rotation=0 if short else 30, ha="center" if short else "right")
         ax.set_ylim(0, top)
         ax.set_ylabel("output spikes so far", fontsize=11)
         text = f"time bin {t + 1}/{len(counts)}   leading: {class_label(names, leaders[t])}"
@@ -185,7 +189,6 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
     T = clip.shape[0]
     if len(per_bin_cams) != T:
         raise ValueError(f"{len(per_bin_cams)} heatmaps for a clip of {T} time bins")
-    names = list(class_names) if class_names is not None else [str(c) for c in range(10_000)]
     running = None
     if spikes is not None and predicted != NO_DECISION:
         per_class = torch.as_tensor(spikes, dtype=torch.float32).cpu().reshape(T, -1, population_size).sum(-1)
@@ -209,8 +212,8 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
             ax.set_title(title, fontsize=12)
             ax.set_xticks([])
             ax.set_yticks([])
-        text = (f"time bin {t + 1}/{T}   predicted: {class_label(names, predicted)}"
-                + (f"   true: {names[true]}" if true is not None else "")
+        text = (f"time bin {t + 1}/{T}   predicted: {class_label(class_names, predicted)}"
+                + (f"   true: {class_label(class_names, true)}" if true is not None else "")
                 + (f"   spikes for the predicted class so far: {int(running[t])}" if running is not None else ""))
         fig.suptitle(caption(text, 110), fontsize=13)
         fig.tight_layout()

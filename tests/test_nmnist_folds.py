@@ -63,7 +63,7 @@ def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_
     assert F.study_cells(full) == [{"variant": list(F.VARIANTS), "fold": [None], "seeds": [0, 1, 2]}]
     root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=2)
     settings = {**profile_settings("scnn_nmnist", "smoke"), "folds": None, "n_seeds": 1}
-    train, test = F.fold_split(settings, root, None, None, seed=0)
+    train, test = F.fold_split(settings, root, None, None)
     assert len(train.labels) == 30 and len(test.labels) == 20
     assert all(r.startswith("Test/") for r in test.recordings) and all(r.startswith("Train/") for r in train.recordings)
     row = F.fold_cell({"variant": "beta 0.8", "fold": None, "seed": 0},

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.config import profile_settings  # noqa: E402
-from common.rsnn import study_grid, train_cell  # noqa: E402
-from common.sweep import expand_grid  # noqa: E402
+from common.specs import profile_settings  # noqa: E402
+from common.lif_alif import study_grid, train_cell  # noqa: E402
+from common.grid import expand_grid  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
             cell = ({"model": "mlp"} if kind == "mlp" else
                     {"model": "rsnn", "neuron": kind, "recurrent": False, "learn_beta": True, "encoding": "rate"})
             cell = {**cell, "dataset": "mnist", "hidden": settings["hidden"], "epochs": 1, "seed": 0}
-            context = {"profile": "quick", "settings": {**settings, "train_limit": args.train_limit},
+            context = {"profile": "quick", "overrides": {"train_limit": args.train_limit},
                        "mirror": args.mirror, "output_root": out, "threads": args.threads}
             cpu = time.process_time()
             row = train_cell(cell, context)
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
             evaluation = row["wall_seconds"] - row["train_seconds"]
             measured[kind] = (per_epoch, evaluation)
             print(f"{kind}: {row['train_seconds']:.1f} s for {args.train_limit} images -> {per_epoch:.0f} s per "
-                  f"60k epoch; full test set evaluation {evaluation:.0f} s; accuracy {row['test_accuracy']:.4f}; "
+                  f"60k epoch; full test set evaluation {evaluation:.0f} s; accuracy {row['test']['accuracy']:.4f}; "
                   f"CPU {cpu:.0f} s over {row['wall_seconds']:.0f} s wall (load share {cpu / row['wall_seconds'] / 2:.0%} of 2 cores)")
     total = 0.0
     for cell in expand_grid(study_grid(settings)):

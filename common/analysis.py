@@ -20,13 +20,15 @@ from .train import to_device
 def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="cpu") -> dict:
     """``accuracy_by_time_bins[t-1]``: accuracy from the first t bins (a sample still silent, or tied,
     after t bins counts as wrong); ``no_decision_by_time_bins[t-1]``: the fraction of such samples;
-    ``spikes_per_sample``: per layer."""
+    ``spikes_per_sample``: per layer; ``predictions_by_time_bins``: ``[T, N]``, every sample's answer
+    after every t (a tensor, which records on disk leave out unless a study keeps it)."""
     model.eval()
-    correct, undecided, spikes, n = None, None, {}, 0
+    correct, undecided, spikes, n, answers = None, None, {}, 0, []
     for inputs, labels in tqdm(loader, desc="accuracy over time", leave=False):
         inputs, labels = to_device(inputs, device), to_device(labels, device)
         output = model(inputs)                                  # [T, B, outputs]
         predictions = [objective.predict(output[:t]) for t in range(1, output.shape[0] + 1)]
+        answers.append(torch.stack(predictions).cpu())
         hits = torch.stack([(p == labels).sum() for p in predictions]).cpu()
         silent = torch.stack([(p == NO_DECISION).sum() for p in predictions]).cpu()
         correct = hits if correct is None else correct + hits
@@ -36,7 +38,8 @@ def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="c
         n += len(labels)
     return {"accuracy_by_time_bins": (correct.double() / n).tolist(),
             "no_decision_by_time_bins": (undecided.double() / n).tolist(),
-            "spikes_per_sample": {layer: total / n for layer, total in spikes.items()}, "n_samples": n}
+            "spikes_per_sample": {layer: total / n for layer, total in spikes.items()}, "n_samples": n,
+            "predictions_by_time_bins": torch.cat(answers, dim=1)}
 
 
 def plot_accuracy_over_time(curves: dict[str, list[float]], title="accuracy vs time bins seen"):
@@ -65,6 +68,29 @@ def plot_spikes_per_layer(spikes: dict[str, dict[str, float]], title="spikes per
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def show_run(record: dict, label: str | None = None):
+    """Notebook 02's figures of a spiking run in one call: training curves, accuracy after t time bins,
+    spikes per layer (from its record)."""
+    from .plots import plot_history
+
+    label = label or record["config"]["run_name"]
+    print(f"{record['run']}: test accuracy {record['test']['accuracy']:.2%} on {record['test']['n_samples']} "
+          f"samples, {record['train_seconds']:.0f} s of training on {record['device']}")
+    return (plot_history(record["history"], label), plot_accuracy_over_time({label: record["accuracy_by_time_bins"]}),
+            plot_spikes_per_layer({label: record["spikes_per_sample"]}))
+
+
+def beta_gradient(spec, data) -> list[float]:
+    """The gradient reaching each layer's beta (through its logit) from one training batch, no update:
+    the proof that a learned beta is trained."""
+    from .models import build_model
+
+    model = build_model(spec.config.model, **spec.config.model_kwargs)
+    inputs, labels = next(iter(data.train_loader or data.test_loader))
+    spec.build_objective().loss(model(inputs), labels).backward()
+    return model.beta_logit.grad.tolist()
 
 
 def plot_learned_beta(history: list[dict], start: float | None = None, title="learned beta per layer"):
@@ -108,3 +134,33 @@ def plot_population_activity(model: nn.Module, loader, n_classes: int, populatio
     fig.colorbar(shown, ax=ax, label="spikes")
     fig.tight_layout()
     return fig
+
+
+DVS_FULL_TRAIN = 1077   # clips in DVS128 Gesture's training split (264 in the test split)
+
+
+def runs_table(records: list[dict], full_train: int = DVS_FULL_TRAIN):
+    """One row per run: test accuracy, parameters, measured s/epoch and the estimate for ``full_train`` clips."""
+    import pandas as pd
+
+    def per_epoch(r, clips):   # None for a saved model evaluated here (trained elsewhere)
+        return round(r["seconds_per_epoch"] * clips / r["train_samples"], 2) if r["train_samples"] else None
+
+    return pd.DataFrame([{
+        "run": r["run"], "model": r["config"]["model"], "seed": r["config"]["seed"],
+        "test accuracy": r["test"]["accuracy"], "test clips": r["test"]["n_samples"], "parameters": r["parameters"],
+        "s/epoch (measured)": per_epoch(r, r["train_samples"]), "train clips": r["train_samples"],
+        f"s/epoch est. {full_train} clips": per_epoch(r, full_train),
+    } for r in records]).set_index("run")
+
+
+def per_class_accuracy(record: dict, class_names: list[str]):
+    """Per true class: test accuracy, the share of samples with no decision (silent or tied output:
+    wrong, not a guess of class 0) and the number of samples, from a record of :func:`common.runner.run`."""
+    import pandas as pd
+
+    labels, predictions = (torch.as_tensor(record["test"][k]) for k in ("labels", "predictions"))
+    rate = lambda hit, c: hit[labels == c].float().mean().item() if (labels == c).any() else float("nan")
+    return pd.DataFrame({"accuracy": {n: rate(predictions == c, c) for c, n in enumerate(class_names)},
+                         "no decision": {n: rate(predictions == NO_DECISION, c) for c, n in enumerate(class_names)},
+                         "samples": {n: int((labels == c).sum()) for c, n in enumerate(class_names)}})

@@ -9,31 +9,12 @@ import pandas as pd
 import torch
 
 from .checkpoint import load_model
+from .specs import SOURCE_REPORTED, SPECS
 
-# What the source studies reported (../shared/reference/source-studies.md), and why ours differs.
-SOURCE_REPORTED = {
-    "cnn_mnist": (0.9516, "the source stopped after 21 x 5 iterations (about a quarter of an epoch)"),
-    "scnn_nmnist_beta0.5": (0.7114, "the source trained on ~13k samples and rotated its test set too"),
-    "scnn_nmnist_beta0.8": (0.6908, "the source trained on ~13k samples, tested on 9,984 with drop_last, and rotated its test set"),
-    "scnn_nmnist_population": (0.7401, "the source's 'population code' was a 100-way classifier; ours groups 10 neurons per class"),
-    "scnn_dvsgesture": (0.6016, "the source tested on 256 clips resized by keeping 1 pixel in 16"),
-    "cmp_slstm_dvsgesture": (0.8516, "the source gave its LSTM 13 epochs against the CNN's 5"),
-    "rsnn_alif_mnist": (0.9619, "the source's best of many single unseeded cells (REC, 30 epochs); "
-                                "its inputs were a binary threshold of the image"),
-    "rsnn_alif_fashion-mnist": (0.8194, "source: 100 hidden, 15 epochs, one unseeded run, binary-threshold input"),
-    "rsnn_lif_fashion-mnist": (0.7936, "source: 100 hidden, 15 epochs, one unseeded run, binary-threshold input"),
-    "mlp_mnist": (0.953, "the source's MLP baseline; its training length is not stated"),
-    "mlp_fashion-mnist": (0.914, "the source's MLP baseline; its training length is not stated"),
-}
-
-
-# Every experiment of the study and the notebook that runs it, so the comparison can say what is missing.
-EXPERIMENTS = {
-    "cnn_mnist": "01", "scnn_nmnist_beta0.5": "02", "scnn_nmnist_beta0.8": "03", "scnn_nmnist_learned_beta": "03",
-    "scnn_nmnist_population": "04", "scnn_dvsgesture": "05", "scnn_dvsgesture_wide": "05",
-    "cmp_scnn_dvsgesture": "06", "cmp_slstm_dvsgesture": "06",
-    **{f"{m}_{d}": "07" for m in ("rsnn_lif", "rsnn_alif", "mlp") for d in ("mnist", "fashion-mnist")},
-}
+# Every experiment of the study and the notebook that runs it, so the comparison can say what is missing:
+# the specs, and the LIF/ALIF grid's headline cells under the names common.compare.grid_records gives them.
+EXPERIMENTS = {**{name: spec.notebook for name, spec in SPECS.items() if name != "lif_alif"},
+               **{f"{m}_{d}": "07" for m in ("rsnn_lif", "rsnn_alif", "mlp") for d in ("mnist", "fashion-mnist")}}
 
 
 def not_run(records: list[dict], status: dict | None = None) -> pd.DataFrame:
@@ -55,27 +36,19 @@ def run_name(record: dict) -> str:
 
 
 def grid_records(profile: str, output_root=None) -> list[dict]:
-    """The LIF/ALIF grid's headline cells (``common.rsnn.main_comparison``) as results records, one per
-    seed, named ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>``, so they sit in the same tables."""
-    from .config import profile_settings
-    from .rsnn import main_comparison, results_table_path
-    from .sweep import ResultsTable
+    """The LIF/ALIF grid's headline cells (``common.lif_alif.main_comparison``), one record per seed, named
+    ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>`` so that they sit in the same tables as the other runs."""
+    from .lif_alif import main_comparison, results_table_path
+    from .records import ResultsTable
+    from .specs import profile_settings
 
-    path = results_table_path(profile, output_root)
-    if not path.exists():
-        return []
-    rows = main_comparison(ResultsTable(path).rows(), profile_settings("lif_alif", profile))
     records = []
-    for row in rows:
-        name = f"rsnn_{row['neuron']}_{row['dataset']}" if row["model"] == "rsnn" else f"mlp_{row['dataset']}"
-        records.append({
-            "run": f"{name}_seed{row['seed']}-{profile}",
-            "config": {"run_name": f"{name}_seed{row['seed']}", "dataset": row["dataset"], "model": row["model"],
-                       "profile": profile, "seed": row["seed"],
-                       "extra": {"encoding": row.get("encoding"), "n_steps": row.get("n_steps")}},
-            "test": {"accuracy": row["test_accuracy"], "n_samples": row["test_samples"]},
-            "parameters": row["parameters"], "train_seconds": row["train_seconds"],
-            "device": row.get("device", "not recorded"), "checkpoint": row["checkpoint"]})
+    for record in main_comparison(ResultsTable(results_table_path(profile, output_root)).rows(),
+                                  profile_settings("lif_alif", profile)):
+        cell = record["cell"]
+        name = f"rsnn_{cell['neuron']}_{cell['dataset']}" if cell["model"] == "rsnn" else f"mlp_{cell['dataset']}"
+        name += f"_seed{cell['seed']}"
+        records.append({**record, "run": f"{name}-{profile}", "config": {**record["config"], "run_name": name}})
     return records
 
 
@@ -84,7 +57,7 @@ SPIKING_MODELS = {"scnn", "scnn_wide", "slstm", "rsnn"}
 
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
     """One row per run name: accuracy mean, std and 95% t-interval over seeds (or folds), sizes, time."""
-    from .stats import t_interval
+    from .stats import seed_summary
 
     rows = [{"run": run_name(r), "dataset": r["config"]["dataset"], "profile": r["config"]["profile"],
              "model": r["config"].get("model"), "seed": r["config"]["seed"], "accuracy": r["test"]["accuracy"],
@@ -93,15 +66,16 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    grouped = frame.groupby(["run", "dataset", "profile", "device"], as_index=False)
-    table = grouped.agg(accuracy_mean=("accuracy", "mean"), accuracy_std=("accuracy", "std"),
-                        seeds=("seed", "nunique"), test_samples=("test samples", "first"),
-                        parameters=("parameters", "first"), training_s=("training s", "mean"),
-                        model=("model", "first"))
-    intervals = grouped["accuracy"].agg(lambda a: tuple(t_interval(list(a)).get(k) for k in ("low", "high")))
-    table["accuracy_low"], table["accuracy_high"] = zip(*intervals["accuracy"])
+    keys = ["run", "dataset", "profile", "device"]
+    summary = seed_summary(frame, keys, "accuracy")
+    grouped = frame.groupby(keys, sort=False)
+    table = pd.DataFrame({
+        **{k: summary[k] for k in keys}, "accuracy_mean": summary["mean"], "accuracy_std": summary["std"],
+        "seeds": list(grouped["seed"].nunique()), "test_samples": list(grouped["test samples"].first()),
+        "parameters": list(grouped["parameters"].first()), "training_s": list(grouped["training s"].mean()),
+        "model": list(grouped["model"].first()), "accuracy_low": summary["low"], "accuracy_high": summary["high"]})
     table["spiking"] = table["model"].isin(SPIKING_MODELS)
-    return table
+    return table.sort_values(keys, ignore_index=True)
 
 
 def predictor(model):
@@ -162,7 +136,7 @@ def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tu
         test = load_image_dataset(config["dataset"], False, data_root, mirror, limit=limit)
         if config.get("model") == "rsnn":                   # the LIF/ALIF grid's spike trains
             from .encodings import encode
-            return encode(test.images, settings["encoding"], settings["n_steps"],
+            return encode(test.images, settings["cell"]["encoding"], settings["n_steps"],
                           torch.Generator().manual_seed(0)), test.labels
         return image_transform(test.mean_std)(test.images), test.labels
     frames = event_frames(config["dataset"], False, settings["n_time_bins"], data_root, mirror,
@@ -362,9 +336,11 @@ def load_efficiency(profile: str, output_root) -> pd.DataFrame:
 
 
 def study_records(profile: str, output_root) -> list[dict]:
-    """Every run of the profile: the results files, notebook 07's headline cells, the N-MNIST fold study."""
+    """Every run of the profile: the results files, the records of the grids (notebook 07's headline
+    cells, the N-MNIST fold study, notebook 06's head-to-head)."""
     from . import nmnist_folds
-    from .results import load_results
+    from .records import ResultsTable, load_results
 
-    return (load_results(Path(output_root) / "results", profile=profile) + grid_records(profile, output_root)
-            + nmnist_folds.records(profile, output_root))
+    results = Path(output_root) / "results"
+    return (load_results(results, profile=profile) + grid_records(profile, output_root)
+            + nmnist_folds.records(profile, output_root) + ResultsTable(results / f"dvs_head_to_head-{profile}.jsonl").rows())

@@ -51,15 +51,24 @@ def describe_place(path: Path) -> str:
     near = difflib.get_close_matches(missing.name.lower(), list(siblings), n=1, cutoff=0.75)
     note = f"no folder {missing}"
     if near and siblings[near[0]].name != missing.name:
-        note += f"; there is {siblings[near[0]]}: rename it to {missing.name!r}"
+        if _other_split(siblings[near[0]].name, missing.name):   # never "rename the test split to train"
+            note += f"; there is {siblings[near[0]]}, the other split, which cannot stand in for it"
+        else:
+            note += f"; there is {siblings[near[0]]}: rename it to {missing.name!r}"
     return f"{path} ({note})"
+
+
+def _other_split(found: str, wanted: str) -> bool:
+    """``found`` and ``wanted`` name the two splits of one dataset (ibmGestureTest / ibmGestureTrain)."""
+    split = lambda name: "test" if "test" in name.lower() else "train" if "train" in name.lower() else None
+    return None not in (split(found), split(wanted)) and split(found) != split(wanted)
 
 
 def not_found_message(dataset: str, looked_in: list[Path], how_to_get: str) -> str:
     places = "\n".join(f"  - {describe_place(p)}" for p in looked_in)
     return (f"Dataset {dataset!r} was not found. Looked in:\n{places}\n"
             f"How to get it: {how_to_get}\n"
-            f"Offline? Point ${ENV_MIRROR} (or the notebook's `mirror` parameter) at a folder that "
+            f"Offline? Point ${ENV_MIRROR} (or `mirror` in a notebook's `locations` parameter) at a folder that "
             f"holds it in the library's layout, e.g. ../shared/datasets.")
 
 
@@ -182,3 +191,28 @@ def image_loaders(name: str, data_root: str | Path, mirror: str | Path | None = 
     test_loader = TensorLoader(test.images, test.labels, 1000, shuffle=False,
                                transform=image_transform(train.mean_std))
     return train_loader, test_loader, train
+
+
+@dataclass
+class ImageData:
+    """Loaders of an image dataset as the runner takes them (``train`` keeps classes and source)."""
+
+    train: ImageSplit
+    train_loader: TensorLoader
+    test_loader: TensorLoader
+    missing_train: str | None = None
+
+    def summary(self) -> str:
+        return (f"{len(self.train.labels)} training / {len(self.test_loader.labels)} test images from "
+                f"{self.train.source}")
+
+
+def image_data(name: str, data_root, mirror=None, batch_size: int = 128, seed: int = 0,
+               augment: dict | None = None, **limits) -> ImageData:
+    """:func:`image_loaders` with ``augment`` given as :func:`common.augment.random_affine`'s arguments."""
+    import functools
+    from .augment import random_affine
+
+    augment = functools.partial(random_affine, **augment) if augment else None
+    train_loader, test_loader, train = image_loaders(name, data_root, mirror, batch_size, seed, augment, **limits)
+    return ImageData(train, train_loader, test_loader)

@@ -111,3 +111,13 @@ def spike_loaders(name: str, encoding: str, n_steps: int, data_root, mirror=None
     test_loader = SpikeLoader(test.images, test.labels, 1000, shuffle=False,
                               transform=SpikeEncoder(encoding, n_steps, 10_000 + seed, max_rate))
     return train_loader, test_loader, train
+
+
+def spike_data(name: str, encoding: str, n_steps: int, data_root, mirror=None, batch_size: int = 128,
+               seed: int = 0, **limits):
+    """:func:`spike_loaders` as the runner takes them (common.data.ImageData)."""
+    from .data import ImageData
+
+    train_loader, test_loader, train = spike_loaders(name, encoding, n_steps, data_root, mirror, batch_size,
+                                                     seed, **limits)
+    return ImageData(train, train_loader, test_loader)

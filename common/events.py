@@ -493,7 +493,7 @@ def load_event_data(config, settings: dict) -> EventData:
     (``n_time_bins``, ``train_limit``, ``test_limit``, optional ``target_size`` and ``max_shift``).
 
     The test split is required. A missing training split is not an error here: the notebooks then
-    evaluate a saved model instead of training one (:func:`common.experiments.train_spiking`)."""
+    evaluate a saved model instead of training one (:func:`common.runner.run`)."""
     common_args = dict(n_time_bins=settings["n_time_bins"], data_root=config.data_root, mirror=config.mirror,
                        target_size=settings.get("target_size"))
     test = event_frames(config.dataset, False, limit=settings["test_limit"], **common_args)

@@ -7,12 +7,16 @@ an ANN returns logits ``[B, C]``; a spiking network returns output spikes over t
 """
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 import torch
 from torch import nn
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
+# Where each registered network is defined, so a checkpoint rebuilds it whatever has been imported.
+HOMES = {"cnn": "common.models", "scnn": "common.snn", "scnn_wide": "common.snn", "slstm": "common.slstm",
+         "rsnn": "common.lif_alif_networks", "mlp": "common.lif_alif_networks"}
 
 
 def register(name: str):
@@ -22,10 +26,17 @@ def register(name: str):
     return add
 
 
-def build_model(name: str, **kwargs) -> nn.Module:
+def model_class(name: str) -> Callable[..., nn.Module]:
+    """The network registered as ``name``, importing the module that defines it if need be."""
+    if name not in MODELS and name in HOMES:
+        importlib.import_module(HOMES[name])
     if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; registered: {sorted(MODELS)}")
-    return MODELS[name](**kwargs)
+        raise KeyError(f"unknown model {name!r}; the study's models: {sorted(HOMES)}")
+    return MODELS[name]
+
+
+def build_model(name: str, **kwargs) -> nn.Module:
+    return model_class(name)(**kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -8,13 +8,12 @@ same folds with the same seeds, and each comparison is paired by fold (t-interva
 by recording (exact McNemar test over all test predictions). The full profile keeps N-MNIST's official
 60,000 / 10,000 split, with seeds as the replicates and the same statistics.
 
-Each (variant, fold, seed) is one cell of the resumable grid runner (:func:`common.sweep.run_grid`,
-2 workers), one row of ``results/nmnist_folds-<profile>.jsonl``: the fold's recordings, their labels and
+Each (variant, fold, seed) is one cell of the resumable grid runner (:func:`common.grid.run_grid`,
+2 workers), one record in ``results/nmnist_folds-<profile>.jsonl``: the fold's recordings, their labels and
 the predictions after every time bin, so every statistic here can be recomputed from the table.
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -22,15 +21,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .stats import mcnemar, paired, t_interval
+from .records import flat
+from .stats import mcnemar, paired, seed_summary, t_interval
 
-# The variants of notebooks 02-04, as model arguments of the spiking CNN.
-VARIANTS = {
-    "beta 0.5": {"beta": 0.5},
-    "beta 0.8": {"beta": 0.8},
-    "learned beta": {"beta": 0.8, "learn_beta": True},
-    "population code": {"beta": 0.8, "population_size": 10},
-}
+# The variants of notebooks 02-04 (their specs: common.specs.FOLD_VARIANTS), in the tables' order.
+VARIANTS = ("beta 0.5", "beta 0.8", "learned beta", "population code")
 # (a, b): every table reports b - a.
 HEAD_TO_HEAD = [("beta 0.5", "beta 0.8"), ("beta 0.8", "learned beta"), ("beta 0.8", "population code")]
 
@@ -87,62 +82,33 @@ def fold_split(settings: dict, data_root, mirror, fold: int | None):
     return subset(everything, train), subset(everything, test)
 
 
-@torch.no_grad()
-def predictions_over_time(model, loader, objective, device="cpu") -> torch.Tensor:
-    """``[T, N]``: each test sample's prediction from the spikes of its first t bins (no decision: -1)."""
-    model.eval()
-    columns = []
-    for inputs, _ in loader:
-        output = model(inputs.to(device))                              # [T, B, outputs]
-        columns.append(torch.stack([objective.predict(output[:t]) for t in range(1, output.shape[0] + 1)]).cpu())
-    return torch.cat(columns, dim=1)
-
-
 def fold_cell(cell: dict, context: dict) -> dict:
-    """Train one variant on one fold with one seed (common.fit, resumable), and test it on the fold."""
-    import common
-    from .config import RunConfig, seed_everything
-    from .events import event_loaders
-    from .objectives import NO_DECISION, spike_count_mse
-    from .train import adamw_one_cycle, fit
+    """Train one variant on one fold with one seed (:func:`common.runner.run`, resumable), test it on
+    the fold, and keep every test recording's answer after every time bin in its record."""
+    from .events import EventData, event_loaders
+    from .runner import run
+    from .specs import FOLD_VARIANTS, profile_settings, resolve
 
-    settings, variant, seed = context["settings"], cell["variant"], int(cell["seed"])
-    fold = cell.get("fold")
-    kwargs = dict(VARIANTS[variant])
-    population_size = kwargs.get("population_size", 1)
+    variant, seed, fold = cell["variant"], int(cell["seed"]), cell.get("fold")
     torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each
+    settings = context["settings"]
     train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold)
     split = f"fold{fold}" if fold is not None else "official"
-    config = RunConfig(
-        run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}", dataset="nmnist", model="scnn",
-        model_kwargs=kwargs, profile=context["profile"], epochs=settings["epochs"],
-        batch_size=settings["batch_size"], lr=settings["lr"], seed=seed, device=context.get("device"),
-        data_root=context.get("data_root"), mirror=context.get("mirror"), output_root=context.get("output_root"),
-        extra={**settings, "fold": fold})
-    seed_everything(seed)
-    train_loader, test_loader = event_loaders(train, test, config.batch_size, seed, settings.get("max_shift", 0))
-    objective = spike_count_mse(correct_rate=0.8, incorrect_rate=0.2, population_size=population_size)
-    model = common.build_model("scnn", **kwargs)
-    optimizer, scheduler = adamw_one_cycle(model, config, len(train_loader))
-    start = time.perf_counter()
-    outcome = fit(model, config, train_loader, test_loader, objective, optimizer, scheduler,
-                  reuse_trained=True, evaluate_every_epoch=False)
-    over_time = predictions_over_time(model, test_loader, objective, config.device)    # [T, N]
-    labels = test.labels
-    return {
-        "variant": variant, "fold": fold, "folds": settings.get("folds") if fold is not None else None,
-        "fold_seed": settings.get("fold_seed") if fold is not None else None,
-        "test_accuracy": outcome["test"]["accuracy"], "no_decision": outcome["test"]["no_decision"],
-        "test_samples": len(labels), "train_samples": len(train.labels),
-        "accuracy_by_time_bins": (over_time == labels).double().mean(1).tolist(),
-        "no_decision_by_time_bins": (over_time == NO_DECISION).double().mean(1).tolist(),
-        "recordings": test.recordings, "labels": labels.tolist(), "predictions_by_time_bins": over_time.tolist(),
-        "spikes_per_sample": dict(model.spike_counts), "parameters": common.count_parameters(model),
-        **({"learned_beta": model.beta} if getattr(model, "learn_beta", False) else {}),
-        "train_seconds": outcome["train_seconds"], "wall_seconds": time.perf_counter() - start,
-        "run": config.tag, "checkpoint": os.path.relpath(outcome["checkpoint"], config.output_root),
-        "device": config.device, "torch_threads": torch.get_num_threads(),
-    }
+    profile = profile_settings("scnn_nmnist", context["profile"])
+    changed = {k: v for k, v in settings.items() if profile.get(k) != v}   # e.g. a test's smaller study
+    spec = resolve(FOLD_VARIANTS[variant], context["profile"], seed=seed, overrides=changed, extra={"fold": fold},
+                   run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}",
+                   data_root=context.get("data_root"), mirror=context.get("mirror"),
+                   output_root=context.get("output_root"), device=context.get("device"))
+    data = EventData(train, test, *event_loaders(train, test, spec.config.batch_size, seed, settings.get("max_shift", 0)))
+    record = run(spec, data, reuse_trained=True, save=False, evaluate_every_epoch=False)
+    record.update(cell={"variant": variant, "fold": fold, "seed": seed},
+                  folds=settings.get("folds") if fold is not None else None,
+                  fold_seed=settings.get("fold_seed") if fold is not None else None,
+                  recordings=test.recordings, labels=test.labels.tolist(),
+                  predictions_by_time_bins=record["predictions_by_time_bins"].tolist(),
+                  torch_threads=torch.get_num_threads())
+    return record
 
 
 def study_cells(settings: dict, seed: int = 0) -> list[dict]:
@@ -160,8 +126,9 @@ def table_path(profile: str, output_root=None) -> Path:
 def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=None, device=None,
               workers: int | None = None, seed: int = 0) -> list[dict]:
     """Run (or resume) every cell of the profile's N-MNIST fold study; returns its rows."""
-    from .config import profile_settings, resolve_locations
-    from .sweep import run_grid
+    from .config import resolve_locations
+    from .grid import run_grid
+    from .specs import profile_settings
 
     settings = profile_settings("scnn_nmnist", profile)
     data_root, mirror, output_root = resolve_locations(data_root, mirror, output_root, profile)
@@ -175,13 +142,12 @@ def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=N
 
 # ---------------------------------------------------------------- reading the table
 
-def accuracy_table(rows: list[dict]) -> pd.DataFrame:
-    """Per variant: mean and spread of accuracy over folds x seeds, test predictions, no decisions."""
-    frame = pd.DataFrame([{"variant": r["variant"], "accuracy": r["test_accuracy"], "test": r["test_samples"],
-                           "no decision": r["no_decision"]} for r in rows])
-    table = frame.groupby("variant").agg(replicates=("accuracy", "size"), mean=("accuracy", "mean"),
-                                         std=("accuracy", "std"), min=("accuracy", "min"), max=("accuracy", "max"),
-                                         test_predictions=("test", "sum"), no_decision=("no decision", "sum"))
+def accuracy_table(records: list[dict]) -> pd.DataFrame:
+    """Per variant: mean, spread and 95% interval of accuracy over folds x seeds, test predictions, no decisions."""
+    rows = pd.DataFrame([flat(r) for r in records])
+    table = seed_summary(rows, ["variant"]).set_index("variant").rename(columns={"n": "replicates"})
+    grouped = rows.groupby("variant")
+    table["test_predictions"], table["no_decision"] = grouped.test_samples.sum(), grouped.no_decision.sum()
     return table.reindex([v for v in VARIANTS if v in table.index])
 
 
@@ -198,6 +164,7 @@ def _correct(rows, variant, index) -> dict:
 def head_to_head(rows: list[dict], pairs=HEAD_TO_HEAD, t: int | None = None) -> pd.DataFrame:
     """For each (a, b): b - a in accuracy after the first ``t`` time bins (default: all), paired over
     folds x seeds (t-interval) and over recordings (exact McNemar)."""
+    rows = [flat(r) for r in rows]
     n_bins = len(rows[0]["predictions_by_time_bins"])
     t = t or n_bins
     index = t - 1
@@ -219,6 +186,7 @@ def head_to_head(rows: list[dict], pairs=HEAD_TO_HEAD, t: int | None = None) -> 
 def over_time(rows: list[dict], pairs=HEAD_TO_HEAD, bins=(3, 6, 10, 15)) -> pd.DataFrame:
     """:func:`head_to_head` after each of ``bins`` time bins (how early each variant decides); bins past
     the recordings' length are left out."""
+    rows = [flat(r) for r in rows]
     n_bins = len(rows[0]["predictions_by_time_bins"])
     return pd.concat([head_to_head(rows, pairs, t) for t in dict.fromkeys(min(b, n_bins) for b in bins)],
                      ignore_index=True)
@@ -226,6 +194,7 @@ def over_time(rows: list[dict], pairs=HEAD_TO_HEAD, bins=(3, 6, 10, 15)) -> pd.D
 
 def curves(rows: list[dict]) -> dict[str, dict]:
     """Per variant: mean accuracy after t bins over folds x seeds, with its 95% t-interval band."""
+    rows = [flat(r) for r in rows]
     out = {}
     for variant in VARIANTS:
         runs = [r["accuracy_by_time_bins"] for r in rows if r["variant"] == variant]
@@ -237,6 +206,7 @@ def curves(rows: list[dict]) -> dict[str, dict]:
 
 def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST, every recording tested once"):
     """Accuracy after t bins per variant with its band, and the paired difference of ``pair`` with its band."""
+    rows = [flat(r) for r in rows]
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))   # README width: text stays >= 9 pt
@@ -279,33 +249,27 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def as_records(rows: list[dict], profile: str) -> list[dict]:
-    """The fold study's rows as results records (one per fold x seed), so the comparison pools them
-    per variant like seeds: run ``scnn_nmnist_<variant>_folds``, replicate k as "seed" k."""
+    """The fold study's records under the names the comparison pools per variant like seeds: run
+    ``scnn_nmnist_<variant>_folds``, replicate k as "seed" k."""
     records = []
-    for k, row in enumerate(sorted(rows, key=lambda r: (r["variant"], str(r["fold"]), r["seed"]))):
-        name = f"scnn_nmnist_{row['variant'].replace(' ', '_')}_folds"
-        replicate = (row["fold"] or 0) * 1000 + row["seed"]
-        records.append({
-            "run": f"{name}_seed{replicate}-{profile}",
-            "config": {"run_name": f"{name}_seed{replicate}", "dataset": "nmnist", "model": "scnn",
-                       "profile": profile, "seed": replicate,
-                       "extra": {"n_time_bins": len(row["accuracy_by_time_bins"]), "fold": row["fold"]}},
-            "test": {"accuracy": row["test_accuracy"], "n_samples": row["test_samples"],
-                     "no_decision": row["no_decision"]},
-            "parameters": row["parameters"], "train_seconds": row["train_seconds"], "device": row["device"],
-            "checkpoint": row["checkpoint"], "accuracy_by_time_bins": row["accuracy_by_time_bins"],
-            "spikes_per_sample": row["spikes_per_sample"]})
+    for row in sorted(rows, key=lambda r: (r["cell"]["variant"], str(r["cell"]["fold"]), r["cell"]["seed"])):
+        cell = row["cell"]
+        name = f"scnn_nmnist_{cell['variant'].replace(' ', '_')}_folds"
+        replicate = (cell["fold"] or 0) * 1000 + cell["seed"]
+        records.append({**row, "run": f"{name}_seed{replicate}-{profile}",
+                        "config": {**row["config"], "run_name": f"{name}_seed{replicate}", "seed": replicate}})
     return records
 
 
 def records(profile: str, output_root=None) -> list[dict]:
     """:func:`as_records` of the profile's table (none if it has not been run)."""
-    from .sweep import ResultsTable
+    from .records import ResultsTable
 
     path = table_path(profile, output_root)
     return as_records(ResultsTable(path).rows(), profile) if path.exists() else []
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -75,3 +75,13 @@ def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, popu
 
     name = "spike_count_mse" + (f"_pop{population_size}" if population_size > 1 else "")
     return Objective(name, loss, predict)
+
+
+OBJECTIVES = {"cross_entropy": lambda: CROSS_ENTROPY, "spike_count_mse": spike_count_mse}
+
+
+def build_objective(kind: str, **parameters) -> Objective:
+    """The objective a spec names (``common.specs``): ``kind`` and its parameters."""
+    if kind not in OBJECTIVES:
+        raise ValueError(f"unknown objective {kind!r}; choose one of {sorted(OBJECTIVES)}")
+    return OBJECTIVES[kind](**parameters)

@@ -24,7 +24,8 @@ def plot_history(history: list[dict], title: str = ""):
 
 def confusion_matrix(labels: torch.Tensor, predictions: torch.Tensor, n_classes: int) -> np.ndarray:
     """``[true, predicted]`` counts; with one more column, last, for samples with no decision
-    (prediction -1: a silent or tied spiking output) when there are any."""
+    (prediction -1: a silent or tied spiking output) when there are any. Tensors or lists (a record read from disk)."""
+    labels, predictions = torch.as_tensor(labels), torch.as_tensor(predictions)
     undecided = predictions.long() < 0
     columns = n_classes + int(undecided.any())
     matrix = torch.zeros(n_classes, columns, dtype=torch.long)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import PROJECT_ROOT
-from .results import load_results
+from .records import load_results
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -55,14 +55,14 @@ def markdown_table(frame, digits: int = 2) -> str:
 def folds_section(results_dir: Path, profile: str = "quick") -> str:
     """The N-MNIST fold study: accuracy per variant and each head-to-head, at both levels ("" if not run)."""
     from . import nmnist_folds
-    from .sweep import ResultsTable
+    from .records import ResultsTable
 
     path = Path(results_dir) / f"nmnist_folds-{profile}.jsonl"
     rows = ResultsTable(path).rows() if path.exists() else []
     if not rows:
         return ""
     accuracy = nmnist_folds.accuracy_table(rows)
-    accuracy[["mean", "std", "min", "max"]] *= 100
+    accuracy[["mean", "std", "low", "high", "min", "max"]] *= 100
     pairs = nmnist_folds.over_time(rows, bins=(6, 10, 15, len(rows[0]["accuracy_by_time_bins"])))
     pairs = pairs.drop(columns=["paired predictions"])
     pairs["McNemar p"] = [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in pairs["McNemar p"]]
@@ -117,7 +117,7 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     folds = Path(results_dir) / "nmnist_folds-quick.jsonl"
     if folds.exists():
         from . import nmnist_folds
-        from .sweep import ResultsTable
+        from .records import ResultsTable
         figures["nmnist_folds.png"] = nmnist_folds.plot_curves(ResultsTable(folds).rows())
     for name, figure in figures.items():
         figure.savefig(folder / name, dpi=100)                       # README width: text >= 9 pt at 100%

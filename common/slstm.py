@@ -30,7 +30,7 @@ from torch import nn
 
 from .models import register
 from .neurons import SpikeTrace
-from .snn import SpikingCNN, atan_grad, conv_output_size, event_batch, leaky_over_time
+from .snn import atan_grad, event_batch, leaky_over_time
 
 LSTM_LAYERS = ("lstm1", "lstm2", "out")
 
@@ -114,22 +114,3 @@ class SpikingConvLSTM(nn.Module):
                 self.spike_counts[name] = total / B
                 self.spike_rates[name] = total / spk.numel()
         return spk3
-
-
-@register("scnn_wide")
-class WideSpikingCNN(SpikingCNN):
-    """common.snn.SpikingCNN with ``channels`` convolution channels instead of (12, 32).
-
-    Everything else (neurons, surrogate, learned beta, population code, Grad-CAM layer, time
-    batching) is the parent's: only the three weighted layers are rebuilt at the new width.
-    """
-
-    def __init__(self, channels: tuple[int, int] = (32, 64), **kwargs):
-        super().__init__(**kwargs)
-        side = conv_output_size(kwargs.get("input_size", 34))
-        self.conv1 = nn.Conv2d(kwargs.get("in_channels", 2), channels[0], 5)
-        self.conv2 = nn.Conv2d(channels[0], channels[1], 5)
-        self.fc = nn.Linear(channels[1] * side * side, self.n_outputs)
-
-
-# ------------------------------------------------------------------ helpers of notebooks 05 and 06

@@ -170,6 +170,14 @@ class SpikingCNN(nn.Module):
         """Current beta of each spiking layer, e.g. ``{"lif1": 0.5, "lif2": 0.5, "lif3": 0.5}``."""
         return dict(zip(LAYERS, self.betas().detach().cpu().tolist()))
 
+    def epoch_metrics(self) -> dict:
+        """What the runner records after every epoch: each layer's beta, when it is learned."""
+        return {f"beta_{k}": v for k, v in self.beta.items()} if self.learn_beta else {}
+
+    def learned_decays(self) -> dict:
+        """What the runner records of the trained model beside its accuracy."""
+        return {"learned_beta": self.beta} if self.learn_beta else {}
+
     @property
     def gradcam_layer(self) -> nn.Module:
         return self.conv2
@@ -209,3 +217,19 @@ class SpikingCNN(nn.Module):
                 self.spike_counts[name] = total / B
                 self.spike_rates[name] = total / spk.numel()
         return spk3
+
+
+@register("scnn_wide")
+class WideSpikingCNN(SpikingCNN):
+    """common.snn.SpikingCNN with ``channels`` convolution channels instead of (12, 32).
+
+    Everything else (neurons, surrogate, learned beta, population code, Grad-CAM layer, time
+    batching) is the parent's: only the three weighted layers are rebuilt at the new width.
+    """
+
+    def __init__(self, channels: tuple[int, int] = (32, 64), **kwargs):
+        super().__init__(**kwargs)
+        side = conv_output_size(kwargs.get("input_size", 34))
+        self.conv1 = nn.Conv2d(kwargs.get("in_channels", 2), channels[0], 5)
+        self.conv2 = nn.Conv2d(channels[0], channels[1], 5)
+        self.fc = nn.Linear(channels[1] * side * side, self.n_outputs)

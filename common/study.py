@@ -112,11 +112,14 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
-def write_status(path: Path, profile: str, outcomes: list[NotebookOutcome]) -> None:
+def write_status(path: Path, profile: str, outcomes: list[NotebookOutcome], earlier: dict | None = None) -> None:
+    """The table of this run; a partial run (``--only``) keeps the ``earlier`` entries of the notebooks it did not run."""
     from .checkpoint import write_json   # imported here: the runner itself needs no torch
 
+    ran = [asdict(o) for o in outcomes]
+    kept = [n for n in (earlier or {}).get("notebooks", []) if n["notebook"] not in {o.notebook for o in outcomes}]
     write_json(path, {"profile": profile, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                      "notebooks": [asdict(o) for o in outcomes]})
+                      "notebooks": sorted(kept + ran, key=lambda n: n["notebook"])})
 
 
 def read_status(profile: str, runs_dir: Path = PROJECT_ROOT / "runs") -> dict | None:
@@ -143,13 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out_dir = args.out or PROJECT_ROOT / "runs" / args.profile
     parameters = {"reuse_trained": not args.retrain,
-                  **({"output_root": str(args.output_root)} if args.output_root else {})}
+                  **({"locations": {"output_root": str(args.output_root)}} if args.output_root else {})}
     outcomes = []
+    status_file = out_dir / STATUS_FILE
+    earlier = json.loads(status_file.read_text()) if args.only and status_file.is_file() else None
     for i, notebook in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
         outcome = run_one(notebook, args.profile, out_dir, parameters)
         outcomes.append(outcome)
-        write_status(out_dir / STATUS_FILE, args.profile, outcomes)   # after each: notebook 08 reads it
+        write_status(status_file, args.profile, outcomes, earlier)   # after each: notebook 08 reads it
         print(f"    {outcome.status} in {format_seconds(outcome.seconds)}"
               + (f": {first_lines(outcome.reason, 1)}" if outcome.reason else f" -> {outcome.executed}"), flush=True)
     report_failed = False

@@ -6,7 +6,6 @@ loss and a predicted class. The loop itself never branches on the kind of model.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Iterable
 
 import torch

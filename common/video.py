@@ -236,3 +236,18 @@ def clip_videos(model, clip, label: int, per_bin_cams: np.ndarray, config, class
                               gradcam_frames(clip, per_bin_cams, predicted, label, spikes, class_names,
                                              population_size), fps, hold_last)
     return spike_video, gradcam_video
+
+
+def explain_test_clip(config, data, index: int = 0) -> tuple[Path, Path]:
+    """Notebook 02's last steps for any spiking run: reopen its saved model, plot Grad-CAM over time of one
+    test clip (``data.test``, frames ``[T, C, H, W]``) and write both videos of that clip."""
+    from .checkpoint import load_model
+    from .gradcam import grad_cam_over_time, plot_grad_cam_over_time
+
+    saved, _ = load_model(config.path("models", ".pth"))
+    clip, label = data.test.frames[index].float(), int(data.test.labels[index])
+    per_bin, whole_clip = grad_cam_over_time(saved, clip)
+    plot_grad_cam_over_time(clip, per_bin, whole_clip,
+                            title=f"{config.run_name}, test clip of '{class_label(data.test.classes, label)}': "
+                                  "Grad-CAM per time bin")
+    return clip_videos(saved, clip, label, per_bin, config, data.test.classes)

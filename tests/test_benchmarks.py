@@ -10,12 +10,28 @@ all_models = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(all_models)
 
 
-@pytest.mark.parametrize("name", list(all_models.MODELS))
-def test_every_model_of_the_benchmark_trains_and_infers(name):
-    registry_name, kwargs, objective, make_input, _ = all_models.MODELS[name]
-    speed = all_models.training_speed(registry_name, kwargs, objective, make_input, 2, 1, "cpu")
-    latency = all_models.inference_ms(registry_name, kwargs, make_input, 1, "cpu", repeats=1)
+RUNS = all_models.study_runs("smoke")
+
+
+@pytest.mark.parametrize("name", list(RUNS))
+def test_every_run_of_the_benchmark_trains_and_infers(name):
+    spec = RUNS[name]
+    spec.config.batch_size = 2   # tiny, for the test
+    speed = all_models.training_speed(spec, 1, "cpu")
+    latency = all_models.inference_ms(spec, 1, "cpu", repeats=1)
     assert speed > 0 and latency > 0
+
+
+def test_the_benchmark_times_what_the_notebooks_train():
+    """It reads the specs: notebook 04 at beta 0.8 and batch 32, as the notebook trains it (it once drifted)."""
+    from common.specs import SPECS, resolve
+
+    quick = all_models.study_runs("quick")
+    population = quick["scnn_nmnist_population (nb 04)"]
+    assert population.config.model_kwargs["beta"] == 0.8 and population.config.batch_size == 32
+    assert population.config.to_dict() == resolve("scnn_nmnist_population", "quick").config.to_dict()
+    assert len(quick) == len(SPECS) - 1 + 3                          # every spec; the grid's headline cells
+    assert all_models.make_input(population, 3).shape == (25, 3, 2, 34, 34)
 
 
 peers_spec = importlib.util.spec_from_file_location("peers", PROJECT_ROOT / "benchmarks" / "peers.py")

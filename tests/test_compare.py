@@ -42,19 +42,24 @@ def test_measure_reopens_the_checkpoint_and_runs_neurobench(tmp_path):
 
 
 def grid_row(model, dataset, seed, accuracy, neuron=None, encoding="rate", epochs=1, hidden=32):
-    from common.sweep import KEY, cell_key
+    """A record of the LIF/ALIF grid as common.lif_alif.train_cell writes it (cell, key and all)."""
+    from common.grid import KEY, cell_key
     cell = {"dataset": dataset, "model": model, "hidden": hidden, "epochs": epochs, "seed": seed}
     extra = {}
     if model == "rsnn":
         cell.update(neuron=neuron, recurrent=False, learn_beta=True, encoding=encoding)
         extra = {"beta_hidden": 0.95, "beta_readout": 0.9}
-    return {**cell, "test_accuracy": accuracy, "test_samples": 100, "parameters": 7, "train_seconds": 2.0,
-            "n_steps": 8, "checkpoint": f"models/{model}.pth", "device": "cpu", **extra, KEY: cell_key(cell)}
+    config = {"run_name": f"lif_alif_{dataset}_{model}_x", "dataset": dataset, "model": model, "profile": "smoke",
+              "seed": seed, "extra": {"cell": cell, "n_steps": 8}}
+    return {"run": f"lif_alif_{dataset}_{model}_x-smoke", "config": config,
+            "test": {"accuracy": accuracy, "n_samples": 100}, "parameters": 7, "train_seconds": 2.0,
+            "n_steps": 8, "checkpoint": f"models/{model}.pth", "device": "cpu", "machine": {"torch_threads": 1},
+            **extra, "cell": cell, "seed": seed, KEY: cell_key(cell)}
 
 
 def test_grid_records_bring_only_the_headline_cells(tmp_path):
     from common.compare import grid_records
-    from common.sweep import ResultsTable
+    from common.records import ResultsTable
     table = ResultsTable(tmp_path / "results" / "lif_alif-smoke.jsonl")
     table.append(grid_row("rsnn", "mnist", 0, 0.90, "alif"), grid_row("rsnn", "mnist", 1, 0.94, "alif"),
                  grid_row("mlp", "fashion-mnist", 0, 0.8),

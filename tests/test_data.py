@@ -113,3 +113,16 @@ def test_corrupt_copy_of_real_file(mirror, tmp_path):
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08")
     with pytest.raises(DatasetCorruptError):
         load_image_dataset("mnist", False, tmp_path, download=False)
+
+
+def test_a_missing_split_is_never_told_to_rename_the_other_split(tmp_path):
+    """Only ibmGestureTest on disk: renaming it to ibmGestureTrain would train and test on the same clips."""
+    from common.data import describe_place
+
+    (tmp_path / "DVSGesture" / "ibmGestureTest").mkdir(parents=True)
+    (tmp_path / "DVSGesture" / "ibmgesturetrain ").mkdir()             # a near-miss of the right split
+    text = describe_place(tmp_path / "DVSGesture" / "ibmGestureTrain")
+    assert "rename it to 'ibmGestureTrain'" in text and "ibmgesturetrain " in text
+    (tmp_path / "DVSGesture" / "ibmgesturetrain ").rmdir()
+    text = describe_place(tmp_path / "DVSGesture" / "ibmGestureTrain")
+    assert "rename" not in text and "the other split, which cannot stand in for it" in text

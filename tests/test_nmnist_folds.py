@@ -21,13 +21,18 @@ def test_stratified_folds_test_every_recording_exactly_once():
 
 
 def row(variant, fold, correct_per_bin, seed=0):
-    """A grid row of 4 recordings over 3 time bins; correct_per_bin[t][i] says if recording i is right."""
+    """A record of the fold study (as fold_cell writes it) of 4 recordings over 3 time bins;
+    correct_per_bin[t][i] says if recording i is right."""
     labels = [1, 2, 3, 4]
     predictions = [[y if ok else -1 for y, ok in zip(labels, bin_)] for bin_ in correct_per_bin]
-    return {"variant": variant, "fold": fold, "seed": seed, "labels": labels,
+    return {"run": f"nmnist_folds_{variant}_fold{fold}_seed{seed}-quick",
+            "config": {"run_name": "x", "dataset": "nmnist", "model": "scnn", "profile": "quick", "seed": seed},
+            "test": {"accuracy": float(np.mean(correct_per_bin[-1])), "n_samples": 4,
+                     "no_decision": 4 - sum(correct_per_bin[-1])},
+            "cell": {"variant": variant, "fold": fold, "seed": seed}, "seed": seed, "labels": labels,
             "recordings": [f"f{fold}/r{i}" for i in range(4)], "predictions_by_time_bins": predictions,
-            "accuracy_by_time_bins": [float(np.mean(b)) for b in correct_per_bin], "test_samples": 4,
-            "test_accuracy": float(np.mean(correct_per_bin[-1])), "no_decision": 4 - sum(correct_per_bin[-1])}
+            "accuracy_by_time_bins": [float(np.mean(b)) for b in correct_per_bin], "folds": 2,
+            "parameters": 1, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x", "spikes_per_sample": {}}
 
 
 def test_head_to_head_pairs_over_folds_and_over_recordings():
@@ -46,8 +51,7 @@ def test_head_to_head_pairs_over_folds_and_over_recordings():
     assert list(F.over_time(rows, [("beta 0.5", "beta 0.8")], bins=(1, 2, 9))["time bins"]) == [1, 2, 3]
     accuracy = F.accuracy_table(rows)
     assert accuracy.loc["beta 0.8", "test_predictions"] == 8 and accuracy.loc["beta 0.5", "no_decision"] == 5
-    records = F.as_records([{**r, "parameters": 1, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x",
-                             "spikes_per_sample": {}} for r in rows], "quick")
+    records = F.as_records(rows, "quick")
     from common.compare import accuracy_table
     pooled = accuracy_table(records).set_index("run")
     assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 2
@@ -55,7 +59,7 @@ def test_head_to_head_pairs_over_folds_and_over_recordings():
 
 
 def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env):
-    from common.config import profile_settings
+    from common.specs import profile_settings
     from event_fixtures import make_nmnist_tree
 
     full = profile_settings("scnn_nmnist", "full")
@@ -68,5 +72,6 @@ def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_
     assert all(r.startswith("Test/") for r in test.recordings) and all(r.startswith("Train/") for r in train.recordings)
     row = F.fold_cell({"variant": "beta 0.8", "fold": None, "seed": 0},
                       {"profile": "smoke", "settings": settings, "data_root": str(root), "output_root": str(tmp_path / "out")})
-    assert row["fold"] is None and row["folds"] is None and row["test_samples"] == 20
+    assert row["cell"]["fold"] is None and row["folds"] is None and row["test"]["n_samples"] == 20
+    assert row["config"]["model_kwargs"]["beta"] == 0.8 and row["config"]["extra"]["fold"] is None
     assert len(row["predictions_by_time_bins"]) == settings["n_time_bins"]

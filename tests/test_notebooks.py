@@ -12,11 +12,15 @@ from event_fixtures import make_nmnist_tree
 from idx_fixtures import write_image_dataset
 
 
+LOCATIONS = ("data_root", "mirror", "output_root", "device")
+
+
 def execute(name, tmp_path, executed="executed", **parameters):
+    """Run a notebook in smoke; ``data_root``/``mirror`` go into its ``locations`` parameter."""
     notebook = next(p for p in numbered_notebooks() if p.name.startswith(name))
     output_root = tmp_path / "out"
-    run_notebook(notebook, "smoke", tmp_path / executed,
-                 {"output_root": str(output_root), **parameters})
+    locations = {"output_root": str(output_root), **{k: parameters.pop(k) for k in LOCATIONS if k in parameters}}
+    run_notebook(notebook, "smoke", tmp_path / executed, {"locations": locations, **parameters})
     return output_root
 
 
@@ -58,8 +62,8 @@ def test_nmnist_notebooks(name, runs, tmp_path, nmnist_root, no_env):
         assert any(abs(b - 0.8) > 1e-6 for b in learned["learned_beta"].values())   # it moved
         rows = [json.loads(line) for line in (out / "results" / "nmnist_folds-smoke.jsonl").read_text().splitlines()]
         assert len(rows) == 4 * 2                                          # 4 variants x 2 folds (smoke)
-        for variant in {r["variant"] for r in rows}:                       # every recording tested once
-            tested = [rec for r in rows if r["variant"] == variant for rec in r["recordings"]]
+        for variant in {r["cell"]["variant"] for r in rows}:               # every recording tested once
+            tested = [rec for r in rows if r["cell"]["variant"] == variant for rec in r["recordings"]]
             assert len(tested) == len(set(tested)) == 300
         executed = next((tmp_path / "executed").glob("03_*.ipynb")).read_text()
         assert "McNemar p" in executed and "95% CI" in executed
@@ -80,14 +84,14 @@ def dvsgesture_root(tmp_path_factory):
     return root
 
 
-def check_dvs_runs(out, runs, n_test=22, n_time_bins=8):
+def check_dvs_runs(out, runs, n_test=22, n_time_bins=8, records=None):
     from common.video import read_mp4
 
     for run in runs:
-        record = json.loads((out / "results" / f"{run}-smoke.json").read_text())
+        record = records[run] if records else json.loads((out / "results" / f"{run}-smoke.json").read_text())
         assert record["test"]["n_samples"] == n_test                     # every fixture test clip
         assert len(record["accuracy_by_time_bins"]) == n_time_bins       # smoke profile: T = 8
-        assert record["train_clips"] == 22 and record["seconds_per_epoch"] > 0
+        assert record["train_samples"] == 22 and record["seconds_per_epoch"] > 0
         torch.load(out / "models" / f"{run}-smoke.pth", weights_only=True)
     for video in (f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"):
         frames = read_mp4(out / "videos" / video)
@@ -117,7 +121,7 @@ def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tm
     execute("05", tmp_path, executed="evaluated", data_root=str(tmp_path / "no-data"), mirror=str(mirror))
     for run in ("scnn_dvsgesture", "scnn_dvsgesture_wide"):
         record = json.loads((out / "results" / f"{run}-smoke.json").read_text())
-        assert record["test"]["n_samples"] == 10 and record["evaluation_only"] and record["train_clips"] is None
+        assert record["test"]["n_samples"] == 10 and record["evaluation_only"] and record["train_samples"] is None
         assert record["history"] and record["trained_with"]["model"] == record["config"]["model"]
     assert len(read_mp4(out / "videos" / "scnn_dvsgesture-smoke_gradcam.mp4")) == 8 + HELD
     executed = (tmp_path / "evaluated" / "05_scnn_dvsgesture.ipynb").read_text()
@@ -128,8 +132,10 @@ def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tm
 def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
     out = execute("06", tmp_path, data_root=str(dvsgesture_root))
     runs = [f"cmp_{m}_dvsgesture_seed{s}" for m in ("slstm", "scnn") for s in (0, 1)]
-    check_dvs_runs(out, runs)
-    records = {r: json.loads((out / "results" / f"{r}-smoke.json").read_text()) for r in runs}
+    lines = (out / "results" / "dvs_head_to_head-smoke.jsonl").read_text().splitlines()   # one grid, 4 records
+    records = {r["config"]["run_name"]: r for r in map(json.loads, lines)}
+    assert sorted(records) == sorted(runs)
+    check_dvs_runs(out, runs, records=records)
     budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "extra")}
     assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"])   # same budget
     assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
@@ -140,14 +146,12 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
     for name, root in (("01", data), ("02", nmnist_root)):
         execute(name, tmp_path, data_root=str(root))
     # two of notebook 07's headline cells (LIF and the MLP, MNIST, seed 0), as its grid runner writes them
-    from common.config import profile_settings
-    from common.rsnn import results_table_path, train_cell
-    from common.sweep import run_grid
+    from common.grid import run_grid
+    from common.lif_alif import results_table_path, train_cell
     cell = {"dataset": ["mnist"], "hidden": [32], "epochs": [1], "seeds": [0]}
     grid = [{**cell, "model": ["rsnn"], "neuron": ["lif"], "recurrent": [False], "learn_beta": [True],
              "encoding": ["rate"]}, {**cell, "model": ["mlp"]}]
-    context = {"profile": "smoke", "settings": profile_settings("lif_alif", "smoke"), "data_root": str(data),
-               "output_root": str(tmp_path / "out")}
+    context = {"profile": "smoke", "data_root": str(data), "output_root": str(tmp_path / "out")}
     run_grid(grid, train_cell, results_table_path("smoke", tmp_path / "out"), context)
     # the comparison reads both datasets from one data root: give it the N-MNIST fixtures too
     (data / "NMNIST").symlink_to(nmnist_root / "NMNIST")
@@ -161,15 +165,16 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
 
 def test_07_lif_vs_alif(tmp_path, no_env):
     """Notebook 07 in smoke on MNIST and Fashion-MNIST fixtures; a second run retrains nothing."""
-    from common.config import profile_settings
-    from common.rsnn import study_grid
-    from common.sweep import expand_grid
+    from common.grid import expand_grid
+    from common.lif_alif import study_grid
+    from common.records import flat
+    from common.specs import profile_settings
 
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=300, n_test=100)
     write_image_dataset(data, "FashionMNIST", n_train=300, n_test=100)
     out = execute("07", tmp_path, data_root=str(data))
     table = out / "results" / "lif_alif-smoke.jsonl"
-    rows = [json.loads(line) for line in table.read_text().splitlines()]
+    rows = [flat(json.loads(line)) for line in table.read_text().splitlines()]
     cells = expand_grid(study_grid(profile_settings("lif_alif", "smoke")))
     assert len(rows) == len(cells) and {r["cell_key"] for r in rows} == {json.dumps(c, sort_keys=True) for c in cells}
     assert {r["dataset"] for r in rows} == {"mnist", "fashion-mnist"}

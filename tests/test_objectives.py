@@ -4,7 +4,7 @@ import torch
 
 from common.analysis import evaluate_over_time
 from common.data import TensorLoader
-from common.experiments import per_class_accuracy
+from common.analysis import per_class_accuracy
 from common.objectives import CROSS_ENTROPY, NO_DECISION, decided_argmax, spike_count_mse
 from common.plots import confusion_matrix
 from common.train import evaluate
@@ -44,7 +44,7 @@ def test_a_silent_network_scores_nothing_and_the_count_is_reported():
     over_time = evaluate_over_time(Replay(), loader, objective)
     assert over_time["accuracy_by_time_bins"] == [0.5, 0.5, 0.5, 1.0, 1.0]   # class 0 silent in bins 1-3
     assert over_time["no_decision_by_time_bins"] == [0.5, 0.5, 0.5, 0.0, 0.0]
-    record = {"labels": labels, "predictions": objective.predict(silent(loader.transform(labels.float()[:, None])))}
+    record = {"test": {"labels": labels, "predictions": objective.predict(silent(loader.transform(labels.float()[:, None])))}}
     table = per_class_accuracy(record, ["a", "b", "c"])
     assert table["accuracy"].tolist() == [0, 0, 0] and table["no decision"].tolist() == [1, 1, 1]
     assert table["samples"].tolist() == [2, 1, 1]

@@ -10,11 +10,9 @@ import pytest
 import torch
 
 import common
-from common.config import RunConfig
-from common.events import load_event_data
-from common.experiments import train_spiking
+from common import runner
 from common.gradcam import grad_cam_over_time
-from common.objectives import spike_count_mse
+from common.specs import resolve
 from common.video import FPS, HOLD_LAST, clip_videos, read_mp4
 
 pytestmark = [pytest.mark.mirror, pytest.mark.usefixtures("no_env")]
@@ -29,32 +27,31 @@ def real_clips(mirror, monkeypatch):
     return mirror
 
 
-def config_for(model, mirror, tmp_path, **model_kwargs):
-    return RunConfig(run_name=f"real_{model}", dataset="dvsgesture", model=model, profile="smoke",
-                     model_kwargs={"n_classes": 11, "input_size": 32, **model_kwargs}, batch_size=4,
-                     data_root=str(tmp_path / "data"), mirror=str(mirror), output_root=str(tmp_path / "out"))
+SPECS = {"scnn": "scnn_dvsgesture", "slstm": "cmp_slstm_dvsgesture"}
 
 
-SETTINGS = {"n_time_bins": N_TIME_BINS, "train_limit": None, "test_limit": None, "target_size": [32, 32]}
+def spec_for(model, mirror, tmp_path):
+    return resolve(SPECS[model], "smoke", overrides={"n_time_bins": N_TIME_BINS, "batch_size": 4},
+                   data_root=str(tmp_path / "data"), mirror=str(mirror), output_root=str(tmp_path / "out"))
 
 
 @pytest.mark.parametrize("model", ["scnn", "slstm"])
 def test_saved_model_is_evaluated_explained_and_rendered_on_the_real_clips(model, real_clips, tmp_path):
-    config = config_for(model, real_clips, tmp_path)
-    data = load_event_data(config, SETTINGS)
-    objective = spike_count_mse(n_classes=11)
+    spec = spec_for(model, real_clips, tmp_path)
+    config, data = spec.config, runner.load_data(spec)
     with pytest.raises(common.DatasetNotFoundError, match="no saved model"):   # nothing to evaluate yet
-        train_spiking(config, data, objective)
+        runner.run(spec, data)
 
     torch.manual_seed(0)   # a model "trained elsewhere": here an untrained one, saved as fit saves it
     common.save_checkpoint(config.path("models", ".pth"), common.build_model(config.model, **config.model_kwargs),
                            config.model, config.model_kwargs, meta={"config": config.to_dict(), "history": []})
-    saved, record = train_spiking(config, data, objective)
-    assert record["test"]["n_samples"] == 10 and record["evaluation_only"] and record["train_clips"] is None
+    record = runner.run(spec, data)
+    assert record["test"]["n_samples"] == 10 and record["evaluation_only"] and record["train_samples"] is None
     assert len(record["accuracy_by_time_bins"]) == N_TIME_BINS
     written = json.loads(config.path("results", ".json").read_text())
     assert written["evaluation_only"] and written["trained_with"]["model"] == model
 
+    saved, _ = common.load_model(config.path("models", ".pth"))
     clip, label = data.test.frames[3].float(), int(data.test.labels[3])
     per_bin, whole_clip = grad_cam_over_time(saved, clip)
     assert per_bin.shape == (N_TIME_BINS, 32, 32) and whole_clip.shape == (32, 32)
@@ -66,12 +63,11 @@ def test_saved_model_is_evaluated_explained_and_rendered_on_the_real_clips(model
 
 
 def test_without_training_split_or_saved_model_the_reason_names_both(real_clips, tmp_path):
-    config = config_for("scnn", real_clips, tmp_path)
-    data = load_event_data(config, SETTINGS)
-    _, record = train_spiking(config, data, spike_count_mse(n_classes=11), required=False)
-    assert record is None
+    spec = spec_for("scnn", real_clips, tmp_path)
+    config, data = spec.config, runner.load_data(spec)
+    assert runner.run(spec, data, required=False) is None
     with pytest.raises(common.DatasetNotFoundError) as info:
-        train_spiking(config, data, spike_count_mse(n_classes=11))
+        runner.run(spec, data)
     message = str(info.value)
     assert message.startswith("No training split of 'dvsgesture' and no saved model")
     assert str(config.path("models", ".pth")) in message and "ibmGestureTrain" in message

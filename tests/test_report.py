@@ -1,9 +1,8 @@
 import json
-import shutil
 
 from common.config import PROJECT_ROOT
 from common.report import END, START, results_table, section, update_readme
-from common.results import load_results
+from common.records import load_results
 from common.study import read_status
 
 
@@ -36,7 +35,7 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
 
 
 def test_section_adds_the_lif_alif_headline_table(tmp_path):
-    from common.sweep import ResultsTable
+    from common.records import ResultsTable
     from test_compare import grid_row
     results = tmp_path / "results"
     ResultsTable(results / "lif_alif-smoke.jsonl").append(

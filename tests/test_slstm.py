@@ -10,7 +10,8 @@ import common
 from common.checkpoint import load_model, save_checkpoint
 from common.gradcam import grad_cam_over_time
 from common.models import build_model
-from common.slstm import SpikingConvLSTM, WideSpikingCNN
+from common.slstm import SpikingConvLSTM
+from common.snn import WideSpikingCNN
 
 T, B = 6, 2
 

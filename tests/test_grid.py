@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from common.config import profile_settings
-from common.sweep import (KEY, TIMING, ResultsTable, cell_key, expand_grid, paired_differences, run_grid,
-                          summarize, t_interval, t_quantile)
+from common.grid import KEY, TIMING, cell_key, expand_grid, run_grid
+from common.records import ResultsTable
+from common.stats import paired_differences, summarize, t_interval, t_quantile
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +65,7 @@ def test_failed_write_leaves_the_table_intact(tmp_path, monkeypatch):
             def write(self, data):
                 raise KeyboardInterrupt("killed mid-write")
         write(Half())
-    monkeypatch.setattr("common.sweep.atomic_write", lambda p, w: checkpoint.atomic_write(p, lambda h: (h.write(b"{\"broken"), crashing_write(p, w))))
+    monkeypatch.setattr("common.records.atomic_write", lambda p, w: checkpoint.atomic_write(p, lambda h: (h.write(b"{\"broken"), crashing_write(p, w))))
     with pytest.raises(KeyboardInterrupt):
         table.append({KEY: "b", "x": 2})
     assert table.path.read_bytes() == before and [r[KEY] for r in table.rows()] == ["a"]
@@ -75,8 +75,8 @@ def test_failed_write_leaves_the_table_intact(tmp_path, monkeypatch):
 KILL_SCRIPT = """
 import sys
 sys.path[:0] = [{project!r}, {tests!r}]
-from test_sweep import toy_cell, GRID
-from common.sweep import run_grid
+from test_grid import toy_cell, GRID
+from common.grid import run_grid
 run_grid(GRID, toy_cell, {table!r}, {{"log": {log!r}, "sleep": 0.4}}, seeds=[0, 1, 2], verbose=False)
 """
 
@@ -143,16 +143,15 @@ def ray_available():
 def test_ray_tune_gives_the_local_runners_table(tmp_path, no_env):
     """Two real smoke cells (fixture MNIST) on a local Ray instance: same rows as the local runner."""
     import ray
-    from common.rsnn import train_cell
+    from common.lif_alif import train_cell
     from idx_fixtures import write_image_dataset
 
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=200, n_test=100)
     grid = {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
             "learn_beta": [True], "encoding": ["rate"], "hidden": [16], "epochs": [1]}
-    settings = profile_settings("lif_alif", "smoke")
 
     def context(name):
-        return {"profile": "smoke", "settings": settings, "data_root": str(data), "device": "cpu",
+        return {"profile": "smoke", "data_root": str(data), "device": "cpu",
                 "output_root": str(tmp_path / name), "threads": 1}
 
     local = run_grid(grid, train_cell, tmp_path / "local" / "results" / "t.jsonl", context("local"), seeds=[0])
@@ -161,7 +160,10 @@ def test_ray_tune_gives_the_local_runners_table(tmp_path, no_env):
                           workers=2, backend="ray")
     finally:
         ray.shutdown()
-    strip = lambda rows: sorted(({k: v for k, v in r.items() if k not in (*TIMING, "run")} for r in rows),
+    from common.train import comparable
+    strip = lambda rows: sorted(({**{k: v for k, v in r.items() if k not in (*TIMING, "run")},
+                                  "config": comparable(r["config"]),
+                                  "test": {k: v for k, v in r["test"].items() if k != "seconds"}} for r in rows),
                                 key=lambda r: r[KEY])
     assert len(remote) == 2 and strip(remote) == strip(local)
-    assert all(r["test_samples"] == 100 for r in remote)
+    assert all(r["test"]["n_samples"] == 100 for r in remote)

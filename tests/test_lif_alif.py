@@ -3,10 +3,12 @@ import pytest
 import torch
 
 import common
-from common.config import profile_settings
+from common.records import flat
+from common.specs import profile_settings
 from common.objectives import CROSS_ENTROPY
-from common.rsnn import MLP, RecurrentSNN, study_grid, train_cell
-from common.sweep import expand_grid
+from common.lif_alif import study_grid, train_cell
+from common.lif_alif_networks import MLP, RecurrentSNN
+from common.grid import expand_grid
 from idx_fixtures import write_image_dataset
 
 
@@ -93,24 +95,27 @@ def test_study_grids_cover_every_factor():
 def test_train_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_env):
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=300, n_test=120)
     settings = profile_settings("lif_alif", "smoke")
-    context = {"profile": "smoke", "settings": settings, "data_root": str(data), "output_root": str(tmp_path / "out")}
+    context = {"profile": "smoke", "data_root": str(data), "output_root": str(tmp_path / "out")}
     cell = {"dataset": "mnist", "model": "rsnn", "neuron": "alif", "recurrent": True, "learn_beta": True,
             "encoding": "periodic", "hidden": 16, "epochs": 1, "seed": 0}
-    row = train_cell(cell, context)
-    assert row["test_samples"] == 120 and 0 <= row["test_accuracy"] <= 1
+    record = train_cell(cell, context)
+    assert record["test"]["n_samples"] == 120 and 0 <= record["test"]["accuracy"] <= 1
+    assert len(record["test"]["predictions"]) == 120                  # kept for paired tests
+    row = flat(record)
     assert row["neuron"] == "alif" and row["recurrent"] is True and row["encoding"] == "periodic"
+    assert record["config"]["model_kwargs"]["hidden"] == 16 and record["config"]["epochs"] == 1
     assert 0 < row["beta_hidden"] < 1 and row["beta_hidden"] != pytest.approx(torch.exp(torch.tensor(-1 / 20)).item(), abs=1e-7)
     assert row["train_seconds"] > 0 and row["n_steps"] == settings["n_steps"]
     model, meta = common.load_model(tmp_path / "out" / row["checkpoint"])
     assert model.hidden.adaptive and model.recurrent
     # a second call reuses the finished checkpoint: same accuracy, no new training epoch
     again = train_cell(cell, context)
-    assert again["test_accuracy"] == row["test_accuracy"] and again["train_seconds"] == row["train_seconds"]
+    assert again["test"]["accuracy"] == record["test"]["accuracy"] and again["train_seconds"] == record["train_seconds"]
 
 
 def test_main_comparison_is_the_headline_part_of_the_grid():
-    from common.rsnn import main_comparison
-    from common.sweep import KEY, cell_key
+    from common.lif_alif import main_comparison
+    from common.grid import KEY, cell_key
     settings = profile_settings("lif_alif", "quick")
     main = expand_grid(study_grid(settings, parts="main"))
     everything = expand_grid(study_grid(settings))
@@ -121,7 +126,7 @@ def test_main_comparison_is_the_headline_part_of_the_grid():
 
 
 def test_reading_sets_the_source_claims_beside_the_grid():
-    from common.rsnn import reading
+    from common.lif_alif import reading
     from test_compare import grid_row
     gains = {0: 0.03, 1: 0.031, 2: 0.029}
     rows = [grid_row("rsnn", "fashion-mnist", seed, 0.85, "lif") for seed in gains]
@@ -129,5 +134,5 @@ def test_reading_sets_the_source_claims_beside_the_grid():
     text = reading(rows)
     assert "Source reported rsnn_alif_fashion-mnist 81.94%" in text and "here: 88.00%" in text
     assert "ALIF-over-LIF gain on Fashion-MNIST (+2.58%, one unseeded run each) holds here: +3.00%" in text
-    rows[3] = {**rows[3], "test_accuracy": 0.80}          # one seed reverses: the interval now spans zero
+    rows[3] = {**rows[3], "test": {**rows[3]["test"], "accuracy": 0.80}}   # one seed reverses: the interval spans zero
     assert "is not supported here" in reading(rows)

@@ -1,103 +1,23 @@
-"""The LIF-vs-ALIF study's networks, and one training cell of its factor grid.
+"""The LIF-vs-ALIF study (notebook 07): its factor grid, one run per cell, and the grid's reading.
 
-``rsnn``: 784 input spikes -> one hidden spiking layer (LIF or ALIF from common/neurons.py,
-optionally recurrent with the diagonal of the recurrent weights masked: no self-connections) ->
-leaky non-spiking readout of 10 units. ``forward(spikes [T, B, 784]) -> logits [B, 10]``: the
-readout membrane averaged over time (``readout="mean"``, default). Why the mean and not the
-source's max: every time step then receives a gradient (the max passes gradient to one step per
-class), and a transient early peak cannot decide the class alone. ``"max"`` and ``"last"`` remain
-options. Logits go to cross-entropy (common.objectives.CROSS_ENTROPY), as for the MLP.
-
-``mlp``: the non-spiking baseline with the same hidden size, 784 -> hidden (ReLU) -> 10, on the
-intensities themselves (image loaders, no spikes).
-
-Factors of a cell (each one real, each tested): ``neuron`` lif/alif, ``recurrent`` on/off,
-``hidden`` size, ``epochs``, ``learn_beta`` (trained membrane decays, stored as logits), and the
-input ``encoding`` (common/encodings.py). :func:`train_cell` turns one cell into one results row.
+Factors of a cell (each one real, each tested): ``neuron`` lif/alif, ``recurrent`` on/off, ``hidden``
+size, ``epochs``, ``learn_beta`` (trained membrane decays, stored as logits), and the input
+``encoding`` (common/encodings.py); ``model`` is ``rsnn`` (common/lif_alif_networks.py) or the
+``mlp`` baseline. A cell is the spec ``lif_alif`` (common/specs.py) with its factors set, run by
+:func:`common.runner.run`; its record is one line of ``results/lif_alif-<profile>.jsonl``.
 """
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
-import os
 import time
+from dataclasses import replace
 
 import torch
-from torch import nn
 
-from .models import register
-from .neurons import NEURONS, LeakyReadout
+from .records import flat
 
-READOUTS = ("mean", "max", "last")
 FACTORS = ("dataset", "model", "neuron", "recurrent", "hidden", "epochs", "learn_beta", "encoding")
-
-
-@register("rsnn")
-class RecurrentSNN(nn.Module):
-    """784 -> hidden LIF/ALIF (optional masked recurrence) -> leaky readout; logits ``[B, n_classes]``."""
-
-    def __init__(self, neuron: str = "lif", hidden: int = 128, recurrent: bool = False,
-                 learn_beta: bool = False, n_inputs: int = 784, n_classes: int = 10,
-                 readout: str = "mean", beta: float | None = None, kappa: float | None = None,
-                 neuron_kwargs: dict | None = None):
-        super().__init__()
-        if neuron not in NEURONS:
-            raise ValueError(f"neuron must be one of {sorted(NEURONS)}, got {neuron!r}")
-        if readout not in READOUTS:
-            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
-        self.readout_mode, self.recurrent = readout, recurrent
-        self.fc_in = nn.Linear(n_inputs, hidden)
-        self.hidden = NEURONS[neuron](beta=beta, learn_beta=learn_beta, **(neuron_kwargs or {}))
-        if recurrent:
-            self.w_rec = nn.Parameter(torch.empty(hidden, hidden))
-            nn.init.orthogonal_(self.w_rec, gain=0.5)
-            self.register_buffer("rec_mask", 1.0 - torch.eye(hidden))
-        self.fc_out = nn.Linear(hidden, n_classes)
-        self.readout = LeakyReadout(kappa=kappa, learn_kappa=learn_beta)
-        self.spike_rate = 0.0
-        self.spike_counts: dict[str, float] = {}   # hidden spikes per sample, after each forward
-        self.neurons_per_sample = hidden + n_classes   # membranes that leak every step (energy estimate)
-
-    def recurrent_weight(self) -> torch.Tensor:
-        """The recurrent weights actually used: diagonal zeroed (no neuron drives itself)."""
-        return self.w_rec * self.rec_mask
-
-    @property
-    def betas(self) -> dict[str, float]:
-        """Current decays: hidden membrane ``beta`` and readout ``kappa``."""
-        return {"beta_hidden": self.hidden.beta.item(), "beta_readout": self.readout.kappa.item()}
-
-    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        if spikes.dim() != 3:
-            raise ValueError(f"expected input spikes [T, B, {self.fc_in.in_features}], got {tuple(spikes.shape)}")
-        current = self.fc_in(spikes.float())                  # all T steps in one matmul
-        recurrent = None
-        if self.recurrent:
-            weight = self.recurrent_weight()
-            recurrent = lambda z: z @ weight.t()
-        hidden_spikes = self.hidden(current, recurrent)       # [T, B, hidden]
-        membrane = self.readout(self.fc_out(hidden_spikes))   # [T, B, n_classes]
-        self.spike_rate = hidden_spikes.detach().mean().item()
-        self.spike_counts = {"hidden": hidden_spikes.detach().sum().item() / spikes.shape[1]}   # per sample
-        if self.readout_mode == "mean":
-            return membrane.mean(0)
-        if self.readout_mode == "max":
-            return membrane.max(0).values
-        return membrane[-1]
-
-
-@register("mlp")
-class MLP(nn.Module):
-    """The non-spiking baseline: flatten -> Linear(784, hidden) -> ReLU -> Linear(hidden, 10)."""
-
-    def __init__(self, hidden: int = 128, n_inputs: int = 784, n_classes: int = 10):
-        super().__init__()
-        self.fc1, self.fc2 = nn.Linear(n_inputs, hidden), nn.Linear(hidden, n_classes)
-        self.act = nn.ReLU()   # a module, so NeuroBench's hooks see the activations
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x.flatten(1))))
 
 
 # ---------------------------------------------------------------- one cell of the factor grid
@@ -108,69 +28,55 @@ def cell_name(cell: dict) -> str:
     return f"lif_alif_{cell.get('dataset', 'x')}_{cell.get('model', 'rsnn')}_{digest}"
 
 
-def train_cell(cell: dict, context: dict) -> dict:
-    """Train and test one cell; return its results row.
+def cell_spec(cell: dict, profile: str, overrides: dict | None = None, **locations):
+    """The spec ``lif_alif`` with a cell's factors (missing ones: the spec's and the profile's defaults);
+    ``overrides``: other knobs of the spec, the same for every cell (e.g. a benchmark's ``train_limit``)."""
+    from .specs import SPECS, profile_settings, resolve
 
-    ``cell``: factors (see FACTORS; missing ones take defaults) and ``seed``. ``context``: what is
-    the same for every cell: ``profile``, ``settings`` (PROFILE_SETTINGS["lif_alif"][profile]),
-    ``data_root``, ``mirror``, ``output_root``, ``device``. Accuracy is on the whole test set
-    (``test_limit`` is set only by the smoke profile's fixture data).
-    """
-    import common  # noqa: F401  (applies patches; keeps a worker process identical to the notebook's)
-    from .config import RunConfig, seed_everything
-    from .data import image_loaders
-    from .encodings import spike_loaders
-    from .objectives import CROSS_ENTROPY
-    from .train import adamw_one_cycle, fit
-
-    settings = context["settings"]
-    cell = {"model": "rsnn", **cell}
-    seed, model_name = int(cell["seed"]), cell["model"]
-    hidden = int(cell.get("hidden", settings.get("hidden", 128)))
-    if model_name == "rsnn":
-        kwargs = {"neuron": cell.get("neuron", "lif"), "hidden": hidden,
-                  "recurrent": bool(cell.get("recurrent", False)),
-                  "learn_beta": bool(cell.get("learn_beta", False)), "readout": settings.get("readout", "mean")}
+    settings = profile_settings("lif_alif", profile)
+    base = SPECS["lif_alif"]
+    model = cell.get("model", "rsnn")
+    hidden = int(cell.get("hidden", settings["hidden"]))
+    if model == "rsnn":
+        kwargs = {**base.model_kwargs, **{k: cell[k] for k in ("neuron", "recurrent", "learn_beta") if k in cell},
+                  "hidden": hidden, "readout": settings.get("readout", base.model_kwargs["readout"])}
+        kwargs["recurrent"], kwargs["learn_beta"] = bool(kwargs["recurrent"]), bool(kwargs["learn_beta"])
     else:
         kwargs = {"hidden": hidden}
+    spec = replace(base, dataset=cell["dataset"], model=model, model_kwargs=kwargs)
     epochs = int(cell.get("epochs", settings["epochs"]))
-    config = RunConfig(run_name=cell_name(cell), dataset=cell["dataset"], model=model_name,
-                       model_kwargs=kwargs, profile=context["profile"], epochs=epochs,
-                       batch_size=settings.get("batch_size", 128), lr=settings.get("lr", 2e-3),
-                       weight_decay=settings.get("weight_decay", 1e-5), seed=seed,
-                       device=context.get("device"), data_root=context.get("data_root"),
-                       mirror=context.get("mirror"), output_root=context.get("output_root"),
-                       extra={"cell": cell, "n_steps": settings["n_steps"]})
+    resolved = resolve(spec, profile, seed=int(cell["seed"]), overrides={**(overrides or {}), "epochs": epochs},
+                       run_name=cell_name(cell), **locations)
+    # the checkpoint records the cell and the one setting its input depends on
+    resolved.config.extra = {"cell": cell, "n_steps": settings["n_steps"]}
+    return resolved
+
+
+def train_cell(cell: dict, context: dict) -> dict:
+    """Train and test one cell (:func:`common.runner.run`); return its record.
+
+    ``cell``: factors (see FACTORS; missing ones take defaults) and ``seed``. ``context``: what is
+    the same for every cell: ``profile``, ``data_root``, ``mirror``, ``output_root``, ``device``,
+    ``threads``, ``overrides`` (knobs of the spec). Accuracy is on the whole test set (``test_limit`` is set only by the smoke profile's
+    fixture data).
+    """
+    from .runner import load_data, run
+
+    cell = {"model": "rsnn", **cell}
+    spec = cell_spec(cell, context["profile"], context.get("overrides"), data_root=context.get("data_root"),
+                     mirror=context.get("mirror"), output_root=context.get("output_root"), device=context.get("device"))
     # One thread per cell by default: these small matrices gain little from a second thread, and on a
     # busy machine two OpenMP threads ran 4-5x slower than one (measured); run cells in parallel instead.
     torch.set_num_threads(int(context.get("threads") or 1))
-    seed_everything(seed)
-    limits = {"train_limit": settings.get("train_limit"), "test_limit": settings.get("test_limit")}
-    if model_name == "rsnn":
-        train_loader, test_loader, _ = spike_loaders(
-            config.dataset, cell.get("encoding", "rate"), settings["n_steps"], config.data_root,
-            config.mirror, config.batch_size, seed, **limits)
-    else:
-        train_loader, test_loader, _ = image_loaders(config.dataset, config.data_root, config.mirror,
-                                                     config.batch_size, seed, **limits)
-    model = common.build_model(model_name, **kwargs)
-    optimizer, scheduler = adamw_one_cycle(model, config, len(train_loader))
-    betas = (lambda m: m.betas) if model_name == "rsnn" else None
     start = time.perf_counter()
-    outcome = fit(model, config, train_loader, test_loader, CROSS_ENTROPY, optimizer, scheduler,
-                  reuse_trained=True, evaluate_every_epoch=False, epoch_metrics=betas)
-    row = {**{f: cell.get(f) for f in FACTORS}, "seed": seed, "hidden": hidden, "epochs": epochs,
-           "test_accuracy": outcome["test"]["accuracy"], "test_samples": outcome["test"]["n_samples"],
-           "test_loss": outcome["test"]["loss"], "train_seconds": outcome["train_seconds"],
-           "wall_seconds": time.perf_counter() - start,
-           "seconds_per_epoch": outcome["train_seconds"] / max(1, len(outcome["history"])),
-           "parameters": common.count_parameters(model), "n_steps": settings["n_steps"] if model_name == "rsnn" else None,
-           "run": config.tag, "checkpoint": os.path.relpath(outcome["checkpoint"], config.output_root),
-           "device": config.device, "torch_threads": torch.get_num_threads(),
-           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    if model_name == "rsnn":
-        row.update(model.betas, spike_rate=model.spike_rate)
-    return row
+    data = load_data(spec, encoding=cell.get("encoding", "rate"))
+    record = run(spec, data, reuse_trained=True, save=False, evaluate_every_epoch=False)
+    record["wall_seconds"] = time.perf_counter() - start
+    record["cell"] = {**{f: cell.get(f) for f in FACTORS}, "seed": spec.config.seed,
+                      "hidden": spec.config.model_kwargs["hidden"], "epochs": spec.config.epochs}
+    record["n_steps"] = spec.settings["n_steps"] if cell["model"] == "rsnn" else None
+    record["torch_threads"] = torch.get_num_threads()
+    return record
 
 
 # ---------------------------------------------------------------- the study's grid, from the profile
@@ -195,8 +101,8 @@ def study_grid(settings: dict, seed: int = 0, parts: str = "all") -> list[dict]:
 
 
 def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
-    """The rows of the headline comparison (``settings["main"]``), every seed."""
-    from .sweep import KEY, cell_key, expand_grid
+    """The records of the headline comparison (``settings["main"]``), every seed."""
+    from .grid import KEY, cell_key, expand_grid
     keys = {cell_key(cell) for cell in expand_grid(study_grid(settings, parts="main"))}
     return [row for row in rows if row[KEY] in keys]
 
@@ -213,15 +119,15 @@ def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None
               threads: int | None = None) -> list[dict]:
     """Run (or resume) the profile's LIF-vs-ALIF grid; cells already in the results table are skipped.
 
-    Returns the rows of this grid. ``workers`` > 1 runs cells in parallel processes (give each
+    Returns the records of this grid. ``workers`` > 1 runs cells in parallel processes (give each
     ``threads`` = cores / workers); ``backend="ray"`` uses Ray Tune.
     """
-    from .config import profile_settings
-    from .sweep import run_grid
+    from .grid import run_grid
+    from .specs import profile_settings
 
     settings = profile_settings("lif_alif", profile)
     workers = workers or settings.get("workers", 1)
-    context = {"profile": profile, "settings": settings, "data_root": data_root, "mirror": mirror,
+    context = {"profile": profile, "data_root": data_root, "mirror": mirror,
                "output_root": output_root, "device": device, "threads": threads}
     return run_grid(study_grid(settings, seed), train_cell, results_table_path(profile, output_root),
                     context, workers=workers, backend=backend)
@@ -250,7 +156,9 @@ def cell_label(row: dict, varying: list[str]) -> str:
 
 def cell_table(rows: list[dict]):
     """One line per (dataset, cell): mean and std of test accuracy over seeds, n, mean learned decays."""
+    rows = [flat(r) for r in rows]
     import pandas as pd
+    from .stats import seed_summary
 
     varying = _varying(rows)
     frame = pd.DataFrame([{**r, "cell": cell_label(r, varying)} for r in rows])
@@ -258,14 +166,16 @@ def cell_table(rows: list[dict]):
         if column not in frame:
             frame[column] = float("nan")
     grouped = frame.groupby(["dataset", "cell"], sort=False)
-    return pd.DataFrame({"mean": grouped.test_accuracy.mean(), "std": grouped.test_accuracy.std(),
-                         "n": grouped.test_accuracy.count(), "test_samples": grouped.test_samples.min(),
-                         "beta_hidden": grouped.beta_hidden.mean(), "beta_readout": grouped.beta_readout.mean(),
-                         "train_s": grouped.train_seconds.mean()}).reset_index()
+    table = seed_summary(frame, ["dataset", "cell"])
+    for column, values in (("test_samples", grouped.test_samples.min()), ("beta_hidden", grouped.beta_hidden.mean()),
+                           ("beta_readout", grouped.beta_readout.mean()), ("train_s", grouped.train_seconds.mean())):
+        table[column] = list(values)
+    return table
 
 
 def plot_accuracy_bars(rows: list[dict]):
     """The source study's bar charts, one panel per dataset, now with mean +- std over seeds and every seed."""
+    rows = [flat(r) for r in rows]
     import matplotlib.pyplot as plt
 
     table = cell_table(rows)
@@ -287,6 +197,7 @@ def plot_accuracy_bars(rows: list[dict]):
 
 def plot_learned_betas(rows: list[dict]):
     """Where the trained decays ended (hidden beta, readout kappa), every seed, against their start values."""
+    rows = [flat(r) for r in rows]
     import matplotlib.pyplot as plt
     from .neurons import TAU_M_MS, decay
 
@@ -311,7 +222,8 @@ def effects_table(rows: list[dict]):
     """Paired differences (level b minus level a, same dataset / other factors / seed) with 95% t-intervals,
     for every factor that varies among the spiking cells: categories against their first level, sizes
     (hidden, epochs) each against the next smaller."""
-    from .sweep import factor_effects
+    rows = [flat(r) for r in rows]
+    from .stats import factor_effects
 
     spiking = [r for r in rows if r.get("model") == "rsnn"]
     comparisons = []
@@ -328,7 +240,8 @@ def effects_table(rows: list[dict]):
 
 def source_claims(rows: list[dict]) -> list[str]:
     """The source study's reported numbers beside this grid's corresponding cells (mean over seeds)."""
-    from .compare import SOURCE_REPORTED
+    rows = [flat(r) for r in rows]
+    from .specs import SOURCE_REPORTED
 
     lines = []
     for name, (reported, how) in SOURCE_REPORTED.items():
@@ -353,7 +266,8 @@ def source_claims(rows: list[dict]) -> list[str]:
 
 def cell_means(rows: list[dict], model: str, dataset: str, neuron: str | None) -> list[float]:
     """Mean test accuracy over seeds of every cell of one model kind on one dataset."""
-    from .sweep import summarize
+    rows = [flat(r) for r in rows]
+    from .stats import summarize
     chosen = [r for r in rows if r.get("model") == model and r.get("dataset") == dataset
               and (neuron is None or r.get("neuron") == neuron)]
     return list(summarize(chosen)["mean"]) if chosen else []
@@ -361,6 +275,7 @@ def cell_means(rows: list[dict], model: str, dataset: str, neuron: str | None) -
 
 def reading(rows: list[dict]) -> str:
     """A few sentences on the results, every number computed here from the rows."""
+    rows = [flat(r) for r in rows]
     table = cell_table(rows)
     effects = effects_table(rows)
     lines = []
@@ -395,7 +310,7 @@ def reading(rows: list[dict]) -> str:
 
 
 def main(argv=None) -> int:
-    """``python -m common.rsnn --profile quick [--workers 2] [--backend ray]``: run the grid headless."""
+    """``python -m common.lif_alif --profile quick [--workers 2] [--backend ray]``: run the grid headless."""
     import argparse
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--profile", default="quick")
@@ -407,8 +322,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mirror", default=None)
     parser.add_argument("--output-root", default=None)
     args = parser.parse_args(argv)
-    from common import rsnn   # not this __main__ module: pool workers must find common.rsnn.train_cell
-    rows = rsnn.run_study(args.profile, args.seed, args.data_root, args.mirror, args.output_root,
+    from common import lif_alif   # not this __main__ module: pool workers must find common.lif_alif.train_cell
+    rows = lif_alif.run_study(args.profile, args.seed, args.data_root, args.mirror, args.output_root,
                           workers=args.workers, backend=args.backend, threads=args.threads)
     print(f"{len(rows)} rows in {results_table_path(args.profile, args.output_root)}")
     return 0

@@ -2,10 +2,10 @@
 
     python benchmarks/all_models.py [--profile quick] [--batches 5] [--with-source]
 
-Each row is a spec of common/specs.py under ``--profile`` (the notebooks' runs, and the LIF/ALIF grid's
+Each row is a spec of common/runs/specs.py under ``--profile`` (the notebooks' runs, and the LIF/ALIF grid's
 headline cells), so the benchmark trains exactly what the notebooks train: the same model and arguments,
 objective, time bins and batch size. It times ``--batches`` training steps through the shared core's loop
-(common.train.train_one_epoch: forward, loss, backward, AdamW step), then inference in eval mode:
+(common.runs.train.train_one_epoch: forward, loss, backward, AdamW step), then inference in eval mode:
 milliseconds for one sample alone (batch 1, what a demo or Grad-CAM pays) and per sample within a batch
 of 128 (throughput).
 
@@ -31,8 +31,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
-from common.specs import SPECS, resolve  # noqa: E402
-from common.train import train_one_epoch  # noqa: E402
+from common.runs.specs import SPECS, resolve  # noqa: E402
+from common.runs.train import train_one_epoch  # noqa: E402
 
 INFERENCE_BATCH = 128                         # throughput column: samples per forward pass
 DENSITY = {"nmnist": 0.039, "dvsgesture": 0.109, "spikes": 0.13}
@@ -41,7 +41,7 @@ SIDE = {"nmnist": 34, "dvsgesture": 32}
 
 def study_runs(profile: str) -> dict:
     """Every spec of the study under ``profile`` (one seed), and the LIF/ALIF grid's headline cells."""
-    from common.lif_alif import cell_spec
+    from common.study.lif_alif import cell_spec
 
     runs = {f"{name} (nb {spec.notebook})": resolve(name, profile) for name, spec in SPECS.items() if name != "lif_alif"}
     for kind in ("lif", "alif", "mlp"):
@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         batched = inference_ms(spec, INFERENCE_BATCH, device)
         rows.append(f"| {name} | {spec.config.batch_size} | {steps} | {train:,.0f} | {single:.2f} | {batched:.3f} |")
         print(rows[-1], flush=True)
-    from common.layout import cpu_description
+    from common.networks.layout import cpu_description
     print(f"\nEvery run of profile {args.profile}, project loop, {device} ({cpu_description()}), "
           f"{torch.get_num_threads()} threads, {args.batches} timed training batches each")
     print(f"| spec (notebook) | training batch | T | training samples/s | inference ms (1 sample) "

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.specs import profile_settings  # noqa: E402
-from common.lif_alif import study_grid, train_cell  # noqa: E402
-from common.grid import expand_grid  # noqa: E402
+from common.runs.grid import expand_grid  # noqa: E402
+from common.runs.specs import profile_settings  # noqa: E402
+from common.study.lif_alif import study_grid, train_cell  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -9,8 +9,8 @@ same number of epochs on the same recordings, then are tested on the same test r
 - source: a faithful copy of the source notebook's loop: tonic Denoise + ToFrame applied on the
   fly in a DataLoader (PadTensors, batch_first=False), an nn.Sequential of snntorch
   Leaky(init_hidden=True) layers stepped over time in Python, reset per batch;
-- project: frames binned once and cached as uint8 (common.events), the time-batched spiking CNN
-  (common.snn) and the shared training core (common.train.fit).
+- project: frames binned once and cached as uint8 (common.data.events), the time-batched spiking CNN
+  (common.networks.snn) and the shared training core (common.runs.train.fit).
 
 Prints samples/s of each (training epochs only, and the project's including its one-time framing),
 the ratio, test accuracies and the process's peak resident memory; and a ceiling: samples/s if a
@@ -35,8 +35,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 import common
-from common.events import event_frames, event_loaders, open_event_dataset
-from common.objectives import spike_count_mse
+from common.data.events import event_frames, event_loaders, open_event_dataset
+from common.networks.objectives import spike_count_mse
 
 T, BATCH, LR, BETA = 25, 128, 2e-3, 0.5
 
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         project = run_project(args.epochs, args.limit, data_root, mirror)
         # The source loop trains on the very recordings the project loop framed (same subset).
         train_ds = open_event_dataset("nmnist", True, data_root, mirror)
-        chosen = common.events.balanced_subset(train_ds.targets, args.limit)
+        chosen = common.data.events.balanced_subset(train_ds.targets, args.limit)
         test_idx = list(range(len(open_event_dataset("nmnist", False, data_root, mirror).targets)))
         print(f"source loop ({args.epochs} epochs) ...", flush=True)
         source = run_source(args.epochs, chosen, test_idx, data_root, mirror)

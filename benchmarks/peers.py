@@ -2,12 +2,14 @@
 
     python benchmarks/peers.py [--batch 128] [--runs 3]
 
-Same model everywhere (12C5-MP2-32C5-MP2-800FC10, beta 0.5, fast-sigmoid surrogate of slope 25, threshold 1,
-reset by subtraction), T = 25, random frames at N-MNIST density (~4% of pixel-bins active, counts 1-3),
-Adam(2e-3), snntorch's spike-count MSE; 2 warm-up steps then 6 timed steps, ``--runs`` times, each row in
+Same model everywhere, the spec ``scnn_nmnist_beta0.5`` of notebook 02 (common/runs/specs.py, quick profile):
+12C5-MP2-32C5-MP2-800FC10, beta 0.5, fast-sigmoid surrogate of slope 25, threshold 1, reset by subtraction,
+T = 25; random frames at N-MNIST density (~4% of pixel-bins active, counts 1-3), Adam at the spec's learning
+rate, snntorch's spike-count MSE; ``--batch`` (default 128, where the peers were first compared; the spec
+trains at 32); 2 warm-up steps then 6 timed steps, ``--runs`` times, each row in
 its own process so its peak memory is its own:
 
-- project: ``common.build_model("scnn")`` with the layout it chooses itself (common/layout.py), and with
+- project: ``common.build_model("scnn")`` with the layout it chooses itself (common/networks/layout.py), and with
   each layout forced (chunks of 1, 5 and all time bins per convolution call);
 - snntorch: ``Leaky`` layers in an ``nn.Sequential`` stepped over frames already in memory;
 - spikingjelly 2.0 multi-step: ``layer.*`` and ``neuron.LIFNode`` with ``step_mode="m"`` (torch backend;
@@ -16,7 +18,8 @@ its own process so its peak memory is its own:
   layout: what no rewriting of the rest removes.
 
 Prints samples/s per row, each row's ratio to the project (auto) and the project's ratio to the best peer
-and to the ceiling, the chosen layout and the CPU's vector extensions.
+and to the ceiling, the chosen layout and the CPU's vector extensions; then where one training step of the
+project goes (convolutions, pooling, neurons and the rest, loss, optimizer).
 """
 from __future__ import annotations
 
@@ -33,7 +36,11 @@ import torch
 from torch import nn
 
 PROJECT = Path(__file__).resolve().parent.parent
-T, BETA, LR = 25, 0.5, 2e-3
+sys.path.insert(0, str(PROJECT))
+from common.runs.specs import resolve  # noqa: E402
+
+SPEC = resolve("scnn_nmnist_beta0.5", "quick")      # the network, T and lr of notebook 02
+T, BETA, LR = SPEC.settings["n_time_bins"], SPEC.config.model_kwargs["beta"], SPEC.config.lr
 ROWS = ["project (auto layout)", "project, 1 bin per call", "project, 5 bins per call", "project, all bins per call",
         "snntorch Leaky stepped over frames in memory", "spikingjelly 2.0 multi-step (torch backend)",
         "ceiling: the two conv stages alone, fastest layout"]
@@ -94,12 +101,58 @@ def step_fn(row: str):
 def ceiling_step(batch: int):
     """The project's two conv stages alone, in their fastest chunk (measured here)."""
     import common
-    from common import layout
+    from common.networks import layout
     model = common.build_model("scnn", beta=BETA).train()
     x, _ = frames(batch)
     timings = layout.ceiling(model, x.float())
     best = min(timings, key=timings.get)
     return batch / timings[best], best
+
+
+def breakdown(batch: int) -> dict:
+    """Where one training step of the project (auto layout) goes, in seconds: convolutions, pooling (both
+    forward and backward, from the conv stages timed alone at the chosen chunk), neurons and the rest of
+    forward and backward, loss, optimizer. Medians over 6 steps after 2 warm-up steps."""
+    from common.networks import layout
+    from common.networks.objectives import spike_count_mse
+
+    torch.manual_seed(0)
+    model, _ = step_fn("project (auto layout)")
+    model.train()
+    objective, optimizer = spike_count_mse(), torch.optim.Adam(model.parameters(), lr=LR)
+    x, labels = frames(batch)
+    x = x.float()
+    phases = {"forward": [], "loss": [], "backward": [], "optimizer": []}
+    for i in range(8):
+        marks = [time.perf_counter()]
+        output = model(x)
+        marks.append(time.perf_counter())
+        loss = objective.loss(output, labels)
+        marks.append(time.perf_counter())
+        optimizer.zero_grad()
+        loss.backward()
+        marks.append(time.perf_counter())
+        optimizer.step()
+        marks.append(time.perf_counter())
+        if i >= 2:
+            for (name, times), a, b in zip(phases.items(), marks, marks[1:]):
+                times.append(b - a)
+    median = {name: sorted(times)[len(times) // 2] for name, times in phases.items()}
+    chunk = layout.time_chunk(model, x)
+    stages = layout._stages_time(model, x, chunk)          # conv + pool of both stages, forward and backward
+    shapes = [(x.shape[0] * x.shape[1], 12, 30, 30), (x.shape[0] * x.shape[1], 32, 11, 11)]   # the convs' outputs
+
+    def pool_step():                                       # the pooling alone, on tensors of those shapes
+        for shape in shapes:
+            y = torch.rand(shape).contiguous(memory_format=torch.channels_last).requires_grad_()
+            step = chunk * x.shape[1] if chunk else shape[0]
+            for start in range(0, shape[0], step):
+                model.pool(y[start:start + step]).sum().backward()
+    pooling = layout._median_seconds(pool_step)
+    return {"convolutions": stages - pooling, "pooling": pooling,
+            "neurons and the rest of forward + backward": median["forward"] + median["backward"] - stages,
+            "loss": median["loss"], "optimizer (Adam)": median["optimizer"],
+            "step": sum(median.values()), "layout": f"{chunk or 'all'} bin(s) per call"}
 
 
 def measure(row: str, batch: int) -> dict:
@@ -108,7 +161,7 @@ def measure(row: str, batch: int) -> dict:
         samples_per_s, best = ceiling_step(batch)
         return {"row": row, "samples_per_s": samples_per_s, "layout": best,
                 "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    from common.objectives import spike_count_mse
+    from common.networks.objectives import spike_count_mse
     model, forward = step_fn(row)
     model.train()
     objective = spike_count_mse()
@@ -124,7 +177,7 @@ def measure(row: str, batch: int) -> dict:
         optimizer.step()
         if i >= 2:
             times.append(time.perf_counter() - start)
-    from common import layout
+    from common.networks import layout
     chosen = getattr(model, "time_chunk", None)
     if chosen == "auto":
         chosen = layout.time_chunk(model, x)
@@ -140,22 +193,20 @@ def main(argv=None) -> int:
     parser.add_argument("--row", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.row:
-        print(json.dumps(measure(args.row, args.batch)))
+        print(json.dumps(breakdown(args.batch) if args.row == "breakdown" else measure(args.row, args.batch)))
         return 0
-    from common.layout import cpu_description
+    from common.networks.layout import cpu_description
     print(f"{cpu_description()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"batch {args.batch}, T={T}")
     results = {}
     for row in ROWS:
         runs = []
         for _ in range(args.runs):
-            done = subprocess.run([sys.executable, __file__, "--row", row, "--batch", str(args.batch)],
-                                  capture_output=True, text=True, cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
-            if done.returncode != 0:
+            run = in_own_process(row, args.batch)
+            if run is None:
                 runs = None
-                print(f"{row}: failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no output'})")
                 break
-            runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            runs.append(run)
         if runs:
             results[row] = runs
     project = results["project (auto layout)"]
@@ -171,7 +222,24 @@ def main(argv=None) -> int:
         print(f"project (auto) / best peer ({best}): {mean(ROWS[0]) / mean(best):.2f}x")
     if ROWS[-1] in results:
         print(f"project (auto) / ceiling: {mean(ROWS[0]) / mean(ROWS[-1]):.0%}; chosen layout: {project[0]['layout']}")
+    parts = in_own_process("breakdown", args.batch)
+    if parts:
+        step = parts.pop("step")
+        print(f"\nWhere one training step of the project goes (batch {args.batch}, {parts.pop('layout')}; "
+              f"{1000 * step:.0f} ms per step):\n| part | ms per step | share |\n|---|---|---|")
+        for part, seconds in parts.items():
+            print(f"| {part} | {1000 * seconds:.0f} | {seconds / step:.0%} |")
     return 0
+
+
+def in_own_process(row: str, batch: int) -> dict | None:
+    """One row measured in a fresh process (its peak memory is its own); None, with the reason, if it failed."""
+    done = subprocess.run([sys.executable, __file__, "--row", row, "--batch", str(batch)],
+                          capture_output=True, text=True, cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    if done.returncode != 0:
+        print(f"{row}: failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no output'})")
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

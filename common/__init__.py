@@ -5,14 +5,13 @@ when it is first imported, so ``import common`` itself stays light; see patches/
 Models are registered where they are defined; ``build_model`` imports their module on first use.
 """
 import patches as _patches
-
-from .checkpoint import CheckpointError, load_model, save_checkpoint
-from .config import PROFILES, PROJECT_ROOT, RunConfig, pick_device, seed_everything
-from .data import DatasetCorruptError, DatasetNotFoundError
-from .models import build_model, count_parameters
-from .records import load_results
-from .specs import setup
-from .objectives import CROSS_ENTROPY, Objective
-from .train import evaluate, fit
+from common.config import PROFILES, PROJECT_ROOT, RunConfig, pick_device, seed_everything
+from common.data.images import DatasetCorruptError, DatasetNotFoundError
+from common.networks.objectives import CROSS_ENTROPY, Objective
+from common.networks.registry import build_model, count_parameters
+from common.runs.checkpoint import CheckpointError, load_model, save_checkpoint
+from common.runs.records import load_results
+from common.runs.specs import setup
+from common.runs.train import evaluate, fit
 
 _patches.apply_all()

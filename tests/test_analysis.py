@@ -3,10 +3,16 @@ import torch
 from torch import nn
 
 matplotlib.use("Agg")
-from common.analysis import (evaluate_over_time, plot_accuracy_over_time, plot_learned_beta,  # noqa: E402
-                             plot_population_activity, plot_spikes_per_layer, population_activity)
-from common.data import TensorLoader  # noqa: E402
-from common.objectives import spike_count_mse  # noqa: E402
+from common.data.images import TensorLoader  # noqa: E402
+from common.explanations.analysis import (  # noqa: E402
+    plot_accuracy_over_time,
+    plot_learned_beta,
+    plot_population_activity,
+    plot_spikes_per_layer,
+    population_activity,
+)
+from common.networks.objectives import spike_count_mse  # noqa: E402
+from common.runs.train import evaluate_over_time  # noqa: E402
 
 
 class Scripted(nn.Module):

@@ -1,6 +1,6 @@
 import torch
 
-from common.augment import random_affine
+from common.data.augment import random_affine
 
 
 def test_random_affine_moves_each_image_differently():
@@ -21,7 +21,7 @@ def test_zero_strength_is_identity():
 
 
 def test_random_translate_moves_whole_recordings():
-    from common.augment import random_translate
+    from common.data.augment import random_translate
 
     torch.manual_seed(0)
     frames = torch.zeros(16, 5, 2, 34, 34, dtype=torch.uint8)

@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from common import events
-from common.checkpoint import CheckpointError, atomic_write, load_model, read_checkpoint, save_checkpoint
-from common.data import DatasetCorruptError, DatasetNotFoundError
-from common.events import event_frames
-from common.models import build_model
 from event_fixtures import make_dvsgesture_tree, make_nmnist_tree
+
+from common.data import events
+from common.data.events import event_frames
+from common.data.images import DatasetCorruptError, DatasetNotFoundError
+from common.files import atomic_write
+from common.networks.registry import build_model
+from common.runs.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("no_env")
 TESTS = Path(__file__).parent
@@ -215,7 +216,7 @@ def test_checkpoint_faults_are_checkpoint_errors_naming_the_file(checkpoint, cha
 
 
 def test_nan_weights_are_refused_even_with_a_matching_checksum(checkpoint):
-    from common.checkpoint import weights_checksum
+    from common.runs.checkpoint import weights_checksum
 
     saved = torch.load(checkpoint, weights_only=True)
     saved["state_dict"]["fc2.bias"].fill_(float("nan"))
@@ -264,12 +265,12 @@ train_toy({out!r})
 
 def train_toy(out: str, reuse_trained: bool = True) -> dict:
     """A small CNN run of 6 epochs through common.fit (checkpoint every epoch)."""
-    from common.objectives import CROSS_ENTROPY
-    from common.train import adamw_one_cycle, fit
     from test_train import separable
 
     from common.config import RunConfig
-    from common.data import TensorLoader
+    from common.data.images import TensorLoader
+    from common.networks.objectives import CROSS_ENTROPY
+    from common.runs.train import adamw_one_cycle, fit
 
     config = RunConfig("toy", "toy", "cnn", {"n_classes": 2}, profile="smoke", epochs=6, batch_size=32,
                        lr=3e-3, output_root=out, device="cpu")
@@ -283,7 +284,7 @@ def train_toy(out: str, reuse_trained: bool = True) -> dict:
 
 
 def test_a_run_killed_at_a_random_point_resumes_trains_nothing_twice_and_ends_as_if_never_killed(tmp_path, monkeypatch):
-    from common import train as train_module
+    from common.runs import train as train_module
 
     uninterrupted = train_toy(str(tmp_path / "a"))
     out = tmp_path / "b"

@@ -24,7 +24,7 @@ def test_every_run_of_the_benchmark_trains_and_infers(name):
 
 def test_the_benchmark_times_what_the_notebooks_train():
     """It reads the specs: notebook 04 at beta 0.8 and batch 32, as the notebook trains it (it once drifted)."""
-    from common.specs import SPECS, resolve
+    from common.runs.specs import SPECS, resolve
 
     quick = all_models.study_runs("quick")
     population = quick["scnn_nmnist_population (nb 04)"]
@@ -47,8 +47,18 @@ def test_every_row_of_the_peer_benchmark_runs_a_step(row):
     assert result["samples_per_s"] > 0 and result["peak_mb"] > 0
 
 
+def test_the_breakdown_of_a_training_step_adds_up():
+    parts = peers.breakdown(batch=2)
+    step = parts.pop("step")
+    assert parts.pop("layout").endswith("bin(s) per call")
+    assert set(parts) == {"convolutions", "pooling", "neurons and the rest of forward + backward", "loss",
+                          "optimizer (Adam)"}
+    assert sum(parts.values()) == pytest.approx(step) and parts["pooling"] > 0   # the parts make up the step
+
+
 def test_the_peers_train_the_same_network():
     import torch
+
     import common
     count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(peers.snntorch_net()) == count(common.build_model("scnn")) == 12 * 2 * 25 + 12 + 32 * 12 * 25 + 32 + 8010

@@ -5,9 +5,9 @@ import sys
 import pytest
 import torch
 
-from common.checkpoint import (CheckpointError, atomic_write, load_model, read_checkpoint,
-                               save_checkpoint)
-from common.models import build_model
+from common.files import atomic_write
+from common.networks.registry import build_model
+from common.runs.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
 
 
 def saved_cnn(path):

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 import common  # noqa: F401
-from common.checkpoint import save_checkpoint
-from common.compare import EXPERIMENTS, accuracy_table, measure, not_run, source_comparison
-from common.models import build_model
+from common.networks.registry import build_model
+from common.runs.checkpoint import save_checkpoint
+from common.study.compare import EXPERIMENTS, accuracy_table, measure, not_run, source_comparison
 
 
 def record(run, seed, accuracy, dataset="mnist", checkpoint="models/x.pth"):
@@ -42,8 +42,8 @@ def test_measure_reopens_the_checkpoint_and_runs_neurobench(tmp_path):
 
 
 def grid_row(model, dataset, seed, accuracy, neuron=None, encoding="rate", epochs=1, hidden=32):
-    """A record of the LIF/ALIF grid as common.lif_alif.train_cell writes it (cell, key and all)."""
-    from common.grid import KEY, cell_key
+    """A record of the LIF/ALIF grid as common.study.lif_alif.train_cell writes it (cell, key and all)."""
+    from common.runs.grid import KEY, cell_key
     cell = {"dataset": dataset, "model": model, "hidden": hidden, "epochs": epochs, "seed": seed}
     extra = {}
     if model == "rsnn":
@@ -58,8 +58,8 @@ def grid_row(model, dataset, seed, accuracy, neuron=None, encoding="rate", epoch
 
 
 def test_grid_records_bring_only_the_headline_cells(tmp_path):
-    from common.compare import grid_records
-    from common.records import ResultsTable
+    from common.runs.records import ResultsTable
+    from common.study.compare import grid_records
     table = ResultsTable(tmp_path / "results" / "lif_alif-smoke.jsonl")
     table.append(grid_row("rsnn", "mnist", 0, 0.90, "alif"), grid_row("rsnn", "mnist", 1, 0.94, "alif"),
                  grid_row("mlp", "fashion-mnist", 0, 0.8),
@@ -100,7 +100,7 @@ def test_not_run_lists_every_experiment_without_results_and_the_study_s_reason()
 
 
 def test_pareto_front_keeps_only_models_no_other_beats_on_both_axes():
-    from common.compare import pareto_front
+    from common.study.compare import pareto_front
     points = [(10, 5.0), (100, 1.0), (50, 6.0), (1000, 0.9), (1000, 2.0), (5, 20.0)]
     assert pareto_front(points) == [5, 0, 1, 3]
 
@@ -110,10 +110,10 @@ def test_every_comparison_figure_renders_from_small_records(tmp_path):
     import json
 
     import pandas as pd
-
-    from common.compare import plot_accuracy, plot_spikes, plot_tradeoff
-    from common.report import write_figures
     from test_nmnist_folds import row as fold_row
+
+    from common.study.compare import plot_accuracy, plot_spikes, plot_tradeoff
+    from common.study.report import write_figures
 
     records = [record("cnn_mnist", 0, 0.99), record("mlp_mnist_seed0", 0, 0.98), record("mlp_mnist_seed1", 1, 0.982),
                record("scnn_nmnist_beta0.8", 0, 0.97, dataset="nmnist")]

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from common.config import PROFILES, RunConfig, pick_device, seed_everything
-from common.specs import profile_settings
+from common.runs.specs import profile_settings
 
 
 def test_device_override_and_default(monkeypatch):
@@ -57,7 +57,7 @@ def test_resolve_locations_order(no_env, monkeypatch):
 
 def test_smoke_outputs_never_go_beside_the_committed_reference_files(no_env, monkeypatch):
     from common.config import PROJECT_ROOT, SMOKE_OUTPUT_ROOT, default_output_root, downloads_allowed
-    from common.lif_alif import results_table_path
+    from common.study.lif_alif import results_table_path
 
     smoke = RunConfig("cnn_mnist", "mnist", "cnn", profile="smoke")
     quick = RunConfig("cnn_mnist", "mnist", "cnn", profile="quick")

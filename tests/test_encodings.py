@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from common.encodings import SpikeEncoder, encode, spike_loaders
+from common.data.encodings import SpikeEncoder, encode, spike_loaders
 
 T = 40
 

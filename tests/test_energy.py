@@ -1,6 +1,6 @@
 import pytest
 
-from common.energy import ENERGY_PJ, energy_nj
+from common.study.energy import ENERGY_PJ, energy_nj
 
 
 def test_energy_is_operations_times_the_cited_energies():

@@ -9,11 +9,11 @@ import pytest
 import tonic
 import tonic.datasets
 import torch
-
-from common import events
-from common.data import DatasetCorruptError, DatasetNotFoundError
-from common.events import event_frames, event_loaders, open_event_dataset
 from event_fixtures import make_dvsgesture_tree, make_nmnist_tree, write_nmnist_bin
+
+from common.data import events
+from common.data.events import event_frames, event_loaders, open_event_dataset
+from common.data.images import DatasetCorruptError, DatasetNotFoundError
 
 pytestmark = pytest.mark.usefixtures("no_env")
 

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 import common  # noqa: F401
-from common.gradcam import cam_gallery, grad_cam, overlay, pick_examples
-from common.models import build_model
+from common.explanations.gradcam import cam_gallery, grad_cam, overlay, pick_examples
+from common.networks.registry import build_model
 
 
 def test_grad_cam_maps_are_finite_and_not_constant():
@@ -21,9 +21,9 @@ def test_grad_cam_maps_are_finite_and_not_constant():
 @pytest.mark.mirror
 def test_saved_quick_cnn_gives_non_empty_maps(mirror, tmp_path):
     """On the raw conv2 output 73% of the reference model's maps were empty; on act2 none are."""
-    from common.checkpoint import load_model
     from common.config import PROJECT_ROOT
-    from common.data import image_loaders
+    from common.data.images import image_loaders
+    from common.runs.checkpoint import load_model
 
     path = PROJECT_ROOT / "models" / "cnn_mnist-quick.pth"
     if not path.exists():
@@ -112,7 +112,7 @@ def test_cnn_heatmap_peaks_on_the_stimulus(place):
 @pytest.mark.parametrize("model_name", ["scnn", "slstm"])
 @pytest.mark.parametrize("place", list(PLACES))
 def test_spiking_heatmaps_peak_on_the_stimulus_per_bin_and_whole_clip(model_name, place):
-    from common.gradcam import grad_cam_over_time
+    from common.explanations.gradcam import grad_cam_over_time
 
     row, col = PLACES[place]
     kwargs = {"n_classes": 11, "input_size": 32} if model_name == "slstm" else {"input_size": 32}
@@ -125,7 +125,7 @@ def test_spiking_heatmaps_peak_on_the_stimulus_per_bin_and_whole_clip(model_name
 
 
 def test_receptive_field_centres_follow_kernels_strides_padding_and_pooling():
-    from common.gradcam import receptive_field
+    from common.explanations.gradcam import receptive_field
 
     centres = lambda model, n: [o + s * j + (z - 1) / 2 for (o, s, z), j in
                                 [((rf[0][0], rf[1][0], rf[2][0]), j) for rf in [receptive_field(model.cam_stages)]
@@ -140,7 +140,8 @@ def test_stretching_the_map_over_the_frame_misses_a_border_stimulus(monkeypatch)
     """What the heatmaps did before: the 10 x 10 map resized over the 32 x 32 frame puts cell 0 at pixel
     1.6 instead of 6.5, so the same corner stimulus peaks several pixels away from where it is."""
     import cv2
-    from common import gradcam
+
+    from common.explanations import gradcam
 
     def stretch(maps, stages, size):
         return np.stack([cv2.resize(m, (size[1], size[0])) for m in np.asarray(maps, np.float32)])

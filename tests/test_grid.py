@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from common.grid import KEY, TIMING, cell_key, expand_grid, run_grid
-from common.records import ResultsTable
-from common.stats import paired_differences, summarize, t_interval, t_quantile
+from common.runs.grid import KEY, TIMING, cell_key, expand_grid, run_grid
+from common.runs.records import ResultsTable
+from common.runs.stats import paired_differences, summarize, t_interval, t_quantile
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -58,14 +58,14 @@ def test_failed_write_leaves_the_table_intact(tmp_path, monkeypatch):
     table = ResultsTable(tmp_path / "t.jsonl")
     table.append({KEY: "a", "x": 1})
     before = table.path.read_bytes()
-    import common.checkpoint as checkpoint
+    import common.files as checkpoint
 
     def crashing_write(path, write):
         class Half:
             def write(self, data):
                 raise KeyboardInterrupt("killed mid-write")
         write(Half())
-    monkeypatch.setattr("common.records.atomic_write", lambda p, w: checkpoint.atomic_write(p, lambda h: (h.write(b"{\"broken"), crashing_write(p, w))))
+    monkeypatch.setattr("common.runs.records.atomic_write", lambda p, w: checkpoint.atomic_write(p, lambda h: (h.write(b"{\"broken"), crashing_write(p, w))))
     with pytest.raises(KeyboardInterrupt):
         table.append({KEY: "b", "x": 2})
     assert table.path.read_bytes() == before and [r[KEY] for r in table.rows()] == ["a"]
@@ -76,7 +76,7 @@ KILL_SCRIPT = """
 import sys
 sys.path[:0] = [{project!r}, {tests!r}]
 from test_grid import toy_cell, GRID
-from common.grid import run_grid
+from common.runs.grid import run_grid
 run_grid(GRID, toy_cell, {table!r}, {{"log": {log!r}, "sleep": 0.4}}, seeds=[0, 1, 2], verbose=False)
 """
 
@@ -143,8 +143,9 @@ def ray_available():
 def test_ray_tune_gives_the_local_runners_table(tmp_path, no_env):
     """Two real smoke cells (fixture MNIST) on a local Ray instance: same rows as the local runner."""
     import ray
-    from common.lif_alif import train_cell
     from idx_fixtures import write_image_dataset
+
+    from common.study.lif_alif import train_cell
 
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=200, n_test=100)
     grid = {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
@@ -160,7 +161,7 @@ def test_ray_tune_gives_the_local_runners_table(tmp_path, no_env):
                           workers=2, backend="ray")
     finally:
         ray.shutdown()
-    from common.train import comparable
+    from common.runs.train import comparable
     strip = lambda rows: sorted(({**{k: v for k, v in r.items() if k not in (*TIMING, "run")},
                                   "config": comparable(r["config"]),
                                   "test": {k: v for k, v in r["test"].items() if k != "seconds"}} for r in rows),

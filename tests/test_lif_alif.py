@@ -1,15 +1,15 @@
 """The LIF/ALIF network and the MLP baseline: shapes, masking, gradients, registry, one real cell."""
 import pytest
 import torch
+from idx_fixtures import write_image_dataset
 
 import common
-from common.records import flat
-from common.specs import profile_settings
-from common.objectives import CROSS_ENTROPY
-from common.lif_alif import study_grid, train_cell
-from common.lif_alif_networks import MLP, RecurrentSNN
-from common.grid import expand_grid
-from idx_fixtures import write_image_dataset
+from common.networks.lif_alif import MLP, RecurrentSNN
+from common.networks.objectives import CROSS_ENTROPY
+from common.runs.grid import expand_grid
+from common.runs.records import flat
+from common.runs.specs import profile_settings
+from common.study.lif_alif import study_grid, train_cell
 
 
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
@@ -114,8 +114,8 @@ def test_train_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_e
 
 
 def test_main_comparison_is_the_headline_part_of_the_grid():
-    from common.lif_alif import main_comparison
-    from common.grid import KEY, cell_key
+    from common.runs.grid import KEY, cell_key
+    from common.study.lif_alif import main_comparison
     settings = profile_settings("lif_alif", "quick")
     main = expand_grid(study_grid(settings, parts="main"))
     everything = expand_grid(study_grid(settings))
@@ -126,8 +126,9 @@ def test_main_comparison_is_the_headline_part_of_the_grid():
 
 
 def test_reading_sets_the_source_claims_beside_the_grid():
-    from common.lif_alif import reading
     from test_compare import grid_row
+
+    from common.study.lif_alif import reading
     gains = {0: 0.03, 1: 0.031, 2: 0.029}
     rows = [grid_row("rsnn", "fashion-mnist", seed, 0.85, "lif") for seed in gains]
     rows += [grid_row("rsnn", "fashion-mnist", seed, 0.85 + gain, "alif") for seed, gain in gains.items()]

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from common.models import CNN, build_model, count_parameters
+from common.networks.cnn import CNN
+from common.networks.registry import build_model, count_parameters
 
 
 def test_cnn_shapes_match_the_source_study():

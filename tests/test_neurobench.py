@@ -1,4 +1,4 @@
-"""NeuroBench's metrics on the project's own networks (common/neurobench.py): installed without
+"""NeuroBench's metrics on the project's own networks (common/study/neurobench.py): installed without
 torchaudio, every metric that should be non-zero is, and they agree with the project's own counts."""
 import importlib.util
 from importlib import metadata
@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import common
-from common import neurobench as NB
-from common.compare import predictor
 from common.config import PROJECT_ROOT
-from common.objectives import spike_count_mse
+from common.networks.objectives import spike_count_mse
+from common.study import neurobench as NB
+from common.study.compare import predictor
 
 pytestmark = pytest.mark.usefixtures("no_env")
 
@@ -25,8 +25,9 @@ def test_pinned_neurobench_imports_without_torchaudio():
 def nmnist_test(tmp_path_factory):
     """The mirror's 100 real N-MNIST test recordings, or fixture recordings in the same format."""
     from conftest import MIRROR
-    from common.events import event_frames
     from event_fixtures import make_nmnist_tree
+
+    from common.data.events import event_frames
 
     root = tmp_path_factory.mktemp("data")
     mirror = MIRROR if MIRROR is not None and (MIRROR / "NMNIST" / "Test").is_dir() else None

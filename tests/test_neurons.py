@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from common.neurons import ALIF, LIF, LeakyReadout, alif_step, decay, lif_step
+from common.networks.neurons import ALIF, LIF, LeakyReadout, alif_step, decay, lif_step
 
 
 def test_decay_is_exp_minus_dt_over_tau():

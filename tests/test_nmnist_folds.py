@@ -3,7 +3,7 @@ levels from rows as the grid writes them."""
 import numpy as np
 import pytest
 
-from common import nmnist_folds as F
+from common.study import nmnist_folds as F
 
 
 def test_stratified_folds_test_every_recording_exactly_once():
@@ -52,15 +52,16 @@ def test_head_to_head_pairs_over_folds_and_over_recordings():
     accuracy = F.accuracy_table(rows)
     assert accuracy.loc["beta 0.8", "test_predictions"] == 8 and accuracy.loc["beta 0.5", "no_decision"] == 5
     records = F.as_records(rows, "quick")
-    from common.compare import accuracy_table
+    from common.study.compare import accuracy_table
     pooled = accuracy_table(records).set_index("run")
     assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 2
     assert pooled.loc["scnn_nmnist_beta_0.8_folds", "accuracy_mean"] == pytest.approx(0.875)
 
 
 def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env):
-    from common.specs import profile_settings
     from event_fixtures import make_nmnist_tree
+
+    from common.runs.specs import profile_settings
 
     full = profile_settings("scnn_nmnist", "full")
     assert full["folds"] is None and full["n_seeds"] >= 3

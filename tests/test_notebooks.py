@@ -4,13 +4,12 @@ import json
 import pytest
 import torch
 
-from common.study import numbered_notebooks, run_notebook
-from common.video import FPS, HOLD_LAST
+from common.explanations.video import FPS, HOLD_LAST
+from common.study.notebooks import numbered_notebooks, run_notebook
 
 HELD = round(FPS * HOLD_LAST)   # frames that hold the last time bin at the end of every video
 from event_fixtures import make_nmnist_tree
 from idx_fixtures import write_image_dataset
-
 
 LOCATIONS = ("data_root", "mirror", "output_root", "device")
 
@@ -85,7 +84,7 @@ def dvsgesture_root(tmp_path_factory):
 
 
 def check_dvs_runs(out, runs, n_test=22, n_time_bins=8, records=None):
-    from common.video import read_mp4
+    from common.explanations.video import read_mp4
 
     for run in runs:
         record = records[run] if records else json.loads((out / "results" / f"{run}-smoke.json").read_text())
@@ -112,7 +111,7 @@ def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tm
                                                                               mirror, no_env, monkeypatch):
     """Trained on synthetic clips, then run where only the mirror's 10 real test clips exist: the
     notebook evaluates, explains and renders the saved models instead of stopping."""
-    from common.video import read_mp4
+    from common.explanations.video import read_mp4
 
     if not (mirror / "DVSGesture" / "ibmGestureTest").is_dir():
         pytest.skip("the mirror holds no DVS Gesture clips")
@@ -146,8 +145,8 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
     for name, root in (("01", data), ("02", nmnist_root)):
         execute(name, tmp_path, data_root=str(root))
     # two of notebook 07's headline cells (LIF and the MLP, MNIST, seed 0), as its grid runner writes them
-    from common.grid import run_grid
-    from common.lif_alif import results_table_path, train_cell
+    from common.runs.grid import run_grid
+    from common.study.lif_alif import results_table_path, train_cell
     cell = {"dataset": ["mnist"], "hidden": [32], "epochs": [1], "seeds": [0]}
     grid = [{**cell, "model": ["rsnn"], "neuron": ["lif"], "recurrent": [False], "learn_beta": [True],
              "encoding": ["rate"]}, {**cell, "model": ["mlp"]}]
@@ -165,10 +164,10 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
 
 def test_07_lif_vs_alif(tmp_path, no_env):
     """Notebook 07 in smoke on MNIST and Fashion-MNIST fixtures; a second run retrains nothing."""
-    from common.grid import expand_grid
-    from common.lif_alif import study_grid
-    from common.records import flat
-    from common.specs import profile_settings
+    from common.runs.grid import expand_grid
+    from common.runs.records import flat
+    from common.runs.specs import profile_settings
+    from common.study.lif_alif import study_grid
 
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=300, n_test=100)
     write_image_dataset(data, "FashionMNIST", n_train=300, n_test=100)

@@ -2,12 +2,11 @@
 never class 0; and it is counted beside accuracy, per class and per time bin."""
 import torch
 
-from common.analysis import evaluate_over_time
-from common.data import TensorLoader
-from common.analysis import per_class_accuracy
-from common.objectives import CROSS_ENTROPY, NO_DECISION, decided_argmax, spike_count_mse
-from common.plots import confusion_matrix
-from common.train import evaluate
+from common.data.images import TensorLoader
+from common.explanations.analysis import per_class_accuracy
+from common.explanations.plots import confusion_matrix
+from common.networks.objectives import CROSS_ENTROPY, NO_DECISION, decided_argmax, spike_count_mse
+from common.runs.train import evaluate, evaluate_over_time
 
 
 def test_silence_and_ties_are_no_decision_not_class_0():

@@ -6,13 +6,13 @@ import sys
 
 import numpy as np
 import pytest
+import pytorch_grad_cam as gc
 import torch
 from torch import nn
 
 import common  # noqa: F401  (importing the project installs the patch)
-import pytorch_grad_cam as gc
 from common.config import PROJECT_ROOT
-from common.models import build_model
+from common.networks.registry import build_model
 from patches import grad_cam_two_output as patch
 
 # Every CAM method the library exports (BaseCAM subclasses, and the wrappers built on one).

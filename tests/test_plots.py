@@ -3,7 +3,7 @@ import numpy as np
 import torch
 
 matplotlib.use("Agg")
-from common.plots import confusion_matrix, image_grid, plot_confusion, plot_history  # noqa: E402
+from common.explanations.plots import confusion_matrix, image_grid, plot_confusion, plot_history  # noqa: E402
 
 
 def test_confusion_matrix_counts():

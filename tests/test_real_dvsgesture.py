@@ -10,10 +10,10 @@ import pytest
 import torch
 
 import common
-from common import runner
-from common.gradcam import grad_cam_over_time
-from common.specs import resolve
-from common.video import FPS, HOLD_LAST, clip_videos, read_mp4
+from common.explanations.gradcam import grad_cam_over_time
+from common.explanations.video import FPS, HOLD_LAST, clip_videos, read_mp4
+from common.runs import runner
+from common.runs.specs import resolve
 
 pytestmark = [pytest.mark.mirror, pytest.mark.usefixtures("no_env")]
 N_TIME_BINS = 8

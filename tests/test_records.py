@@ -3,7 +3,7 @@ import json
 import torch
 
 from common.config import RunConfig
-from common.records import ResultsTable, flat, load_results, make_record, package_versions, save_record
+from common.runs.records import ResultsTable, flat, load_results, make_record, package_versions, save_record
 
 
 def test_results_file_records_the_run(tmp_path):

@@ -1,9 +1,9 @@
 import json
 
 from common.config import PROJECT_ROOT
-from common.report import END, START, results_table, section, update_readme
-from common.records import load_results
-from common.study import read_status
+from common.runs.records import load_results
+from common.study.report import END, START, results_table, section, update_readme
+from common.study.status import read_status
 
 
 def test_readme_agrees_with_the_results_files():
@@ -35,8 +35,9 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
 
 
 def test_section_adds_the_lif_alif_headline_table(tmp_path):
-    from common.records import ResultsTable
     from test_compare import grid_row
+
+    from common.runs.records import ResultsTable
     results = tmp_path / "results"
     ResultsTable(results / "lif_alif-smoke.jsonl").append(
         grid_row("rsnn", "mnist", 0, 0.90, "lif"), grid_row("rsnn", "mnist", 1, 0.92, "lif"))
@@ -48,7 +49,7 @@ def test_section_adds_the_lif_alif_headline_table(tmp_path):
 
 
 def test_section_says_which_notebooks_the_last_study_run_did_not_run():
-    from common.report import not_run_note
+    from common.study.report import not_run_note
 
     status = {"profile": "quick", "date": "2026-12-01T10:00:00+00:00", "notebooks": [
         {"notebook": "01_cnn_mnist_gradcam.ipynb", "status": "ran", "reason": ""},

@@ -1,15 +1,15 @@
-"""The one runner (common/runner.py): seeds, trains, evaluates, records; evaluates a saved model when
+"""The one runner (common/runs/runner.py): seeds, trains, evaluates, records; evaluates a saved model when
 there is no training split; runs any list of specs x seeds as a resumable grid."""
 import json
 
 import pytest
 import torch
+from event_fixtures import make_nmnist_tree
 
 import common
-from common import runner
-from common.analysis import runs_table
-from common.specs import resolve
-from event_fixtures import make_nmnist_tree
+from common.explanations.analysis import runs_table
+from common.runs import runner
+from common.runs.specs import resolve
 
 SMALL = {"n_time_bins": 5, "batch_size": 8, "epochs": 1}
 

@@ -1,4 +1,4 @@
-"""The spiking LSTM (common/slstm.py): state over time, reset between samples, equivalence with
+"""The spiking LSTM (common/networks/slstm.py): state over time, reset between samples, equivalence with
 snntorch stepped layer by layer, Grad-CAM over time, checkpoints; and the wider spiking CNN."""
 import numpy as np
 import pytest
@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 import common
-from common.checkpoint import load_model, save_checkpoint
-from common.gradcam import grad_cam_over_time
-from common.models import build_model
-from common.slstm import SpikingConvLSTM
-from common.snn import WideSpikingCNN
+from common.explanations.gradcam import grad_cam_over_time
+from common.networks.registry import build_model
+from common.networks.slstm import SpikingConvLSTM
+from common.networks.snn import WideSpikingCNN
+from common.runs.checkpoint import load_model, save_checkpoint
 
 T, B = 6, 2
 

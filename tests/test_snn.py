@@ -1,4 +1,4 @@
-"""The spiking CNN (common/snn.py) and its objective (common.objectives.spike_count_mse).
+"""The spiking CNN (common/networks/snn.py) and its objective (common.networks.objectives.spike_count_mse).
 
 The central check: running each stateless layer once over all T*B frames and then the membrane
 recurrence over T gives exactly what snntorch's own Leaky neurons give when the network is stepped
@@ -12,10 +12,10 @@ import torch
 from snntorch import functional as SF
 from snntorch import surrogate
 
-import common.snn as S
-from common.checkpoint import load_model, save_checkpoint
-from common.models import build_model
-from common.objectives import class_spike_counts, spike_count_mse
+import common.networks.snn as S
+from common.networks.objectives import class_spike_counts, spike_count_mse
+from common.networks.registry import build_model
+from common.runs.checkpoint import load_model, save_checkpoint
 
 
 def active_model(seed=0, **kwargs) -> S.SpikingCNN:
@@ -153,12 +153,12 @@ def test_spike_count_mse_trains_the_scnn_one_step():
     assert torch.isfinite(loss) and model.conv1.weight.grad.abs().sum() > 0
 
 
-# --- Grad-CAM over time (common.gradcam) -----------------------------------------------------------
+# --- Grad-CAM over time (common.explanations.gradcam) -----------------------------------------------------------
 import numpy as np  # noqa: E402
 
 import patches.grad_cam_two_output as two_output  # noqa: E402
-from common.gradcam import grad_cam, grad_cam_over_time, plot_grad_cam_over_time  # noqa: E402
-from common.models import CNN  # noqa: E402
+from common.explanations.gradcam import grad_cam, grad_cam_over_time, plot_grad_cam_over_time  # noqa: E402
+from common.networks.cnn import CNN  # noqa: E402
 
 
 def moving_square_clip(T=6, size=34, side=8, events=3.0):
@@ -200,7 +200,7 @@ def test_grad_cam_over_time_maps_follow_the_bins():
     per_bin_explicit, _ = grad_cam_over_time(model, clip, target_class=predicted)
     np.testing.assert_array_equal(per_bin, per_bin_explicit)
     raw, grad, activation = hand_grad_cam_per_bin(model, clip, predicted)
-    from common.gradcam import to_input
+    from common.explanations.gradcam import to_input
     expected = to_input(raw, model.cam_stages, (34, 34))        # placed through conv1-pool-conv2
     np.testing.assert_allclose(per_bin, expected / expected.max(), atol=1e-5)
     # Aggregated: channel weights averaged over all bins, applied to the time-summed activation.
@@ -261,12 +261,12 @@ def test_leaky_over_time_matches_snntorch_leaky_for_both_surrogates():
         assert grads[1].abs() > 0
 
 
-# --- convolution layout over time (common.layout) ---------------------------------------------------
-from common import layout  # noqa: E402
+# --- convolution layout over time (common.networks.layout) ---------------------------------------------------
+from common.networks import layout  # noqa: E402
 
 
 def test_every_time_chunk_gives_the_same_spikes_loss_and_gradients():
-    from common.objectives import spike_count_mse
+    from common.networks.objectives import spike_count_mse
     torch.manual_seed(0)
     model = S.SpikingCNN(beta=0.5).train()
     x = (torch.rand(12, 6, 2, 34, 34) < 0.08).float() * 3

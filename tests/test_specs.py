@@ -1,13 +1,13 @@
-"""One spec per run (common/specs.py): knobs live there, notebooks override them by name."""
+"""One spec per run (common/runs/specs.py): knobs live there, notebooks override them by name."""
 import json
 import re
 import subprocess
 
 import pytest
 
-from common import specs
 from common.config import PROJECT_ROOT
-from common.train import comparable
+from common.runs import specs
+from common.runs.train import comparable
 
 
 @pytest.mark.parametrize("name", ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8",
@@ -58,6 +58,6 @@ def test_no_batch_size_or_learning_rate_literal_outside_the_specs():
     files = subprocess.run(["git", "ls-files", "common", "notebooks"], cwd=PROJECT_ROOT, capture_output=True,
                            text=True).stdout.split()
     pattern = re.compile(r"""(batch_size|["']?lr["']?)\s*[=:]\s*[0-9]""")
-    hits = [f"{name}: {line.strip()}" for name in files if name != "common/specs.py"
+    hits = [f"{name}: {line.strip()}" for name in files if name != "common/runs/specs.py"
             for line in (PROJECT_ROOT / name).read_text().splitlines() if pattern.search(line)]
     assert hits == []

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from common.stats import mcnemar, paired, t_interval
+from common.runs.stats import mcnemar, paired, t_interval
 
 
 def test_t_interval_by_hand():

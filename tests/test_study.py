@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from common.study import NotebookFailed, main, numbered_notebooks, run_notebook
+from common.study.notebooks import NotebookFailed, main, numbered_notebooks, run_notebook
 
 
 def test_numbered_notebooks_in_order():
@@ -37,7 +37,7 @@ def three_notebooks(tmp_path):
     folder.mkdir()
     write_notebook(folder / "01_ok.ipynb", "assert reuse_trained is True   # the study resumes finished runs")
     write_notebook(folder / "02_no_data.ipynb",
-                   "from common.data import DatasetNotFoundError\n"
+                   "from common.data.images import DatasetNotFoundError\n"
                    "raise DatasetNotFoundError(\"Dataset 'toy' was not found.\\nHow to get it: download it\")")
     write_notebook(folder / "03_after.ipynb", "print('still runs')")
     return folder

@@ -1,10 +1,10 @@
 import torch
 
 from common.config import RunConfig
-from common.data import TensorLoader
-from common.objectives import CROSS_ENTROPY
-from common.train import adamw_one_cycle, evaluate, fit, train_one_epoch
-from common.checkpoint import read_checkpoint
+from common.data.images import TensorLoader
+from common.networks.objectives import CROSS_ENTROPY
+from common.runs.checkpoint import read_checkpoint
+from common.runs.train import adamw_one_cycle, evaluate, fit, train_one_epoch
 
 
 def separable(n=256, seed=0):
@@ -20,7 +20,7 @@ def setup(tmp_path, epochs=2):
     config = RunConfig("toy", "toy", "cnn", {"n_classes": 2}, profile="smoke", epochs=epochs,
                        batch_size=32, lr=3e-3, output_root=str(tmp_path), device="cpu")
     torch.manual_seed(0)
-    from common.models import build_model
+    from common.networks.registry import build_model
     model = build_model("cnn", n_classes=2)
     train = TensorLoader(x, y, 32, shuffle=True, seed=0)
     test = TensorLoader(*separable(100, seed=1), 50, shuffle=False)

@@ -1,9 +1,9 @@
-"""common/video.py: every written video is decoded again and checked frame by frame."""
+"""common/explanations/video.py: every written video is decoded again and checked frame by frame."""
 import numpy as np
 import pytest
 import torch
 
-from common.video import gradcam_frames, read_mp4, show_video, spike_count_frames, write_mp4
+from common.explanations.video import gradcam_frames, read_mp4, show_video, spike_count_frames, write_mp4
 
 
 def moving_bar(n=8, height=48, width=64):
@@ -98,7 +98,7 @@ def current_umask():
 
 
 def test_captions_wrap_instead_of_running_off_the_frame():
-    from common.video import caption
+    from common.explanations.video import caption
     text = caption("time bin 3/25   predicted: Left arm counter clockwise   true: Right arm clockwise", 40)
     assert all(len(line) <= 40 for line in text.splitlines()) and "clockwise" in text.splitlines()[-1]
 

@@ -1,0 +1,134 @@
+"""How the spiking CNN runs its convolutions over time, chosen by measurement on the machine at hand.
+
+Convolution and pooling carry no state, so the spiking CNN may apply them to several time bins in one
+call (``[chunk * B, C, H, W]``). All 25 bins at once makes tensors of ~140 MB per layer at batch 128,
+which leave the cache; one bin per call keeps them in it but pays a call per bin. Which wins depends on
+the CPU (AVX2 or AVX-512), on CUDA and on the batch size, so it is not assumed: the first training step
+of a shape times the whole model's forward and backward (channels_last) for chunks of 1, 5 and all bins,
+keeps the fastest, and caches the choice per machine in
+``~/.cache/snn-study/time_chunk.json``. ``SNN_TIME_CHUNK=1|5|all`` forces one (and skips calibration).
+Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+ENV_TIME_CHUNK = "SNN_TIME_CHUNK"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snn-study" / "time_chunk.json"
+CANDIDATES = (1, 5, None)   # None: every time bin in one call
+_memory: dict[str, int | None] = {}
+
+
+def forced() -> tuple[bool, int | None]:
+    """(True, chunk) when $SNN_TIME_CHUNK sets the chunk, else (False, None)."""
+    value = os.environ.get(ENV_TIME_CHUNK, "").strip().lower()
+    if not value:
+        return False, None
+    if value == "all":
+        return True, None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"${ENV_TIME_CHUNK} must be a positive integer or 'all', got {value!r}")
+    return True, int(value)
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_description() -> str:
+    """The CPU model and its vector extensions (AVX, AVX-512, AMX, FMA), read once per process."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        first_line = lambda field: text.split(field, 1)[1].splitlines()[0]
+        name = first_line("model name").strip(" :\t")
+        flags = sorted({f for f in first_line("flags").split() if f.startswith(("avx", "amx", "fma"))})
+        return f"{name} [{' '.join(flags)}]"
+    except (OSError, IndexError):
+        return f"{platform.processor() or platform.machine()} []"
+
+
+def machine_key(device: torch.device) -> str:
+    """The CPU (or the CUDA device), the threads torch uses, and the torch release."""
+    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else f"{cpu_description()} threads={torch.get_num_threads()}")
+    return f"{device.type}|{name}|torch {torch.__version__}"
+
+
+def _median_seconds(step, repeats: int = 3) -> float:
+    """Median seconds of ``step()`` over ``repeats`` calls after one warm-up call."""
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return sorted(times[1:])[repeats // 2]
+
+
+def _stages_time(model, x: torch.Tensor, chunk: int | None) -> float:
+    """Seconds of forward + backward of the model's two convolution stages with ``chunk``."""
+    from torch.nn.functional import relu
+
+    def step():
+        first = model.conv_over_time(model.conv1, x, chunk)
+        model.conv_over_time(model.conv2, relu(first - 1.0), chunk).sum().backward()   # spike-like sparse input
+    try:
+        return _median_seconds(step)
+    finally:
+        model.zero_grad(set_to_none=True)
+
+
+def _step_time(model, x: torch.Tensor, chunk: int | None) -> float:
+    """Seconds of the whole model's forward + backward with ``chunk`` (what training pays)."""
+    saved, model.time_chunk = model.time_chunk, chunk
+    try:
+        return _median_seconds(lambda: model(x).sum().backward())
+    finally:
+        model.time_chunk = saved
+        model.zero_grad(set_to_none=True)
+
+
+def calibrate(model, x: torch.Tensor) -> dict:
+    """Seconds per forward + backward of the whole model for every candidate chunk."""
+    return {str(c or "all"): _step_time(model, x, c) for c in CANDIDATES}
+
+
+def ceiling(model, x: torch.Tensor) -> dict:
+    """Seconds per forward + backward of the two convolution stages alone, for every candidate chunk."""
+    return {str(c or "all"): _stages_time(model, x, c) for c in CANDIDATES}
+
+
+def shape_key(x: torch.Tensor) -> str:
+    """T, C, H, W and the batch size rounded up to a power of two (an epoch's last, smaller batch
+    takes its full batches' choice instead of being measured again)."""
+    T, B, *rest = x.shape
+    return f"T={T} B<={1 << max(0, (B - 1).bit_length())} {tuple(rest)}"
+
+
+def time_chunk(model, x: torch.Tensor) -> int | None:
+    """The chunk of time bins the model's convolutions run in for input ``x`` ``[T, B, C, H, W]``."""
+    is_forced, chunk = forced()
+    if is_forced:
+        return chunk
+    key = f"{machine_key(x.device)}|{shape_key(x)}"
+    if not (model.training and torch.is_grad_enabled()):
+        return _memory.get(key)   # inference: the choice training made for this shape, or all bins at once
+    if key in _memory:
+        return _memory[key]
+    saved = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+    if key not in saved:
+        with torch.enable_grad():
+            timings = calibrate(model, x.detach())
+        best = min(timings, key=timings.get)
+        saved[key] = {"chunk": best, "seconds": timings}
+        try:
+            from common.files import write_json
+            write_json(CACHE, saved)
+        except OSError:   # a read-only home: keep the choice for this process only
+            pass
+    choice = saved[key]["chunk"]
+    _memory[key] = None if choice == "all" else int(choice)
+    return _memory[key]

@@ -1,0 +1,101 @@
+"""The LIF-vs-ALIF study's networks: a spiking layer of LIF or ALIF neurons with a leaky readout, and the MLP.
+
+``rsnn``: 784 input spikes -> one hidden spiking layer (LIF or ALIF from common/networks/neurons.py,
+optionally recurrent with the diagonal of the recurrent weights masked: no self-connections) ->
+leaky non-spiking readout of 10 units. ``forward(spikes [T, B, 784]) -> logits [B, 10]``: the
+readout membrane averaged over time (``readout="mean"``, default). Why the mean and not the
+source's max: every time step then receives a gradient (the max passes gradient to one step per
+class), and a transient early peak cannot decide the class alone. ``"max"`` and ``"last"`` remain
+options. Logits go to cross-entropy (common.networks.objectives.CROSS_ENTROPY), as for the MLP.
+
+``mlp``: the non-spiking baseline with the same hidden size, 784 -> hidden (ReLU) -> 10, on the
+intensities themselves (image loaders, no spikes).
+
+Factors of a cell (each one real, each tested): ``neuron`` lif/alif, ``recurrent`` on/off,
+``hidden`` size, ``epochs``, ``learn_beta`` (trained membrane decays, stored as logits), and the
+input ``encoding`` (common/data/encodings.py); the grid over them is common/study/lif_alif.py.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from common.networks.neurons import NEURONS, LeakyReadout
+from common.networks.registry import register
+
+READOUTS = ("mean", "max", "last")
+
+
+@register("rsnn")
+class RecurrentSNN(nn.Module):
+    """784 -> hidden LIF/ALIF (optional masked recurrence) -> leaky readout; logits ``[B, n_classes]``."""
+
+    def __init__(self, neuron: str = "lif", hidden: int = 128, recurrent: bool = False,
+                 learn_beta: bool = False, n_inputs: int = 784, n_classes: int = 10,
+                 readout: str = "mean", beta: float | None = None, kappa: float | None = None,
+                 neuron_kwargs: dict | None = None):
+        super().__init__()
+        if neuron not in NEURONS:
+            raise ValueError(f"neuron must be one of {sorted(NEURONS)}, got {neuron!r}")
+        if readout not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")
+        self.readout_mode, self.recurrent = readout, recurrent
+        self.fc_in = nn.Linear(n_inputs, hidden)
+        self.hidden = NEURONS[neuron](beta=beta, learn_beta=learn_beta, **(neuron_kwargs or {}))
+        if recurrent:
+            self.w_rec = nn.Parameter(torch.empty(hidden, hidden))
+            nn.init.orthogonal_(self.w_rec, gain=0.5)
+            self.register_buffer("rec_mask", 1.0 - torch.eye(hidden))
+        self.fc_out = nn.Linear(hidden, n_classes)
+        self.readout = LeakyReadout(kappa=kappa, learn_kappa=learn_beta)
+        self.spike_rate = 0.0
+        self.spike_counts: dict[str, float] = {}   # hidden spikes per sample, after each forward
+        self.neurons_per_sample = hidden + n_classes   # membranes that leak every step (energy estimate)
+
+    def recurrent_weight(self) -> torch.Tensor:
+        """The recurrent weights actually used: diagonal zeroed (no neuron drives itself)."""
+        return self.w_rec * self.rec_mask
+
+    @property
+    def betas(self) -> dict[str, float]:
+        """Current decays: hidden membrane ``beta`` and readout ``kappa``."""
+        return {"beta_hidden": self.hidden.beta.item(), "beta_readout": self.readout.kappa.item()}
+
+    def epoch_metrics(self) -> dict:
+        """What the runner records after every epoch: the decays (trained or not)."""
+        return self.betas
+
+    def learned_decays(self) -> dict:
+        """What the runner records of the trained model: the decays and the hidden layer's spike rate."""
+        return {**self.betas, "spike_rate": self.spike_rate}
+
+    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        if spikes.dim() != 3:
+            raise ValueError(f"expected input spikes [T, B, {self.fc_in.in_features}], got {tuple(spikes.shape)}")
+        current = self.fc_in(spikes.float())                  # all T steps in one matmul
+        recurrent = None
+        if self.recurrent:
+            weight = self.recurrent_weight()
+            recurrent = lambda z: z @ weight.t()
+        hidden_spikes = self.hidden(current, recurrent)       # [T, B, hidden]
+        membrane = self.readout(self.fc_out(hidden_spikes))   # [T, B, n_classes]
+        self.spike_rate = hidden_spikes.detach().mean().item()
+        self.spike_counts = {"hidden": hidden_spikes.detach().sum().item() / spikes.shape[1]}   # per sample
+        if self.readout_mode == "mean":
+            return membrane.mean(0)
+        if self.readout_mode == "max":
+            return membrane.max(0).values
+        return membrane[-1]
+
+
+@register("mlp")
+class MLP(nn.Module):
+    """The non-spiking baseline: flatten -> Linear(784, hidden) -> ReLU -> Linear(hidden, 10)."""
+
+    def __init__(self, hidden: int = 128, n_inputs: int = 784, n_classes: int = 10):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(n_inputs, hidden), nn.Linear(hidden, n_classes)
+        self.act = nn.ReLU()   # a module, so NeuroBench's hooks see the activations
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x.flatten(1))))

@@ -1,0 +1,140 @@
+"""Grids of runs: expand, and run resumably, locally or on Ray, whatever the study.
+
+A *grid* is a dict ``factor -> list of levels`` (their product), or a list of such dicts (the union:
+how a "quick" grid picks a subset of the full product). A dict may carry its own ``"seeds"``.
+Every cell (one level per factor, plus a seed) is one call ``run_cell(cell, context) -> record``
+(a run of :func:`common.runs.runner.run`): the LIF/ALIF factors, the N-MNIST folds, the seeds of
+notebook 06's head-to-head. The statistics over the cells are in common/runs/stats.py.
+
+Records go to a results table, ``results/<name>.jsonl`` (:class:`common.runs.records.ResultsTable`), one
+per line with its cell and key. After every cell the *whole* table is rewritten atomically
+(temporary file, fsync, rename), so a kill at any moment leaves either the old table or the new one,
+never half a record. A cell whose key is already in the table is skipped: re-running a grid recomputes nothing, and
+a killed grid resumes where it stopped (a killed cell itself resumes from its last epoch checkpoint,
+``common.fit``).
+
+Runners: :func:`run_grid` runs cells one after another, or in a local process pool
+(``workers > 1``, concurrent.futures, no server); ``backend="ray"`` hands them to Ray Tune
+(``pip install .[ray]``) for when one machine is not enough. Only the calling process writes the
+table, whatever the backend.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Callable
+
+from common.runs.records import ResultsTable, on_disk
+from common.runs.stats import KEY, SEED
+
+TIMING = ("train_seconds", "wall_seconds", "seconds_per_epoch", "checkpoint", "date", "history")   # differ run to run
+
+
+# ------------------------------------------------------------------------------ grid and table
+
+def expand_grid(grid: dict | list[dict], seeds: list[int] | None = None) -> list[dict]:
+    """Every cell of ``grid`` (dict or list of dicts), each with a ``seed``; duplicates removed, order kept."""
+    cells, seen = [], set()
+    for part in ([grid] if isinstance(grid, dict) else grid):
+        part = dict(part)
+        part_seeds = part.pop("seeds", seeds)
+        if part_seeds is None:
+            raise ValueError(f"no seeds for grid part {part}: pass seeds= or put 'seeds' in it")
+        factors = sorted(part)
+        for levels in itertools.product(*(part[f] for f in factors)):
+            for seed in part_seeds:
+                cell = {**dict(zip(factors, levels)), SEED: seed}
+                key = cell_key(cell)
+                if key not in seen:
+                    seen.add(key)
+                    cells.append(cell)
+    return cells
+
+
+def cell_key(cell: dict) -> str:
+    """The identity of a cell: its factors and seed, as canonical JSON."""
+    return json.dumps({k: v for k, v in cell.items() if k != KEY}, sort_keys=True, default=str)
+
+
+# ------------------------------------------------------------------------------ runners
+
+def _tagged(cell: dict, row: dict) -> dict:
+    return {**row, SEED: cell[SEED], KEY: cell_key(cell)}
+
+
+def run_grid(grid, run_cell: Callable[[dict, dict], dict], table: str | Path | ResultsTable,
+             context: dict | None = None, seeds: list[int] | None = None, workers: int = 1,
+             backend: str = "local", verbose: bool = True) -> list[dict]:
+    """Run every cell of ``grid`` not yet in ``table``; return the table's rows for the grid's cells.
+
+    ``backend="local"``: sequential (``workers=1``) or a process pool of ``workers`` processes
+    (``run_cell`` must then be importable, e.g. :func:`common.study.lif_alif.train_cell`). ``backend="ray"``:
+    Ray Tune on a local (or already connected) Ray instance, ``workers`` trials at a time.
+    """
+    table = table if isinstance(table, ResultsTable) else ResultsTable(table)
+    context = dict(context or {})
+    cells = expand_grid(grid, seeds)
+    done = table.keys()
+    todo = [c for c in cells if cell_key(c) not in done]
+    if verbose:
+        print(f"{len(cells)} cells: {len(cells) - len(todo)} already in {table.path.name}, {len(todo)} to run")
+    if todo and backend == "ray":
+        run_ray(todo, run_cell, table, context, workers, verbose)
+    elif todo and workers > 1:
+        import multiprocessing
+        # longest first (by epochs), so no long cell starts last while the other workers sit idle
+        todo = sorted(todo, key=lambda cell: -float(cell.get("epochs", 0) or 0))
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        with pool:
+            futures = {pool.submit(run_cell, cell, context): cell for cell in todo}
+            for n, future in enumerate(as_completed(futures), 1):
+                table.append(_tagged(futures[future], future.result()))
+                if verbose:
+                    print(f"  [{n}/{len(todo)}] {cell_key(futures[future])}")
+    elif todo:
+        if backend != "local":
+            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+        for n, cell in enumerate(todo, 1):
+            if verbose:
+                print(f"  [{n}/{len(todo)}] {cell_key(cell)}", flush=True)
+            table.append(_tagged(cell, run_cell(cell, context)))
+    wanted = {cell_key(c) for c in cells}
+    return [row for row in table.rows() if row[KEY] in wanted]
+
+
+def run_ray(cells: list[dict], run_cell, table: ResultsTable, context: dict, workers: int = 1,
+            verbose: bool = True) -> None:
+    """Run ``cells`` as Ray Tune trials (one trial per cell, ``workers`` at a time); append their rows.
+
+    Starts a local Ray instance unless one is connected already (``ray.init(address=...)`` first
+    to use a cluster). Records travel back as JSON, as the table writes them, so they are the records the local runner writes.
+    """
+    try:
+        import ray
+        from ray import tune
+    except ImportError as error:
+        raise ImportError("backend='ray' needs Ray Tune: pip install '.[ray]'") from error
+    from common.config import PROJECT_ROOT
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=verbose,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}})
+
+    def trainable(config):
+        tune.report({"row_json": json.dumps(on_disk(run_cell(config["cell"], context)), default=str)})
+
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}),
+        param_space={"cell": tune.grid_search(cells)},
+        tune_config=tune.TuneConfig(max_concurrent_trials=workers),
+        run_config=tune.RunConfig(storage_path=str(table.path.parent.resolve() / "ray"),
+                                  name=table.path.stem, verbose=1 if verbose else 0))
+    results = tuner.fit()
+    by_key = {}
+    for result in results:
+        if result.error is not None:
+            raise RuntimeError(f"Ray trial for cell {result.config['cell']} failed: {result.error}")
+        by_key[cell_key(result.config["cell"])] = json.loads(result.metrics["row_json"])
+    table.append(*(_tagged(cell, by_key[cell_key(cell)]) for cell in cells))

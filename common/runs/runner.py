@@ -1,0 +1,151 @@
+"""One runner for every run of the study: ``run(spec, data) -> record``.
+
+Seed, build the spec's model, train it with the shared :func:`common.runs.train.fit` (AdamW, one-cycle,
+a checkpoint every epoch, resumable), evaluate it on the whole test set, measure what the model
+offers (accuracy after every time bin and spikes per layer for a spiking output, learned decays),
+and write one record (common/runs/records.py). Notebooks call it once per run; every grid cell (LIF/ALIF
+factors, N-MNIST folds, notebook 06's seeds) is one call too.
+"""
+from __future__ import annotations
+
+import torch
+
+from common.config import seed_everything
+from common.data.images import DatasetNotFoundError
+from common.networks.registry import build_model, count_parameters
+from common.runs.checkpoint import load_model
+from common.runs.records import make_record, save_record
+from common.runs.specs import ResolvedSpec
+from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
+
+
+def load_data(spec: ResolvedSpec, encoding: str | None = None):
+    """The spec's dataset, as its model takes it: event frames (cached), images (augmented for training
+    where the profile says so) or, for the LIF/ALIF networks, images encoded as spike trains."""
+    from common.data.images import IMAGE_DATASETS, image_data
+
+    config, settings = spec.config, spec.settings
+    if config.dataset not in IMAGE_DATASETS:
+        from common.data.events import load_event_data
+        return load_event_data(config, settings)
+    limits = {"train_limit": settings.get("train_limit"), "test_limit": settings.get("test_limit")}
+    if config.model == "rsnn":
+        from common.data.encodings import spike_data
+        return spike_data(config.dataset, encoding or "rate", settings["n_steps"], config.data_root,
+                          config.mirror, config.batch_size, config.seed, **limits)
+    augment = spec.spec.augment if settings.get("augment") else None
+    return image_data(config.dataset, config.data_root, config.mirror, config.batch_size, config.seed,
+                      augment=augment, **limits)
+
+
+def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **locations):
+    """A notebook's setup in one call: the resolved spec (printed) and its data (summary printed)."""
+    from common.runs.specs import setup
+
+    spec = setup(name, profile, overrides, **locations)
+    data = load_data(spec)
+    print(data.summary())
+    return spec, data
+
+
+def run(spec: ResolvedSpec, data, reuse_trained: bool = False, required: bool = True, save: bool = True,
+        evaluate_every_epoch: bool = True) -> dict | None:
+    """Train (or resume) ``spec`` on ``data`` and return its record (written to ``results/`` when ``save``).
+
+    The training loader's shuffling is re-seeded with the run's seed, so runs that share one loader
+    differ only by their seed. Without a training split (``data.train_loader`` None) the run's saved
+    model is evaluated instead (:func:`evaluate_saved`). The record keeps the test predictions and
+    labels as tensors for the notebook (``record["test"]["predictions"]``); files hold no tensors.
+    """
+    if data.train_loader is None:
+        return evaluate_saved(spec, data, required, save)
+    config, objective = spec.config, spec.build_objective()
+    seed_everything(config.seed)
+    data.train_loader.generator.manual_seed(config.seed)
+    model = build_model(config.model, **config.model_kwargs)
+    optimizer, scheduler = adamw_one_cycle(model, config, len(data.train_loader))
+    outcome = fit(model, config, data.train_loader, data.test_loader, objective, optimizer, scheduler,
+                  reuse_trained=reuse_trained, evaluate_every_epoch=evaluate_every_epoch,
+                  epoch_metrics=(lambda m: m.epoch_metrics()) if hasattr(model, "epoch_metrics") else None)
+    record = make_record(config, outcome, **measure(model, spec, data, objective, outcome),
+                         train_samples=len(data.train_loader.labels))
+    return _saved(record, save)
+
+
+def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool = True) -> dict | None:
+    """Evaluate the run's saved model (``models/<run>-<profile>.pth``, e.g. trained elsewhere on a
+    GPU) on the test split, when there is no training split to train it here.
+
+    With no such checkpoint either: raise :class:`DatasetNotFoundError` (the study then records the
+    notebook as skipped) or, with ``required=False``, print why and return None."""
+    config = spec.config
+    path = config.path("models", ".pth")
+    if not path.is_file():
+        message = (f"No training split of {config.dataset!r} and no saved model to evaluate instead "
+                   f"({path} does not exist). Get the training split as below, or put a checkpoint of run "
+                   f"{config.run_name!r} trained elsewhere at {path}.\n{data.missing_train}")
+        if required:
+            raise DatasetNotFoundError(message)
+        print(f"{config.tag}: not evaluated, no training split and no saved model at {path}.")
+        return None
+    model, meta = load_model(path, config.device)
+    objective = spec.build_objective()
+    history = meta.get("history") or []
+    test = evaluate(model, data.test_loader, objective, config.device, desc="test (saved model)")
+    outcome = {"history": history, "test": test, "checkpoint": str(path),
+               "train_seconds": sum(r["train_seconds"] for r in history)}
+    print(f"{config.tag}: evaluated the saved model {path.name} (trained for {len(history)} epochs elsewhere) "
+          f"on {test['n_samples']} test samples, no training here.")
+    record = make_record(config, outcome, **measure(model, spec, data, objective, outcome), train_samples=None,
+                         evaluation_only=True, trained_with=meta.get("config"))
+    return _saved(record, save)
+
+
+def measure(model, spec: ResolvedSpec, data, objective, outcome) -> dict:
+    """What a record holds beside the test results: size, time per epoch, and what the model offers."""
+    found = {"parameters": count_parameters(model), "seconds_per_epoch": epoch_seconds(outcome["history"])}
+    if spec.spec.over_time:       # spiking output [T, B, C]: every prefix of the recording is an answer
+        found.update(evaluate_over_time(model, data.test_loader, objective, spec.config.device))
+    found.update(getattr(model, "learned_decays", lambda: {})())
+    return found
+
+
+def epoch_seconds(history: list[dict]) -> float | None:
+    """Median training seconds per epoch (the first epoch includes warm-up, so not the mean)."""
+    if not history:
+        return None
+    return float(torch.tensor([row["train_seconds"] for row in history]).median())
+
+
+def _saved(record: dict, save: bool) -> dict:
+    if save:
+        record["results_file"] = str(save_record(record, record["config"]["output_root"]))
+    return record
+
+
+def spec_cell(cell: dict, context: dict) -> dict:
+    """One grid cell that is a spec run with one seed (``cell``: ``spec``, ``seed``); ``context``: ``profile``,
+    ``overrides``, ``reuse_trained`` and the locations (``data_root``, ``mirror``, ``output_root``, ``device``)."""
+    from common.runs.specs import resolve
+
+    locations = {k: context.get(k) for k in ("data_root", "mirror", "output_root", "device")}
+    overrides = {k: v for k, v in (context.get("overrides") or {}).items() if k != "seed"}   # the cell's seed rules
+    spec = resolve(cell["spec"], context["profile"], seed=int(cell["seed"]), overrides=overrides, **locations)
+    record = run(spec, load_data(spec), reuse_trained=context.get("reuse_trained", True), save=False)
+    record["cell"] = {"spec": cell["spec"], "seed": spec.config.seed}
+    return record
+
+
+def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str = "quick",
+              overrides: dict | None = None, reuse_trained: bool = True, workers: int = 1, **locations) -> list[dict]:
+    """Every spec of ``spec_names`` with every seed, as one resumable grid (common.runs.grid.run_grid) whose
+    records go to ``results/<study>-<profile>.jsonl``; returns them."""
+    from common.config import resolve_locations
+    from common.runs.grid import run_grid
+
+    data_root, mirror, output_root = resolve_locations(locations.get("data_root"), locations.get("mirror"),
+                                                       locations.get("output_root"), profile)
+    context = {"profile": profile, "overrides": overrides, "reuse_trained": reuse_trained, "data_root": data_root,
+               "mirror": mirror, "output_root": output_root, "device": locations.get("device")}
+    table = f"{output_root}/results/{study}-{profile}.jsonl"
+    return run_grid({"spec": list(spec_names), "seeds": list(seeds)}, spec_cell, table, context, workers=workers)

@@ -1,0 +1,307 @@
+"""Every run of the study, specified once: dataset, model and its arguments, objective, optimizer,
+batch size, learning rate, seeds, and what each profile changes (epochs, time bins, data limits).
+
+Notebooks, the LIF/ALIF and N-MNIST fold grids, the benchmarks, the comparison and the report all
+read these specs, so a knob has one home. A notebook's parameters cell overrides any knob by name::
+
+    spec = specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"epochs": 2})
+    print(spec)          # every knob as it will be used
+
+``resolve`` sets a knob everywhere it appears (``population_size`` is both a model argument and an
+objective parameter: they cannot disagree), refuses a name the spec does not have, and gives a run
+with overrides its own name (``<spec>_<digest>``), so an experiment never overwrites a reference run.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from dataclasses import dataclass, field, replace
+
+from common.config import PROFILES, RunConfig
+
+# The LIF-vs-ALIF headline comparison, the same in every profile: LIF and ALIF (rate code, no recurrence,
+# trained decays) beside the MLP, on every dataset, at the profile's hidden size and epochs.
+LIF_ALIF_MAIN = [
+    {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False], "learn_beta": [True], "encoding": ["rate"]},
+    {"model": ["mlp"]},
+]
+
+# How much work each experiment does in each profile: the one table to edit.
+# smoke: seconds, for the tests (never reported); quick: real data on a 2-core CPU; full: paper scale.
+PROFILE_SETTINGS = {
+    "cnn_mnist": {
+        "smoke": {"epochs": 1, "train_limit": 2000, "test_limit": 1000, "augment": False},
+        "quick": {"epochs": 8, "train_limit": None, "test_limit": None, "augment": True},
+        "full": {"epochs": 20, "train_limit": None, "test_limit": None, "augment": True},
+    },
+    # N-MNIST spiking CNNs (notebooks 02-04). The offline mirror holds 1,000/100 real recordings,
+    # so there "quick" trains on all of them; with the full download it caps training at 10,000
+    # recordings and still tests on the whole test set.
+    "scnn_nmnist": {
+        # max_shift: training recordings moved by up to 3 px (after the cache; never the test set)
+        # folds: the fold study (common/study/nmnist_folds.py) pools every recording selected by the limits and
+        # tests each once in stratified k-fold cross-validation; None keeps the official split (full).
+        "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100, "max_shift": 2,
+                  "batch_size": 32, "lr": 1e-2, "folds": 2, "fold_seed": 0, "n_seeds": 1, "workers": 1},
+        "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None, "max_shift": 3,
+                  "batch_size": 32, "lr": 1e-2, "folds": 5, "fold_seed": 0, "n_seeds": 1, "workers": 2},
+        "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None, "max_shift": 3,
+                 "batch_size": 32, "lr": 1e-2, "folds": None, "fold_seed": None, "n_seeds": 3, "workers": 2},
+    },
+    # DVS128 Gesture, spiking CNN and spiking LSTM (notebooks 05-06): events pooled to 32 x 32,
+    # all 1,077 / 264 clips. Estimated for an idle 2-core CPU (batch 32, T=25): ~4 s/epoch for the spiking
+    # CNN, ~32 s/epoch for the spiking LSTM (several times more on shared cores); "seeds": notebook 06.
+    "dvsgesture": {
+        "smoke": {"epochs": 1, "n_time_bins": 8, "train_limit": None, "test_limit": None,
+                  "target_size": [32, 32], "seeds": 2},
+        "quick": {"epochs": 10, "n_time_bins": 25, "train_limit": None, "test_limit": None,
+                  "target_size": [32, 32], "seeds": 3},
+        "full": {"epochs": 40, "n_time_bins": 25, "train_limit": None, "test_limit": None,
+                 "target_size": [32, 32], "seeds": 3},
+    },
+    # LIF vs ALIF (notebook 07; common/study/lif_alif.py, common/runs/grid.py). "main" (the headline comparison, also
+    # shown in notebook 08 and the README) and "grid" (the other factors): lists of factor grids (the
+    # union of their products), run on every dataset in "datasets" for seeds seed .. seed + n_seeds - 1;
+    # a part without "epochs"/"hidden" uses the values here. T = n_steps.
+    "lif_alif": {
+        "smoke": {"n_steps": 8, "epochs": 1, "batch_size": 64, "lr": 5e-3, "hidden": 32, "n_seeds": 2,
+                  "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                  "main": LIF_ALIF_MAIN,
+                  "grid": [
+                      # every other factor moved once, on MNIST only (seconds, for the tests)
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [True],
+                       "learn_beta": [True], "encoding": ["rate"]},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [False], "encoding": ["rate"]},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["latency", "periodic"]},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "hidden": [16], "epochs": [2]},
+                  ]},
+        # quick: 33 cells, measured 30 min 33 s wall with 2 workers (1 torch thread each) on the idle
+        # 2-core CPU, 2026-11-23: ~13-15 s per 60k-image epoch for LIF/ALIF (T=10, hidden 256, batch 128),
+        # ~1.5 s for the MLP. Main comparison: 3 seeds; the one-factor-at-a-time cells: 2 seeds (wide
+        # intervals; the full profile has 5), except training length 8 -> 20 epochs on Fashion-MNIST (3).
+        "quick": {"n_steps": 10, "epochs": 8, "batch_size": 128, "lr": 2e-3, "hidden": 256, "n_seeds": 3,
+                  "workers": 2, "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                  "main": LIF_ALIF_MAIN,
+                  "grid": [
+                      # one factor moved at a time from the ALIF base cell, on MNIST, seeds 0-1
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [True],
+                       "learn_beta": [True], "encoding": ["rate"], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [False], "encoding": ["rate"], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["latency", "periodic"], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "hidden": [128], "n_seeds": 2},
+                      {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "epochs": [3], "n_seeds": 2},
+                      # training length the other way, on Fashion-MNIST: 8 -> 20 epochs, 3 seeds
+                      {"dataset": ["fashion-mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
+                       "learn_beta": [True], "encoding": ["rate"], "epochs": [20]},
+                  ]},
+        "full": {"n_steps": 25, "epochs": 15, "batch_size": 128, "lr": 2e-3, "hidden": 128, "n_seeds": 5,
+                 "workers": 2,
+                 "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
+                 "main": LIF_ALIF_MAIN,
+                 "grid": [
+                     {"model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False, True],
+                      "hidden": [64, 128, 256], "epochs": [15, 30], "learn_beta": [False, True],
+                      "encoding": ["rate", "latency", "periodic"]},
+                     {"model": ["mlp"], "hidden": [64, 128, 256], "epochs": [15, 30]},
+                 ]},
+    },
+}
+
+
+
+
+def profile_settings(experiment: str, profile: str) -> dict:
+    """The settings of ``experiment`` under ``profile`` (a copy: callers may override knobs)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}, got {profile!r}")
+    return json.loads(json.dumps(PROFILE_SETTINGS[experiment][profile]))
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One run of the study before a profile is chosen. ``settings`` names its row of
+    :data:`PROFILE_SETTINGS`; ``batch_size``/``lr`` there, when present, win over the fields here."""
+
+    name: str                    # run name: the stem of its checkpoint, results file and videos
+    notebook: str                # the notebook that runs it
+    dataset: str
+    model: str                   # a name in common.networks.registry.MODELS
+    model_kwargs: dict
+    objective: dict              # "kind" (common.networks.objectives.OBJECTIVES) and its parameters
+    settings: str                # experiment key of PROFILE_SETTINGS
+    batch_size: int | None = None
+    lr: float | None = None
+    weight_decay: float = 0.0
+    optimizer: str = "adamw_one_cycle"   # AdamW, one-cycle schedule peaking at lr, stepped per batch
+    seeds_in_name: bool = False  # several seeds per notebook: every run is named <name>_seed<k>
+    over_time: bool = True       # spiking output [T, B, C]: measure accuracy after every time bin
+    augment: dict | None = None  # training-batch augmentation (common.data.augment.random_affine), where the profile asks
+
+
+SPIKE_COUNT = {"kind": "spike_count_mse", "correct_rate": 0.8, "incorrect_rate": 0.2}
+NMNIST = dict(dataset="nmnist", model="scnn", settings="scnn_nmnist")
+DVS = dict(dataset="dvsgesture", settings="dvsgesture", batch_size=32, lr=2e-3)
+DVS_OBJECTIVE = {**SPIKE_COUNT, "n_classes": 11}
+
+SPECS: dict[str, Spec] = {spec.name: spec for spec in [
+    Spec("cnn_mnist", "01", "mnist", "cnn", {"dropout": 0.25}, {"kind": "cross_entropy"}, "cnn_mnist",
+         batch_size=128, lr=3e-3, weight_decay=1e-4, over_time=False,
+         augment={"max_rotation_deg": 10, "max_shift": 0.08, "scale": [0.9, 1.1]}),
+    Spec("scnn_nmnist_beta0.5", "02", **NMNIST, model_kwargs={"beta": 0.5, "population_size": 1},
+         objective={**SPIKE_COUNT, "population_size": 1}),
+    Spec("scnn_nmnist_beta0.8", "03", **NMNIST, model_kwargs={"beta": 0.8, "population_size": 1},
+         objective={**SPIKE_COUNT, "population_size": 1}),
+    Spec("scnn_nmnist_learned_beta", "03", **NMNIST,
+         model_kwargs={"beta": 0.8, "population_size": 1, "learn_beta": True},
+         objective={**SPIKE_COUNT, "population_size": 1}),
+    Spec("scnn_nmnist_population", "04", **NMNIST, model_kwargs={"beta": 0.8, "population_size": 10},
+         objective={**SPIKE_COUNT, "population_size": 10}),
+    Spec("scnn_dvsgesture", "05", model="scnn", **DVS, model_kwargs={"n_classes": 11, "input_size": 32, "beta": 0.5},
+         objective=DVS_OBJECTIVE),
+    Spec("scnn_dvsgesture_wide", "05", model="scnn_wide", **DVS,
+         model_kwargs={"n_classes": 11, "input_size": 32, "beta": 0.5, "channels": [32, 64]}, objective=DVS_OBJECTIVE),
+    Spec("cmp_scnn_dvsgesture", "06", model="scnn", **DVS, model_kwargs={"n_classes": 11, "input_size": 32, "beta": 0.5},
+         objective=DVS_OBJECTIVE, seeds_in_name=True),
+    Spec("cmp_slstm_dvsgesture", "06", model="slstm", **DVS,
+         model_kwargs={"n_classes": 11, "input_size": 32, "lstm_threshold": 0.1, "beta": 0.8},
+         objective=DVS_OBJECTIVE, seeds_in_name=True),
+    # the LIF/ALIF grid's cells (notebook 07): each cell sets model, neuron, recurrence, hidden size,
+    # epochs, learned decays and input encoding (common/study/lif_alif.py); batch size and lr are the profile's
+    Spec("lif_alif", "07", "mnist", "rsnn", {"neuron": "lif", "hidden": 128, "recurrent": False,
+                                             "learn_beta": False, "readout": "mean"},
+         {"kind": "cross_entropy"}, "lif_alif", weight_decay=1e-5, over_time=False),
+]}
+
+# What the source studies reported (../shared/reference/source-studies.md), and why ours differs.
+SOURCE_REPORTED = {
+    "cnn_mnist": (0.9516, "the source stopped after 21 x 5 iterations (about a quarter of an epoch)"),
+    "scnn_nmnist_beta0.5": (0.7114, "the source trained on ~13k samples and rotated its test set too"),
+    "scnn_nmnist_beta0.8": (0.6908, "the source trained on ~13k samples, tested on 9,984 with drop_last, and rotated its test set"),
+    "scnn_nmnist_population": (0.7401, "the source's 'population code' was a 100-way classifier; ours groups 10 neurons per class"),
+    "scnn_dvsgesture": (0.6016, "the source tested on 256 clips resized by keeping 1 pixel in 16"),
+    "cmp_slstm_dvsgesture": (0.8516, "the source gave its LSTM 13 epochs against the CNN's 5"),
+    "rsnn_alif_mnist": (0.9619, "the source's best of many single unseeded cells (REC, 30 epochs); "
+                                "its inputs were a binary threshold of the image"),
+    "rsnn_alif_fashion-mnist": (0.8194, "source: 100 hidden, 15 epochs, one unseeded run, binary-threshold input"),
+    "rsnn_lif_fashion-mnist": (0.7936, "source: 100 hidden, 15 epochs, one unseeded run, binary-threshold input"),
+    "mlp_mnist": (0.953, "the source's MLP baseline; its training length is not stated"),
+    "mlp_fashion-mnist": (0.914, "the source's MLP baseline; its training length is not stated"),
+}
+
+
+# The N-MNIST fold study (common/study/nmnist_folds.py) trains these variants of notebooks 02-04 on the same folds.
+FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_beta0.8",
+                 "learned beta": "scnn_nmnist_learned_beta", "population code": "scnn_nmnist_population"}
+
+
+@dataclass
+class ResolvedSpec:
+    """A spec under one profile with its overrides: what :func:`common.runs.runner.run` takes."""
+
+    spec: Spec
+    config: RunConfig            # what fit() uses and the checkpoint and results record
+    settings: dict               # the profile's data settings (time bins, limits, shift, folds, ...)
+    objective: dict
+    overrides: dict = field(default_factory=dict)
+
+    def build_objective(self):
+        from common.networks.objectives import build_objective
+        return build_objective(**self.objective)
+
+    def with_seed(self, seed: int) -> "ResolvedSpec":
+        """The same run with another seed (named ``..._seed<k>`` where the spec says so)."""
+        name = _run_name(self.spec, self.overrides, seed)
+        return replace(self, config=RunConfig(**{**self.config.to_dict(), "seed": seed, "run_name": name}))
+
+    def __str__(self) -> str:
+        c = self.config
+        lines = [f"run {c.tag} (spec {self.spec.name!r}, notebook {self.spec.notebook}, profile {c.profile})",
+                 f"  data      {c.dataset}: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()),
+                 f"  model     {c.model}: " + ", ".join(f"{k}={v}" for k, v in c.model_kwargs.items()),
+                 "  objective " + ", ".join(f"{k}={v}" for k, v in self.objective.items()),
+                 f"  training  {c.epochs} epochs, batch {c.batch_size}, {self.spec.optimizer} to lr {c.lr}, "
+                 f"weight decay {c.weight_decay}, seed {c.seed}, device {c.device}",
+                 f"  outputs   {c.output_root} (data: {c.data_root}, mirror: {c.mirror})"]
+        if self.overrides:
+            lines.append(f"  overrides {self.overrides}")
+        return "\n".join(lines)
+
+
+def knobs(spec: Spec, profile: str = "quick") -> dict[str, list[str]]:
+    """Every knob of ``spec`` and where it lives: settings, training, model, objective."""
+    places: dict[str, list[str]] = {}
+    for place, names in (("settings", profile_settings(spec.settings, profile)),
+                         ("training", ("batch_size", "lr", "weight_decay")),
+                         ("model", {**_model_parameters(spec.model), **spec.model_kwargs}),
+                         ("objective", [k for k in spec.objective if k != "kind"])):
+        for name in names:
+            places.setdefault(name, []).append(place)
+    return places
+
+
+def _model_parameters(model: str) -> dict:
+    from common.networks.registry import model_class
+    return {name: None for name in inspect.signature(model_class(model).__init__).parameters
+            if name not in ("self", "kwargs")}
+
+
+def _run_name(spec: Spec, overrides: dict, seed: int) -> str:
+    name = spec.name
+    if overrides:   # an experiment on top of a reference run gets its own files
+        name += "_" + hashlib.sha1(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:6]
+    if spec.seeds_in_name or seed != 0:
+        name += f"_seed{seed}"
+    return name
+
+
+def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, overrides: dict | None = None,
+            run_name: str | None = None, extra: dict | None = None, data_root=None, mirror=None,
+            output_root=None, device=None) -> ResolvedSpec:
+    """The spec ``name`` under ``profile`` with ``overrides`` (knob name -> value) applied.
+
+    ``run_name`` and ``extra`` (added to the recorded settings) are for the grids, whose cells name
+    themselves; locations and device default to the environment (common.config.resolve_locations).
+    """
+    spec = name if isinstance(name, Spec) else SPECS.get(name)
+    overrides = dict(overrides or {})
+    seed = overrides.pop("seed", seed)      # the seed is a knob too, but names a run only by _seed<k>
+    if spec is None:
+        raise KeyError(f"unknown spec {name!r}; the study's specs: {sorted(SPECS)}")
+    places = knobs(spec, profile)
+    unknown = sorted(set(overrides) - set(places))
+    if unknown:
+        raise ValueError(f"spec {spec.name!r} has no knob {', '.join(map(repr, unknown))}; its knobs: "
+                         f"{', '.join(sorted(places))}")
+    settings = profile_settings(spec.settings, profile)
+    model_kwargs, objective = dict(spec.model_kwargs), dict(spec.objective)
+    training = {"batch_size": settings.get("batch_size", spec.batch_size), "lr": settings.get("lr", spec.lr),
+                "weight_decay": settings.get("weight_decay", spec.weight_decay)}
+    for knob, value in overrides.items():
+        for place in places[knob]:
+            {"settings": settings, "training": training, "model": model_kwargs, "objective": objective}[place][knob] = value
+    if "batch_size" in settings or "lr" in settings:   # one value, recorded where the profile keeps it too
+        settings.update({k: training[k] for k in ("batch_size", "lr") if k in settings})
+    config = RunConfig(run_name=run_name or _run_name(spec, overrides, seed), dataset=spec.dataset,
+                       model=spec.model, model_kwargs=model_kwargs, profile=profile, epochs=settings["epochs"],
+                       **training, seed=seed, device=device, data_root=data_root, mirror=mirror,
+                       output_root=output_root, extra={**settings, **(extra or {})})
+    return ResolvedSpec(spec, config, settings, objective, overrides)
+
+
+def setup(name: str, profile: str = "quick", overrides: dict | None = None, **locations) -> ResolvedSpec:
+    """What a notebook's first code cell calls: :func:`resolve`, printed."""
+    spec = resolve(name, profile, overrides=overrides, **locations)
+    print(spec)
+    return spec
+
+
+def notebook_specs(notebook: str) -> list[Spec]:
+    return [s for s in SPECS.values() if s.notebook == notebook]

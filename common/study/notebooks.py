@@ -1,0 +1,153 @@
+"""Run the study: every numbered notebook, headless, in order, with one profile.
+
+    python -m common.study --profile quick            # all notebooks (resumes finished runs)
+    python -m common.study --profile smoke --only 01  # one notebook
+    python -m common.study --strict                   # a notebook without its data fails the run
+
+The study runs what it can. A notebook whose dataset is absent (and cannot be downloaded) is
+recorded as *skipped*, with the reason and the way to get the data, and the rest still runs; a
+notebook that fails for any other reason is recorded as *failed* with its cell and error. The run
+ends with a table of every notebook and its time, written also to ``<out>/study.json``, and exits
+non-zero only if a notebook failed (``--strict``: or was skipped).
+
+Finished runs are not trained again: a stopped study resumes where it stopped (``--retrain``
+trains every run of notebooks 01-06 again; the LIF/ALIF grid of 07 always resumes from its table).
+Executed notebooks go to ``runs/<profile>/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from common.config import PROFILES, PROJECT_ROOT
+from common.study.status import STATUS_FILE, NotebookOutcome, first_lines, read_status, write_status
+
+NOTEBOOKS = PROJECT_ROOT / "notebooks"
+# Errors that mean "this machine has not got the data": the notebook is skipped, not failed.
+MISSING_DATA_ERRORS = {"DatasetNotFoundError"}
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook stopped with an error; ``ename``, ``evalue`` and ``cell`` say where and why."""
+
+    def __init__(self, message: str, ename: str = "", evalue: str = "", cell: int | None = None):
+        super().__init__(message)
+        self.ename, self.evalue, self.cell = ename, evalue, cell
+
+    @property
+    def missing_data(self) -> bool:
+        return self.ename in MISSING_DATA_ERRORS
+
+
+def numbered_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    if only:
+        found = [p for p in found if any(p.name.startswith(prefix) for prefix in only)]
+    return found
+
+
+def run_notebook(notebook: Path, profile: str, out_dir: Path, parameters: dict | None = None) -> Path:
+    """Execute one notebook with papermill; raise :class:`NotebookFailed` naming the cell."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / notebook.name
+    try:
+        papermill.execute_notebook(str(notebook), str(output), cwd=str(notebook.parent),
+                                   parameters={"profile": profile, **(parameters or {})},
+                                   kernel_name="python3", progress_bar=True)
+    except PapermillExecutionError as error:
+        raise NotebookFailed(f"{notebook.name} failed in cell {error.exec_count} "
+                             f"({error.ename}: {error.evalue}). The executed notebook with the "
+                             f"traceback is {output}.", error.ename, error.evalue, error.exec_count) from None
+    return output
+
+
+def run_one(notebook: Path, profile: str, out_dir: Path, parameters: dict) -> NotebookOutcome:
+    start = time.perf_counter()
+    try:
+        output = run_notebook(notebook, profile, out_dir, parameters)
+    except NotebookFailed as error:
+        seconds = time.perf_counter() - start
+        if error.missing_data:
+            return NotebookOutcome(notebook.name, "skipped", seconds, error.evalue, str(out_dir / notebook.name))
+        return NotebookOutcome(notebook.name, "failed", seconds, str(error), str(out_dir / notebook.name))
+    return NotebookOutcome(notebook.name, "ran", time.perf_counter() - start, "", str(output))
+
+
+def summary_table(outcomes: list[NotebookOutcome]) -> str:
+    """Every notebook: ran / skipped (why) / failed (cell and error), its time, and the total."""
+    width = max(len(o.notebook) for o in outcomes)
+    lines = [f"{'notebook':<{width}}  {'status':<7}  {'time':>8}  why", "-" * (width + 30)]
+    for o in outcomes:
+        lines.append(f"{o.notebook:<{width}}  {o.status:<7}  {format_seconds(o.seconds):>8}  "
+                     f"{first_lines(o.reason, 1)[:120]}")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ran", "skipped", "failed")}
+    lines.append(f"{'total':<{width}}  {'':<7}  {format_seconds(sum(o.seconds for o in outcomes)):>8}  "
+                 + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    return "\n".join(lines)
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", choices=PROFILES, default="quick")
+    parser.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 01 03")
+    parser.add_argument("--out", type=Path, default=None, help="folder for executed notebooks")
+    parser.add_argument("--output-root", default=None,
+                        help="where models/, results/ and videos/ go (default: the project; smoke: runs/smoke/outputs)")
+    parser.add_argument("--retrain", action="store_true", help="train finished runs again instead of reusing them")
+    parser.add_argument("--strict", action="store_true", help="a notebook skipped for absent data fails the run")
+    parser.add_argument("--no-report", action="store_true", help="do not regenerate the README's results section")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)   # tests
+    args = parser.parse_args(argv)
+    notebooks = numbered_notebooks(args.notebooks, only=args.only)
+    if not notebooks:
+        print(f"No notebooks matched {args.only} in {args.notebooks}", file=sys.stderr)
+        return 2
+    out_dir = args.out or PROJECT_ROOT / "runs" / args.profile
+    parameters = {"reuse_trained": not args.retrain,
+                  **({"locations": {"output_root": str(args.output_root)}} if args.output_root else {})}
+    outcomes = []
+    status_file = out_dir / STATUS_FILE
+    earlier = json.loads(status_file.read_text()) if args.only and status_file.is_file() else None
+    for i, notebook in enumerate(notebooks, 1):
+        print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
+        outcome = run_one(notebook, args.profile, out_dir, parameters)
+        outcomes.append(outcome)
+        write_status(status_file, args.profile, outcomes, earlier)   # after each: notebook 08 reads it
+        print(f"    {outcome.status} in {format_seconds(outcome.seconds)}"
+              + (f": {first_lines(outcome.reason, 1)}" if outcome.reason else f" -> {outcome.executed}"), flush=True)
+    report_failed = False
+    if args.profile != "smoke" and not args.no_report and not args.output_root:
+        try:
+            from common.study.report import update_readme
+            update_readme(status=read_status(args.profile))
+            print("README.md results section regenerated from results/")
+        except Exception as error:   # the notebooks' outcomes above stand; say what went wrong here
+            print(f"README report failed: {type(error).__name__}: {error}", file=sys.stderr)
+            report_failed = True
+    print("\n" + summary_table(outcomes))
+    failed = [o for o in outcomes if o.status == "failed"]
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    if skipped:
+        print(f"\n{len(skipped)} notebook(s) skipped because their data is absent (also in {out_dir / STATUS_FILE}):")
+        for o in skipped:
+            print(f"\n{o.notebook}:\n  " + o.reason.strip().replace("\n", "\n  "))
+    if failed or report_failed or (args.strict and skipped):
+        print("STUDY FAILED: " + "; ".join([o.notebook for o in failed + (skipped if args.strict else [])]
+                                            + (["the README report"] if report_failed else [])), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

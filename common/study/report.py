@@ -1,0 +1,185 @@
+"""The README's results section, generated from results/*.json and results/lif_alif-*.jsonl (never typed by hand).
+
+    python -m common.study.report          # rewrite the section between the markers in README.md
+
+The study command calls it after the notebooks ran; tests/test_report.py fails if the README and
+the results files disagree.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from common.config import PROJECT_ROOT
+from common.runs.records import load_results
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def results_table(records: list[dict]) -> str:
+    header = ("| run | dataset | model | profile | test accuracy | test samples | parameters "
+              "| training time | device (threads) | date |\n|---|---|---|---|---|---|---|---|---|---|")
+    rows = []
+    for r in sorted(records, key=lambda r: r["run"]):
+        rows.append(
+            f"| {r['run']} | {r['config']['dataset']} | {r['config']['model']} | {r['config']['profile']} "
+            f"| {r['test']['accuracy']:.2%} | {r['test']['n_samples']:,} | {r.get('parameters', 0):,} "
+            f"| {r['train_seconds']:.0f} s | {r['device']} ({r['machine']['torch_threads']}) "
+            f"| {r['date'][:10]} |")
+    return "\n".join([header, *rows])
+
+
+def grid_records_in(results_dir: Path) -> list[dict]:
+    """The LIF/ALIF headline cells of every ``results/lif_alif-<profile>.jsonl`` and the N-MNIST fold
+    study's rows of every ``results/nmnist_folds-<profile>.jsonl``, as records."""
+    from common.study import nmnist_folds
+    from common.study.compare import grid_records
+
+    root = Path(results_dir).parent
+    profiles = lambda pattern: [p.stem.split("-", 1)[1] for p in sorted(Path(results_dir).glob(pattern))]
+    return ([r for profile in profiles("lif_alif-*.jsonl") for r in grid_records(profile, root)]
+            + [r for profile in profiles("nmnist_folds-*.jsonl") for r in nmnist_folds.records(profile, root)])
+
+
+def markdown_table(frame, digits: int = 2) -> str:
+    """A DataFrame as a Markdown table (index included), numbers rounded to ``digits``."""
+    import pandas as pd
+
+    frame = frame if isinstance(frame.index, pd.RangeIndex) else frame.reset_index()
+    cell = lambda v: f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,}" if isinstance(v, int) else str(v)
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def folds_section(results_dir: Path, profile: str = "quick") -> str:
+    """The N-MNIST fold study: accuracy per variant and each head-to-head, at both levels ("" if not run)."""
+    from common.runs.records import ResultsTable
+    from common.study import nmnist_folds
+
+    path = Path(results_dir) / f"nmnist_folds-{profile}.jsonl"
+    rows = ResultsTable(path).rows() if path.exists() else []
+    if not rows:
+        return ""
+    accuracy = nmnist_folds.accuracy_table(rows)
+    accuracy[["mean", "std", "low", "high", "min", "max"]] *= 100
+    pairs = nmnist_folds.over_time(rows, bins=(6, 10, 15, len(rows[0]["accuracy_by_time_bins"])))
+    pairs = pairs.drop(columns=["paired predictions"])
+    pairs["McNemar p"] = [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in pairs["McNemar p"]]
+    n = len({recording for r in rows for recording in r["recordings"]})
+    return (f"N-MNIST spiking CNNs, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
+            f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per variant, "
+            f"every variant on the same folds and seeds. Accuracy in %, over folds x seeds:\n\n"
+            + markdown_table(accuracy) + "\n\nHead-to-head (b - a, in points) after t time bins: the mean over "
+            "folds x seeds with its 95% t-interval, and the exact McNemar test over every paired test "
+            "prediction (how many recordings only a, or only b, got right):\n\n" + markdown_table(pairs, 3))
+
+
+def grid_table(results_dir: Path) -> str:
+    """The LIF/ALIF headline cells pooled over seeds, as a Markdown table ("" when there are none)."""
+    from common.study.compare import accuracy_table
+
+    records = [r for r in grid_records_in(results_dir) if r["config"]["model"] in ("rsnn", "mlp")]
+    if not records:
+        return ""
+    header = ("| run | dataset | profile | test accuracy (mean +- std) | seeds | test samples | parameters "
+              "| training time per seed | device |\n|---|---|---|---|---|---|---|---|---|")
+    lines = [f"| {r.run} | {r.dataset} | {r.profile} | {r.accuracy_mean:.2%} +- {r.accuracy_std:.2%} "
+             f"| {r.seeds} | {r.test_samples:,} | {r.parameters:,} | {r.training_s:.0f} s | {r.device} |"
+             for r in accuracy_table(records).itertuples()]
+    return "\n".join([header, *lines])
+
+
+FIGURES = {"accuracy.png": "test error rate of every model per dataset, log scale (bars: 95% CI over seeds/folds; hollow: single run; red x: source study)",
+           "tradeoff.png": "error rate against operations per inference, log-log, per dataset; dashed: the non-dominated models",
+           "nmnist_folds.png": "N-MNIST fold study: accuracy after t time bins per variant, and beta 0.8 - beta 0.5 paired over folds (bands: 95% CI)",
+           "spikes.png": "spikes per sample in each layer, one bar per model (error bars: std over seeds/folds)"}
+
+
+def write_figures(records: list[dict], results_dir: Path) -> None:
+    """The README's figures, drawn from the same records as its tables, into ``results/figures/``."""
+    import matplotlib
+    matplotlib.use("Agg")
+    matplotlib.rcParams["svg.hashsalt"] = "snn-study"   # stable ids inside the SVGs
+    import matplotlib.pyplot as plt
+
+    from common.study.compare import accuracy_table, load_efficiency, plot_accuracy, plot_spikes, plot_tradeoff
+
+    folder = Path(results_dir) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    everything = records + grid_records_in(results_dir)
+    table = accuracy_table(everything)
+    figures = {"accuracy.png": plot_accuracy(table)}
+    efficiency = load_efficiency("quick", Path(results_dir).parent)
+    if len(efficiency):
+        figures["tradeoff.png"] = plot_tradeoff(table, efficiency)
+    if any(r.get("spikes_per_sample") for r in everything):
+        figures["spikes.png"] = plot_spikes(everything)
+    folds = Path(results_dir) / "nmnist_folds-quick.jsonl"
+    if folds.exists():
+        from common.runs.records import ResultsTable
+        from common.study import nmnist_folds
+        figures["nmnist_folds.png"] = nmnist_folds.plot_curves(ResultsTable(folds).rows())
+    for name, figure in figures.items():
+        figure.savefig(folder / name, dpi=100)                       # README width: text >= 9 pt at 100%
+        figure.savefig((folder / name).with_suffix(".svg"), metadata={"Date": None})   # same figure, same file
+        plt.close(figure)
+
+
+def not_run_note(status: dict | None) -> str:
+    """Which notebooks the last study run skipped or failed, and why ("" when all ran)."""
+    if not status:
+        return ""
+    from common.study.status import first_lines
+
+    missed = [n for n in status["notebooks"] if n["status"] != "ran"]
+    if not missed:
+        return ""
+    lines = [f"- `{n['notebook']}`: {n['status']}: {first_lines(n['reason'], 1)}" for n in missed]
+    return (f"Not run in the last `make study` (profile {status['profile']}, {status['date'][:10]}); the "
+            f"tables hold only what ran, or earlier results of these notebooks where they exist:\n"
+            + "\n".join(lines) + "\n\n")
+
+
+def section(records: list[dict], results_dir: Path | None = None, status: dict | None = None) -> str:
+    if not records:
+        return not_run_note(status) + "No results yet: run `make study`."
+    results_dir = Path(results_dir or PROJECT_ROOT / "results")
+    text = not_run_note(status) + (results_table(records) + "\n\nGenerated by `python -m common.study.report` from `results/*.json`; "
+            "each file also records the machine, package versions and git commit of its run.")
+    folds = folds_section(results_dir)
+    if folds:
+        text += "\n\n" + folds
+    grid = grid_table(results_dir)
+    if grid:
+        text += ("\n\nLIF vs ALIF beside the MLP (notebook 07's headline cells, equal budgets, full test sets), "
+                 "from `results/lif_alif-<profile>.jsonl`:\n\n" + grid)
+    shown = [name for name in FIGURES if (results_dir / "figures" / name).exists()]
+    text += "".join(f"\n\n![{FIGURES[name]}](results/figures/{name})" for name in shown)
+    return text
+
+
+def update_readme(readme: Path = PROJECT_ROOT / "README.md", results_dir: Path | None = None,
+                  status: dict | None = None) -> bool:
+    """Redraw the figures and rewrite the generated section; returns True if the README changed.
+    ``status``: the last study run's table (:func:`common.study.status.read_status`), to say what was not run."""
+    results_dir = Path(results_dir or PROJECT_ROOT / "results")
+    text = readme.read_text()
+    if START not in text or END not in text:
+        raise ValueError(f"{readme} has no {START} ... {END} markers for the results section")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    records = load_results(results_dir)
+    if records:
+        write_figures(records, results_dir)
+    new = f"{head}{START}\n{section(records, results_dir, status)}\n{END}{tail}"
+    readme.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":
+    from common.study.status import read_status
+
+    changed = update_readme(status=read_status("quick"))
+    print("README.md results section", "updated" if changed else "already up to date")
+    sys.exit(0)

@@ -104,7 +104,7 @@ def run_project(epochs, limit, data_root, mirror) -> dict:
     config = common.RunConfig("bench_scnn", "nmnist", "scnn", {"beta": BETA}, profile="quick",
                               epochs=epochs, batch_size=BATCH, lr=LR, device="cpu",
                               output_root=str(Path(data_root) / "out"))
-    train_loader, test_loader = event_loaders(train, test, BATCH, seed=0)
+    train_loader, test_loader = event_loaders(train, test, batch_size=BATCH, seed=0)
     model = common.build_model("scnn", beta=BETA)
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, betas=(0.9, 0.999))
     outcome = common.fit(model, config, train_loader, test_loader, spike_count_mse(), optimizer,

@@ -15,3 +15,7 @@ from common.runs.specs import setup
 from common.runs.train import evaluate, fit
 
 _patches.apply_all()
+
+__all__ = ["CROSS_ENTROPY", "PROFILES", "PROJECT_ROOT", "CheckpointError", "DatasetCorruptError", "DatasetNotFoundError",
+           "Objective", "RunConfig", "build_model", "count_parameters", "evaluate", "fit", "load_model", "load_results",
+           "pick_device", "save_checkpoint", "seed_everything", "setup"]

@@ -80,8 +80,8 @@ class RunConfig:
     model_kwargs: dict = field(default_factory=dict)
     profile: str = "quick"
     epochs: int = 1
-    batch_size: int = 128
-    lr: float = 1e-3
+    batch_size: int | None = None   # set by the run's spec (common/runs/specs.py)
+    lr: float | None = None
     weight_decay: float = 0.0
     seed: int = 0
     device: str | None = None

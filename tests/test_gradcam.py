@@ -29,7 +29,7 @@ def test_saved_quick_cnn_gives_non_empty_maps(mirror, tmp_path):
     if not path.exists():
         pytest.skip("the reference checkpoint models/cnn_mnist-quick.pth is not in this checkout")
     model, _ = load_model(path)
-    _, test, _ = image_loaders("mnist", tmp_path, mirror=mirror, download=False, test_limit=200)
+    _, test, _ = image_loaders("mnist", tmp_path, mirror=mirror, batch_size=100, download=False, test_limit=200)
     maps = grad_cam(model, test.transform(test.inputs))
     empty = (maps.reshape(len(maps), -1).max(1) <= 1e-6).mean()
     assert empty < 0.05

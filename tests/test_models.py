@@ -17,3 +17,17 @@ def test_cnn_shapes_match_the_source_study():
 def test_unknown_model_lists_registered():
     with pytest.raises(KeyError, match="cnn"):
         build_model("transformer")
+
+
+def test_a_model_is_built_by_name_without_importing_its_module_first():
+    """Registration does not depend on common/__init__ importing every network (a fresh process)."""
+    import subprocess
+    import sys
+
+    from common.config import PROJECT_ROOT
+
+    code = ("import sys; from common.networks.registry import build_model; "
+            "assert 'common.networks.slstm' not in sys.modules; "
+            "m = build_model('slstm', n_classes=11, input_size=32); assert type(m).__name__ == 'SpikingConvLSTM'; "
+            "assert 'common.networks.slstm' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)

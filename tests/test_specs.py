@@ -57,7 +57,7 @@ def test_no_batch_size_or_learning_rate_literal_outside_the_specs():
     """grep for a batch size or a learning rate literal in the notebooks and common/ (not the specs)."""
     files = subprocess.run(["git", "ls-files", "common", "notebooks"], cwd=PROJECT_ROOT, capture_output=True,
                            text=True).stdout.split()
-    pattern = re.compile(r"""(batch_size|["']?lr["']?)\s*[=:]\s*[0-9]""")
+    pattern = re.compile(r"""\b(batch_size|lr)\b["']?\s*(:[^=,)]*)?[=:]\s*[0-9]""")
     hits = [f"{name}: {line.strip()}" for name in files if name != "common/runs/specs.py"
             for line in (PROJECT_ROOT / name).read_text().splitlines() if pattern.search(line)]
     assert hits == []

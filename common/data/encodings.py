@@ -94,7 +94,7 @@ class SpikeLoader(TensorLoader):
         return super().__iter__()
 
 
-def spike_loaders(name: str, encoding: str, n_steps: int, data_root, mirror=None, batch_size: int = 128,
+def spike_loaders(name: str, encoding: str, n_steps: int, data_root, mirror=None, *, batch_size: int,
                   seed: int = 0, train_limit: int | None = None, test_limit: int | None = None,
                   max_rate: float = 1.0, download: bool = True):
     """Train and test loaders of spike trains, read through the same dataset reader as ``image_loaders``.
@@ -113,11 +113,11 @@ def spike_loaders(name: str, encoding: str, n_steps: int, data_root, mirror=None
     return train_loader, test_loader, train
 
 
-def spike_data(name: str, encoding: str, n_steps: int, data_root, mirror=None, batch_size: int = 128,
+def spike_data(name: str, encoding: str, n_steps: int, data_root, mirror=None, *, batch_size: int,
                seed: int = 0, **limits):
     """:func:`spike_loaders` as the runner takes them (common.data.images.ImageData)."""
     from common.data.images import ImageData
 
-    train_loader, test_loader, train = spike_loaders(name, encoding, n_steps, data_root, mirror, batch_size,
-                                                     seed, **limits)
+    train_loader, test_loader, train = spike_loaders(name, encoding, n_steps, data_root, mirror,
+                                                     batch_size=batch_size, seed=seed, **limits)
     return ImageData(train, train_loader, test_loader)

@@ -442,7 +442,7 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
     return result
 
 
-def event_loaders(frames_train: EventFrames, frames_test: EventFrames, batch_size: int = 128,
+def event_loaders(frames_train: EventFrames, frames_test: EventFrames, *, batch_size: int,
                   seed: int = 0, max_shift: int = 0) -> tuple[TensorLoader, TensorLoader]:
     """Train (shuffled, seeded) and test (every sample, in order) loaders of float [T, B, 2, H, W].
 
@@ -501,7 +501,7 @@ def load_event_data(config, settings: dict) -> EventData:
         train = event_frames(config.dataset, True, limit=settings["train_limit"], **common_args)
     except DatasetNotFoundError as error:
         print(f"No training split of {config.dataset!r}: only a saved model can be evaluated.")
-        test_loader = event_loaders(test, test, config.batch_size, config.seed)[1]
+        test_loader = event_loaders(test, test, batch_size=config.batch_size, seed=config.seed)[1]
         return EventData(None, test, None, test_loader, missing_train=str(error))
-    return EventData(train, test, *event_loaders(train, test, config.batch_size, config.seed,
-                                                 settings.get("max_shift", 0)))
+    return EventData(train, test, *event_loaders(train, test, batch_size=config.batch_size, seed=config.seed,
+                                                 max_shift=settings.get("max_shift", 0)))

@@ -181,7 +181,7 @@ def image_transform(mean_std: tuple[float, float],
 
 
 def image_loaders(name: str, data_root: str | Path, mirror: str | Path | None = None,
-                  batch_size: int = 128, seed: int = 0, augment=None, train_limit: int | None = None,
+                  *, batch_size: int, seed: int = 0, augment=None, train_limit: int | None = None,
                   test_limit: int | None = None, download: bool = True):
     """Train and test loaders for MNIST / Fashion-MNIST; augmentation touches training data only."""
     train = load_image_dataset(name, True, data_root, mirror, download, train_limit)
@@ -207,12 +207,13 @@ class ImageData:
                 f"{self.train.source}")
 
 
-def image_data(name: str, data_root, mirror=None, batch_size: int = 128, seed: int = 0,
+def image_data(name: str, data_root, mirror=None, *, batch_size: int, seed: int = 0,
                augment: dict | None = None, **limits) -> ImageData:
     """:func:`image_loaders` with ``augment`` given as :func:`common.data.augment.random_affine`'s arguments."""
     import functools
     from common.data.augment import random_affine
 
     augment = functools.partial(random_affine, **augment) if augment else None
-    train_loader, test_loader, train = image_loaders(name, data_root, mirror, batch_size, seed, augment, **limits)
+    train_loader, test_loader, train = image_loaders(name, data_root, mirror, batch_size=batch_size, seed=seed,
+                                                     augment=augment, **limits)
     return ImageData(train, train_loader, test_loader)

@@ -77,10 +77,11 @@ def _classes():
 
 
 def metrics(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, predict, time_first: bool,
-            batch_size: int = 64) -> dict:
+            samples_per_pass: int = 64) -> dict:
     """NeuroBench's Footprint, ConnectionSparsity, ClassificationAccuracy, ActivationSparsity,
     MembraneUpdates and SynapticOperations of ``model`` on ``inputs`` (batch first, ``[N, ...]`` or
-    ``[N, T, ...]``), plus the energy per inference from its effective operations."""
+    ``[N, T, ...]``), plus the energy per inference from its effective operations. ``samples_per_pass``:
+    how many inputs go through the model at once (memory only: the metrics are sums over samples)."""
     from neurobench.benchmarks import Benchmark
     from neurobench.metrics.static import ConnectionSparsity, Footprint
     from neurobench.metrics.workload import (
@@ -92,7 +93,7 @@ def metrics(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, predic
     from torch.utils.data import DataLoader, TensorDataset
 
     wrapped = _classes()(model.eval(), time_first)
-    loader = DataLoader(TensorDataset(inputs.float(), labels), batch_size=batch_size, shuffle=False)
+    loader = DataLoader(TensorDataset(inputs.float(), labels), batch_size=samples_per_pass, shuffle=False)
     benchmark = Benchmark(wrapped, loader, [], [predict],
                           [[Footprint, ConnectionSparsity],
                            [ClassificationAccuracy, ActivationSparsity, MembraneUpdates, SynapticOperations]])

@@ -100,7 +100,8 @@ def fold_cell(cell: dict, context: dict) -> dict:
                    run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}",
                    data_root=context.get("data_root"), mirror=context.get("mirror"),
                    output_root=context.get("output_root"), device=context.get("device"))
-    data = EventData(train, test, *event_loaders(train, test, spec.config.batch_size, seed, settings.get("max_shift", 0)))
+    data = EventData(train, test, *event_loaders(train, test, batch_size=spec.config.batch_size, seed=seed,
+                                                      max_shift=settings.get("max_shift", 0)))
     record = run(spec, data, reuse_trained=True, save=False, evaluate_every_epoch=False)
     record.update(cell={"variant": variant, "fold": fold, "seed": seed},
                   folds=settings.get("folds") if fold is not None else None,

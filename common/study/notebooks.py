@@ -67,6 +67,15 @@ def run_notebook(notebook: Path, profile: str, out_dir: Path, parameters: dict |
     return output
 
 
+def declared(notebook: Path, parameters: dict) -> dict:
+    """The study's parameters that ``notebook``'s parameters cell declares (07 and 08 train nothing they
+    could reuse, so they take no ``reuse_trained``)."""
+    import papermill
+
+    names = papermill.inspect_notebook(str(notebook))
+    return {k: v for k, v in parameters.items() if k in names}
+
+
 def run_one(notebook: Path, profile: str, out_dir: Path, parameters: dict) -> NotebookOutcome:
     start = time.perf_counter()
     try:
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     earlier = json.loads(status_file.read_text()) if args.only and status_file.is_file() else None
     for i, notebook in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
-        outcome = run_one(notebook, args.profile, out_dir, parameters)
+        outcome = run_one(notebook, args.profile, out_dir, declared(notebook, parameters))
         outcomes.append(outcome)
         write_status(status_file, args.profile, outcomes, earlier)   # after each: notebook 08 reads it
         print(f"    {outcome.status} in {format_seconds(outcome.seconds)}"

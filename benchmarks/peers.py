@@ -140,14 +140,14 @@ def breakdown(batch: int) -> dict:
     median = {name: sorted(times)[len(times) // 2] for name, times in phases.items()}
     chunk = layout.time_chunk(model, x)
     stages = layout._stages_time(model, x, chunk)          # conv + pool of both stages, forward and backward
-    shapes = [(x.shape[0] * x.shape[1], 12, 30, 30), (x.shape[0] * x.shape[1], 32, 11, 11)]   # the convs' outputs
+    T, B = x.shape[:2]
+    rows = (chunk or T) * B                                # samples per pooling call, as conv_over_time makes them
+    chunks = [torch.rand(min(rows, T * B - start), *shape).contiguous(memory_format=torch.channels_last).requires_grad_()
+              for shape in ((12, 30, 30), (32, 11, 11)) for start in range(0, T * B, rows)]   # the convs' outputs
 
-    def pool_step():                                       # the pooling alone, on tensors of those shapes
-        for shape in shapes:
-            y = torch.rand(shape).contiguous(memory_format=torch.channels_last).requires_grad_()
-            step = chunk * x.shape[1] if chunk else shape[0]
-            for start in range(0, shape[0], step):
-                model.pool(y[start:start + step]).sum().backward()
+    def pool_step():                                       # the pooling alone, forward and backward, on those shapes
+        for y in chunks:
+            model.pool(y).sum().backward()
     pooling = layout._median_seconds(pool_step)
     return {"convolutions": stages - pooling, "pooling": pooling,
             "neurons and the rest of forward + backward": median["forward"] + median["backward"] - stages,

@@ -2,7 +2,7 @@
 
 A *record* is one run: its config, test results, training history, measurements and provenance
 (machine, packages, commit, date). A single run writes it to ``results/<run>-<profile>.json``; a
-cell of a grid (LIF/ALIF, N-MNIST folds) appends the same record, plus its ``cell`` and
+cell of a grid (LIF/ALIF, N-MNIST folds, notebook 06's seeds) appends the same record, plus its ``cell`` and
 ``cell_key``, as one line of ``results/<grid>-<profile>.jsonl`` (:class:`ResultsTable`). Both are
 written atomically. The comparison notebook and the README read only these files, so every number
 they show can be traced back to a config, a machine and a commit.
@@ -52,8 +52,8 @@ def machine() -> dict:
 
 def make_record(config: RunConfig, outcome: dict, **measurements) -> dict:
     """The record of one run from :func:`common.runs.train.fit`'s outcome and the run's ``measurements``
-    (parameter count, spikes per layer, accuracy over time, ...). Tensors (predictions, labels) stay
-    in the returned dict for the notebook's use and are left out when it is written."""
+    (parameter count, spikes per layer, accuracy over time, ...). The test predictions and labels stay
+    tensors here, for the notebook's use; :func:`on_disk` writes them as lists."""
     return {
         "run": config.tag, "config": config.to_dict(), "test": outcome["test"],
         "history": outcome["history"], "train_seconds": outcome["train_seconds"],

@@ -148,4 +148,5 @@ def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str 
     context = {"profile": profile, "overrides": overrides, "reuse_trained": reuse_trained, "data_root": data_root,
                "mirror": mirror, "output_root": output_root, "device": locations.get("device")}
     table = f"{output_root}/results/{study}-{profile}.jsonl"
-    return run_grid({"spec": list(spec_names), "seeds": list(seeds)}, spec_cell, table, context, workers=workers)
+    return run_grid({"spec": list(spec_names), "seeds": list(seeds)}, spec_cell, table, context, workers=workers,
+                    backend=backend)

@@ -287,8 +287,6 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     for knob, value in overrides.items():
         for place in places[knob]:
             {"settings": settings, "training": training, "model": model_kwargs, "objective": objective}[place][knob] = value
-    if "batch_size" in settings or "lr" in settings:   # one value, recorded where the profile keeps it too
-        settings.update({k: training[k] for k in ("batch_size", "lr") if k in settings})
     config = RunConfig(run_name=run_name or _run_name(spec, overrides, seed), dataset=spec.dataset,
                        model=spec.model, model_kwargs=model_kwargs, profile=profile, epochs=settings["epochs"],
                        **training, seed=seed, device=device, data_root=data_root, mirror=mirror,
@@ -301,7 +299,3 @@ def setup(name: str, profile: str = "quick", overrides: dict | None = None, **lo
     spec = resolve(name, profile, overrides=overrides, **locations)
     print(spec)
     return spec
-
-
-def notebook_specs(notebook: str) -> list[Spec]:
-    return [s for s in SPECS.values() if s.notebook == notebook]

@@ -137,9 +137,10 @@ def spec_cell(cell: dict, context: dict) -> dict:
 
 
 def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str = "quick",
-              overrides: dict | None = None, reuse_trained: bool = True, workers: int = 1, **locations) -> list[dict]:
-    """Every spec of ``spec_names`` with every seed, as one resumable grid (common.runs.grid.run_grid) whose
-    records go to ``results/<study>-<profile>.jsonl``; returns them."""
+              overrides: dict | None = None, reuse_trained: bool = True, workers: int = 1, backend: str = "local",
+              **locations) -> list[dict]:
+    """Every spec of ``spec_names`` with every seed, as one resumable grid (:func:`common.runs.grid.run_grid`:
+    ``workers`` processes, or ``backend="ray"``) whose records go to ``results/<study>-<profile>.jsonl``."""
     from common.config import resolve_locations
     from common.runs.grid import run_grid
 

@@ -16,6 +16,7 @@ def train_and_show(spec, data, reuse_trained: bool = False, label: str | None = 
     """:func:`common.runs.runner.run`, then the run's figures, Grad-CAM over time of the first test recording and
     its videos (``videos``: which to display, of ``spike_counts`` and ``gradcam``); returns the record
     (None when there is nothing to evaluate and ``required=False``)."""
+    import matplotlib.pyplot as plt
     from IPython.display import display
 
     record = run(spec, data, reuse_trained, **run_options)
@@ -23,6 +24,7 @@ def train_and_show(spec, data, reuse_trained: bool = False, label: str | None = 
         return None
     show_run(record, label)
     spike_video, gradcam_video = explain_test_clip(spec.config, data)
+    plt.show()                 # the figures first, then the videos, in the order notebook 02 shows them
     for name, path in (("spike_counts", spike_video), ("gradcam", gradcam_video)):
         if name in videos:
             display(show_video(path))

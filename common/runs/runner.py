@@ -11,19 +11,17 @@ from __future__ import annotations
 import torch
 
 from common.config import seed_everything
-from common.data.images import DatasetNotFoundError
+from common.data.images import IMAGE_DATASETS, DatasetNotFoundError, image_data
 from common.networks.registry import build_model, count_parameters
 from common.runs.checkpoint import load_model
 from common.runs.records import make_record, save_record
-from common.runs.specs import ResolvedSpec
+from common.runs.specs import ResolvedSpec, resolve, setup
 from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
 
 
 def load_data(spec: ResolvedSpec, encoding: str | None = None):
     """The spec's dataset, as its model takes it: event frames (cached), images (augmented for training
     where the profile says so) or, for the LIF/ALIF networks, images encoded as spike trains."""
-    from common.data.images import IMAGE_DATASETS, image_data
-
     config, settings = spec.config, spec.settings
     if config.dataset not in IMAGE_DATASETS:
         from common.data.events import load_event_data
@@ -40,8 +38,6 @@ def load_data(spec: ResolvedSpec, encoding: str | None = None):
 
 def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **locations):
     """A notebook's setup in one call: the resolved spec (printed) and its data (summary printed)."""
-    from common.runs.specs import setup
-
     spec = setup(name, profile, overrides, **locations)
     data = load_data(spec)
     print(data.summary())
@@ -55,7 +51,7 @@ def run(spec: ResolvedSpec, data, reuse_trained: bool = False, required: bool = 
     The training loader's shuffling is re-seeded with the run's seed, so runs that share one loader
     differ only by their seed. Without a training split (``data.train_loader`` None) the run's saved
     model is evaluated instead (:func:`evaluate_saved`). The record keeps the test predictions and
-    labels as tensors for the notebook (``record["test"]["predictions"]``); files hold no tensors.
+    labels as tensors for the notebook (``record["test"]["predictions"]``; lists in the files).
     """
     if data.train_loader is None:
         return evaluate_saved(spec, data, required, save)
@@ -126,8 +122,6 @@ def _saved(record: dict, save: bool) -> dict:
 def spec_cell(cell: dict, context: dict) -> dict:
     """One grid cell that is a spec run with one seed (``cell``: ``spec``, ``seed``); ``context``: ``profile``,
     ``overrides``, ``reuse_trained`` and the locations (``data_root``, ``mirror``, ``output_root``, ``device``)."""
-    from common.runs.specs import resolve
-
     locations = {k: context.get(k) for k in ("data_root", "mirror", "output_root", "device")}
     overrides = {k: v for k, v in (context.get("overrides") or {}).items() if k != "seed"}   # the cell's seed rules
     spec = resolve(cell["spec"], context["profile"], seed=int(cell["seed"]), overrides=overrides, **locations)

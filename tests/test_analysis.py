@@ -51,3 +51,10 @@ def test_population_activity_averages_per_true_class():
     assert plot_population_activity(Fixed(), loader, 2, 2).axes
 
 
+
+
+def test_figures():
+    assert plot_accuracy_over_time({"a": [0.1, 0.5]}).axes
+    assert plot_spikes_per_layer({"a": {"l1": 10.0, "l2": 2.0}, "b": {"l1": 5.0, "l2": 1.0}}).axes
+    history = [{"epoch": 1, "beta_lif1": 0.7}, {"epoch": 2, "beta_lif1": 0.75}]
+    assert plot_learned_beta(history, start=0.8).axes[0].lines[0].get_ydata().tolist() == [0.8, 0.7, 0.75]

@@ -72,7 +72,8 @@ def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_
     assert len(train.labels) == 30 and len(test.labels) == 20
     assert all(r.startswith("Test/") for r in test.recordings) and all(r.startswith("Train/") for r in train.recordings)
     row = F.fold_cell({"variant": "beta 0.8", "fold": None, "seed": 0},
-                      {"profile": "smoke", "settings": settings, "data_root": str(root), "output_root": str(tmp_path / "out")})
+                      {"profile": "smoke", "overrides": {"folds": None, "n_seeds": 1}, "data_root": str(root),
+                       "output_root": str(tmp_path / "out")})
     assert row["cell"]["fold"] is None and row["folds"] is None and row["test"]["n_samples"] == 20
     assert row["config"]["model_kwargs"]["beta"] == 0.8 and row["config"]["extra"]["fold"] is None
     assert len(row["predictions_by_time_bins"]) == settings["n_time_bins"]

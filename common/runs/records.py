@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from common.config import PROJECT_ROOT, RunConfig
+from common.config import PROJECT_ROOT, RunConfig, default_output_root
 from common.files import atomic_write, write_json
 
 PACKAGES = ("torch", "torchvision", "snntorch", "tonic", "grad-cam", "numpy", "opencv-python-headless")
@@ -100,6 +100,11 @@ def frame(records: list[dict]):
     """A DataFrame of :func:`flat` lines, one per record (what common.runs.stats summarises)."""
     import pandas as pd
     return pd.DataFrame([flat(r) for r in records])
+
+
+def table_path(study: str, profile: str, output_root=None) -> Path:
+    """Where a grid's table lives: ``<output root>/results/<study>-<profile>.jsonl``."""
+    return Path(output_root or default_output_root(profile)) / "results" / f"{study}-{profile}.jsonl"
 
 
 class ResultsTable:

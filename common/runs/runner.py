@@ -14,7 +14,7 @@ from common.config import seed_everything
 from common.data.images import IMAGE_DATASETS, DatasetNotFoundError, image_data
 from common.networks.registry import build_model, count_parameters
 from common.runs.checkpoint import load_model
-from common.runs.records import make_record, save_record
+from common.runs.records import make_record, save_record, table_path
 from common.runs.specs import ResolvedSpec, resolve, setup
 from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
 
@@ -142,6 +142,6 @@ def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str 
                                                        locations.get("output_root"), profile)
     context = {"profile": profile, "overrides": overrides, "reuse_trained": reuse_trained, "data_root": data_root,
                "mirror": mirror, "output_root": output_root, "device": locations.get("device")}
-    table = f"{output_root}/results/{study}-{profile}.jsonl"
+    table = table_path(study, profile, output_root)
     return run_grid({"spec": list(spec_names), "seeds": list(seeds)}, spec_cell, table, context, workers=workers,
                     backend=backend)

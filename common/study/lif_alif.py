@@ -100,6 +100,13 @@ def study_grid(settings: dict, seed: int = 0, parts: str = "all") -> list[dict]:
     return grid
 
 
+def headline_cells(settings: dict, dataset: str = "mnist", seed: int = 0) -> dict[str, dict]:
+    """The headline comparison's cells on one dataset and seed, by kind: ``lif``, ``alif``, ``mlp``."""
+    from common.runs.grid import expand_grid
+    return {cell.get("neuron", cell["model"]): cell for cell in expand_grid(study_grid(settings, parts="main"))
+            if cell["dataset"] == dataset and cell["seed"] == seed}
+
+
 def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
     """The records of the headline comparison (``settings["main"]``), every seed."""
     from common.runs.grid import KEY, cell_key, expand_grid
@@ -108,11 +115,8 @@ def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
 
 
 def results_table_path(profile: str, output_root=None):
-    from pathlib import Path
-
-    from common.config import default_output_root
-    root = Path(output_root or default_output_root(profile))
-    return root / "results" / f"lif_alif-{profile}.jsonl"
+    from common.runs.records import table_path
+    return table_path("lif_alif", profile, output_root)
 
 
 def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None, output_root=None,
@@ -132,7 +136,6 @@ def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None
                "output_root": output_root, "device": device, "threads": threads}
     return run_grid(study_grid(settings, seed), train_cell, results_table_path(profile, output_root),
                     context, workers=workers, backend=backend)
-
 
 
 # ---------------------------------------------------------------- figures and tables of notebook 07
@@ -329,7 +332,7 @@ def main(argv=None) -> int:
         lif_alif,  # not this __main__ module: pool workers must find common.study.lif_alif.train_cell
     )
     rows = lif_alif.run_study(args.profile, args.seed, args.data_root, args.mirror, args.output_root,
-                          workers=args.workers, backend=args.backend, threads=args.threads)
+                              workers=args.workers, backend=args.backend, threads=args.threads)
     print(f"{len(rows)} rows in {results_table_path(args.profile, args.output_root)}")
     return 0
 

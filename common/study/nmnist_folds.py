@@ -84,22 +84,22 @@ def fold_split(settings: dict, data_root, mirror, fold: int | None):
 
 def fold_cell(cell: dict, context: dict) -> dict:
     """Train one variant on one fold with one seed (:func:`common.runs.runner.run`, resumable), test it on
-    the fold, and keep every test recording's answer after every time bin in its record."""
+    the fold, and keep every test recording's answer after every time bin in its record. ``context``:
+    ``profile``, the locations, ``threads`` and ``overrides`` (knobs of the variants' specs, e.g. a smaller
+    study's ``folds``)."""
     from common.data.events import EventData, event_loaders
     from common.runs.runner import run
-    from common.runs.specs import FOLD_VARIANTS, profile_settings, resolve
+    from common.runs.specs import FOLD_VARIANTS, resolve
 
     variant, seed, fold = cell["variant"], int(cell["seed"]), cell.get("fold")
     torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each
-    settings = context["settings"]
-    train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold)
     split = f"fold{fold}" if fold is not None else "official"
-    profile = profile_settings("scnn_nmnist", context["profile"])
-    changed = {k: v for k, v in settings.items() if profile.get(k) != v}   # e.g. a test's smaller study
-    spec = resolve(FOLD_VARIANTS[variant], context["profile"], seed=seed, overrides=changed, extra={"fold": fold},
-                   run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}",
+    spec = resolve(FOLD_VARIANTS[variant], context["profile"], seed=seed, overrides=context.get("overrides"),
+                   extra={"fold": fold}, run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}",
                    data_root=context.get("data_root"), mirror=context.get("mirror"),
                    output_root=context.get("output_root"), device=context.get("device"))
+    settings = spec.settings
+    train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold)
     data = EventData(train, test, *event_loaders(train, test, batch_size=spec.config.batch_size, seed=seed,
                                                       max_shift=settings.get("max_shift", 0)))
     record = run(spec, data, reuse_trained=True, save=False, evaluate_every_epoch=False)
@@ -120,8 +120,8 @@ def study_cells(settings: dict, seed: int = 0) -> list[dict]:
 
 
 def table_path(profile: str, output_root=None) -> Path:
-    from common.config import default_output_root
-    return Path(output_root or default_output_root(profile)) / "results" / f"nmnist_folds-{profile}.jsonl"
+    from common.runs.records import table_path
+    return table_path("nmnist_folds", profile, output_root)
 
 
 def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=None, device=None,
@@ -135,7 +135,7 @@ def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=N
     data_root, mirror, output_root = resolve_locations(data_root, mirror, output_root, profile)
     if settings.get("folds"):
         pooled_frames(settings, data_root, mirror)   # frame (and cache) once, before the workers start
-    context = {"profile": profile, "settings": settings, "data_root": data_root, "mirror": mirror,
+    context = {"profile": profile, "data_root": data_root, "mirror": mirror,
                "output_root": output_root, "device": device, "threads": 1}
     return run_grid(study_cells(settings, seed), fold_cell, table_path(profile, output_root), context,
                     workers=workers or settings.get("workers", 1))
@@ -250,7 +250,6 @@ def main(argv=None) -> int:
     return 0
 
 
-
 def as_records(rows: list[dict], profile: str) -> list[dict]:
     """The fold study's records under the names the comparison pools per variant like seeds: run
     ``scnn_nmnist_<variant>_folds``, replicate k as "seed" k."""
@@ -268,8 +267,7 @@ def records(profile: str, output_root=None) -> list[dict]:
     """:func:`as_records` of the profile's table (none if it has not been run)."""
     from common.runs.records import ResultsTable
 
-    path = table_path(profile, output_root)
-    return as_records(ResultsTable(path).rows(), profile) if path.exists() else []
+    return as_records(ResultsTable(table_path(profile, output_root)).rows(), profile)
 
 
 if __name__ == "__main__":

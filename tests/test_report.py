@@ -1,8 +1,7 @@
 import json
 
 from common.config import PROJECT_ROOT
-from common.runs.records import load_results
-from common.study.report import END, START, results_table, section, update_readme
+from common.study.report import END, START, results_table, run_records, section, update_readme
 from common.study.status import read_status
 
 
@@ -10,7 +9,7 @@ def test_readme_agrees_with_the_results_files():
     """The README's table is exactly what the committed results files generate."""
     readme = (PROJECT_ROOT / "README.md").read_text()
     shown = readme.split(START, 1)[1].split(END, 1)[0].strip()
-    assert shown == section(load_results(), status=read_status("quick")).strip()
+    assert shown == section(run_records(PROJECT_ROOT / "results"), status=read_status("quick")).strip()
 
 
 def test_update_rewrites_only_the_marked_section(tmp_path):
@@ -59,3 +58,20 @@ def test_section_says_which_notebooks_the_last_study_run_did_not_run():
     assert "01_cnn" not in note and "more" not in note
     assert section([], status=status).startswith(note)
     assert not_run_note({**status, "notebooks": status["notebooks"][:1]}) == ""
+
+
+def test_notebook_06s_runs_from_its_grid_table_are_in_the_readme_table(tmp_path):
+    """Notebook 06 writes its runs as one grid table, not results files: the README still lists them."""
+    from common.runs.records import ResultsTable
+
+    results = tmp_path / "results"
+    record = {"run": "cmp_slstm_dvsgesture_seed0-quick",
+              "config": {"run_name": "cmp_slstm_dvsgesture_seed0", "dataset": "dvsgesture", "model": "slstm",
+                         "profile": "quick", "seed": 0},
+              "test": {"accuracy": 0.5, "n_samples": 264}, "parameters": 9, "train_seconds": 3.0, "device": "cpu",
+              "machine": {"torch_threads": 2}, "date": "2026-12-01T12:00:00+00:00", "cell": {"spec": "x", "seed": 0},
+              "cell_key": "k"}
+    ResultsTable(results / "dvs_head_to_head-quick.jsonl").append(record)
+    assert [r["run"] for r in run_records(results)] == ["cmp_slstm_dvsgesture_seed0-quick"]
+    assert "| cmp_slstm_dvsgesture_seed0-quick | dvsgesture | slstm | quick | 50.00% | 264 |" in section(
+        run_records(results), results)

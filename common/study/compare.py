@@ -337,12 +337,18 @@ def load_efficiency(profile: str, output_root) -> pd.DataFrame:
     return pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")
 
 
+def head_to_head_records(profile: str, output_root=None) -> list[dict]:
+    """Notebook 06's runs (one record per model and seed, each with its checkpoint), from its grid's table."""
+    from common.runs.records import ResultsTable, table_path
+
+    return ResultsTable(table_path("dvs_head_to_head", profile, output_root)).rows()
+
+
 def study_records(profile: str, output_root) -> list[dict]:
     """Every run of the profile: the results files, the records of the grids (notebook 07's headline
     cells, the N-MNIST fold study, notebook 06's head-to-head)."""
-    from common.runs.records import ResultsTable, load_results
+    from common.runs.records import load_results
     from common.study import nmnist_folds
 
-    results = Path(output_root) / "results"
-    return (load_results(results, profile=profile) + grid_records(profile, output_root)
-            + nmnist_folds.records(profile, output_root) + ResultsTable(results / f"dvs_head_to_head-{profile}.jsonl").rows())
+    return (load_results(Path(output_root) / "results", profile=profile) + head_to_head_records(profile, output_root)
+            + grid_records(profile, output_root) + nmnist_folds.records(profile, output_root))

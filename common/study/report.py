@@ -29,6 +29,20 @@ def results_table(records: list[dict]) -> str:
     return "\n".join([header, *rows])
 
 
+def _profiles(results_dir: Path, study: str) -> list[str]:
+    """The profiles that have a ``results/<study>-<profile>.jsonl`` table."""
+    return [p.stem.split("-", 1)[1] for p in sorted(Path(results_dir).glob(f"{study}-*.jsonl"))]
+
+
+def run_records(results_dir: Path) -> list[dict]:
+    """The README's table of runs: every results file, and notebook 06's runs from its grid's table."""
+    from common.study.compare import head_to_head_records
+
+    root = Path(results_dir).parent
+    return load_results(results_dir) + [r for profile in _profiles(results_dir, "dvs_head_to_head")
+                                        for r in head_to_head_records(profile, root)]
+
+
 def grid_records_in(results_dir: Path) -> list[dict]:
     """The LIF/ALIF headline cells of every ``results/lif_alif-<profile>.jsonl`` and the N-MNIST fold
     study's rows of every ``results/nmnist_folds-<profile>.jsonl``, as records."""
@@ -36,9 +50,8 @@ def grid_records_in(results_dir: Path) -> list[dict]:
     from common.study.compare import grid_records
 
     root = Path(results_dir).parent
-    profiles = lambda pattern: [p.stem.split("-", 1)[1] for p in sorted(Path(results_dir).glob(pattern))]
-    return ([r for profile in profiles("lif_alif-*.jsonl") for r in grid_records(profile, root)]
-            + [r for profile in profiles("nmnist_folds-*.jsonl") for r in nmnist_folds.records(profile, root)])
+    return ([r for profile in _profiles(results_dir, "lif_alif") for r in grid_records(profile, root)]
+            + [r for profile in _profiles(results_dir, "nmnist_folds") for r in nmnist_folds.records(profile, root)])
 
 
 def markdown_table(frame, digits: int = 2) -> str:
@@ -57,8 +70,7 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
     from common.runs.records import ResultsTable
     from common.study import nmnist_folds
 
-    path = Path(results_dir) / f"nmnist_folds-{profile}.jsonl"
-    rows = ResultsTable(path).rows() if path.exists() else []
+    rows = ResultsTable(nmnist_folds.table_path(profile, Path(results_dir).parent)).rows()
     if not rows:
         return ""
     accuracy = nmnist_folds.accuracy_table(rows)
@@ -115,11 +127,11 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
         figures["tradeoff.png"] = plot_tradeoff(table, efficiency)
     if any(r.get("spikes_per_sample") for r in everything):
         figures["spikes.png"] = plot_spikes(everything)
-    folds = Path(results_dir) / "nmnist_folds-quick.jsonl"
-    if folds.exists():
-        from common.runs.records import ResultsTable
-        from common.study import nmnist_folds
-        figures["nmnist_folds.png"] = nmnist_folds.plot_curves(ResultsTable(folds).rows())
+    from common.runs.records import ResultsTable
+    from common.study import nmnist_folds
+    folds = ResultsTable(nmnist_folds.table_path("quick", Path(results_dir).parent)).rows()
+    if folds:
+        figures["nmnist_folds.png"] = nmnist_folds.plot_curves(folds)
     for name, figure in figures.items():
         figure.savefig(folder / name, dpi=100)                       # README width: text >= 9 pt at 100%
         figure.savefig((folder / name).with_suffix(".svg"), metadata={"Date": None})   # same figure, same file
@@ -169,7 +181,7 @@ def update_readme(readme: Path = PROJECT_ROOT / "README.md", results_dir: Path |
         raise ValueError(f"{readme} has no {START} ... {END} markers for the results section")
     head, rest = text.split(START, 1)
     _, tail = rest.split(END, 1)
-    records = load_results(results_dir)
+    records = run_records(results_dir)
     if records:
         write_figures(records, results_dir)
     new = f"{head}{START}\n{section(records, results_dir, status)}\n{END}{tail}"

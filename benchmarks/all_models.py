@@ -41,13 +41,12 @@ SIDE = {"nmnist": 34, "dvsgesture": 32}
 
 def study_runs(profile: str) -> dict:
     """Every spec of the study under ``profile`` (one seed), and the LIF/ALIF grid's headline cells."""
-    from common.study.lif_alif import cell_spec
+    from common.runs.specs import profile_settings
+    from common.study.lif_alif import cell_spec, headline_cells
 
     runs = {f"{name} (nb {spec.notebook})": resolve(name, profile) for name, spec in SPECS.items() if name != "lif_alif"}
-    for kind in ("lif", "alif", "mlp"):
-        cell = ({"model": "mlp"} if kind == "mlp" else
-                {"model": "rsnn", "neuron": kind, "recurrent": False, "learn_beta": True, "encoding": "rate"})
-        runs[f"lif_alif {kind} (nb 07)"] = cell_spec({**cell, "dataset": "mnist", "seed": 0}, profile)
+    for kind, cell in headline_cells(profile_settings("lif_alif", profile)).items():
+        runs[f"lif_alif {kind} (nb 07)"] = cell_spec(cell, profile)
     return runs
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.runs.grid import expand_grid  # noqa: E402
 from common.runs.specs import profile_settings  # noqa: E402
-from common.study.lif_alif import study_grid, train_cell  # noqa: E402
+from common.study.lif_alif import headline_cells, study_grid, train_cell  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -32,9 +32,7 @@ def main(argv=None) -> int:
     measured = {}
     with tempfile.TemporaryDirectory() as out:
         for kind in args.kinds:
-            cell = ({"model": "mlp"} if kind == "mlp" else
-                    {"model": "rsnn", "neuron": kind, "recurrent": False, "learn_beta": True, "encoding": "rate"})
-            cell = {**cell, "dataset": "mnist", "hidden": settings["hidden"], "epochs": 1, "seed": 0}
+            cell = {**headline_cells(settings)[kind], "epochs": 1}
             context = {"profile": "quick", "overrides": {"train_limit": args.train_limit},
                        "mirror": args.mirror, "output_root": out, "threads": args.threads}
             cpu = time.process_time()

@@ -43,12 +43,31 @@ def default_output_root(profile: str | None = None) -> Path:
     return SMOKE_OUTPUT_ROOT if profile == "smoke" else PROJECT_ROOT
 
 
+# The offline mirror a clone finds without being told: the study's shared folder beside the repository.
+DEFAULT_MIRROR = PROJECT_ROOT.parent / "shared" / "datasets"
+
+
+def project_path(path) -> Path:
+    """``path`` with a relative one read against the repository root (not the kernel's working folder, which
+    is ``notebooks/`` in Jupyter), so a path copied from a message works wherever it is used."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
+def default_mirror() -> Path | None:
+    return DEFAULT_MIRROR if DEFAULT_MIRROR.is_dir() else None
+
+
 def resolve_locations(data_root=None, mirror=None, output_root=None,
                       profile: str | None = None) -> tuple[str, str | None, str]:
-    """(data root, mirror or None, output root): arguments first, then environment, then defaults."""
-    return (str(data_root or os.environ.get(ENV_DATA_ROOT) or PROJECT_ROOT / "data"),
-            mirror or os.environ.get(ENV_MIRROR) or None,
-            str(output_root or default_output_root(profile)))
+    """(data root, mirror or None, output root): arguments first, then the environment
+    ($SNN_DATA_ROOT, $SNN_DATA_MIRROR, $SNN_OUTPUT_ROOT), then the defaults: ``./data``, the ``shared/datasets``
+    folder beside the repository when it exists, the repository (or the smoke scratch folder).
+    Every one of them the same for a notebook in Jupyter, ``python -m common.study``, make and the tests."""
+    mirror = mirror or os.environ.get(ENV_MIRROR) or default_mirror()
+    return (str(project_path(data_root or os.environ.get(ENV_DATA_ROOT) or "data")),
+            str(project_path(mirror)) if mirror else None,
+            str(project_path(output_root or default_output_root(profile))))
 
 
 def pick_device(requested: str | None = None) -> torch.device:

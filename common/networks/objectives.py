@@ -37,6 +37,11 @@ def decided_argmax(scores: torch.Tensor) -> torch.Tensor:
 
 
 CROSS_ENTROPY = Objective("cross_entropy", F.cross_entropy, predict_argmax)
+# A conventional network on event data (common.networks.cnn.EventCNN) answers ``[T', B, C]``: row t the logits
+# from the first t + 1 bins. It is trained, and judged, on the last row: the whole clip.
+CROSS_ENTROPY_OVER_PREFIXES = Objective("cross_entropy_over_prefixes",
+                                        lambda logits, labels: F.cross_entropy(logits[-1], labels),
+                                        lambda logits: logits[-1].argmax(-1))
 
 
 def class_spike_counts(spikes: torch.Tensor, n_classes: int, population_size: int = 1) -> torch.Tensor:
@@ -77,7 +82,8 @@ def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, popu
     return Objective(name, loss, predict)
 
 
-OBJECTIVES = {"cross_entropy": lambda: CROSS_ENTROPY, "spike_count_mse": spike_count_mse}
+OBJECTIVES = {"cross_entropy": lambda: CROSS_ENTROPY,
+              "cross_entropy_over_prefixes": lambda: CROSS_ENTROPY_OVER_PREFIXES, "spike_count_mse": spike_count_mse}
 
 
 def build_objective(kind: str, **parameters) -> Objective:

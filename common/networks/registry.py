@@ -14,7 +14,7 @@ from torch import nn
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 # Where each registered network is defined, so a checkpoint rebuilds it whatever has been imported.
-HOMES = {"cnn": "common.networks.cnn", "scnn": "common.networks.snn", "scnn_wide": "common.networks.snn",
+HOMES = {"cnn": "common.networks.cnn", "cnn_events": "common.networks.cnn", "scnn": "common.networks.snn", "scnn_wide": "common.networks.snn",
          "slstm": "common.networks.slstm", "rsnn": "common.networks.lif_alif", "mlp": "common.networks.lif_alif"}
 
 

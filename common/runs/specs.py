@@ -45,7 +45,7 @@ PROFILE_SETTINGS = {
         "smoke": {"epochs": 1, "n_time_bins": 10, "train_limit": 200, "test_limit": 100, "max_shift": 2,
                   "batch_size": 32, "lr": 1e-2, "folds": 2, "fold_seed": 0, "n_seeds": 1, "workers": 1},
         "quick": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None, "max_shift": 3,
-                  "batch_size": 32, "lr": 1e-2, "folds": 5, "fold_seed": 0, "n_seeds": 1, "workers": 2},
+                  "batch_size": 32, "lr": 1e-2, "folds": 5, "fold_seed": 0, "n_seeds": 3, "workers": 2},
         "full": {"epochs": 30, "n_time_bins": 25, "train_limit": None, "test_limit": None, "max_shift": 3,
                  "batch_size": 32, "lr": 1e-2, "folds": None, "fold_seed": None, "n_seeds": 3, "workers": 2},
     },
@@ -118,6 +118,11 @@ PROFILE_SETTINGS = {
 
 
 
+# Settings that shape a grid (how many seeds, how many processes), not any one run of it: a run's record and
+# checkpoint identity leave them out, so adding seeds or workers reuses every finished run.
+GRID_DESIGN = ("n_seeds", "seeds", "workers")
+
+
 def profile_settings(experiment: str, profile: str) -> dict:
     """The settings of ``experiment`` under ``profile`` (a copy: callers may override knobs)."""
     if profile not in PROFILES:
@@ -164,6 +169,18 @@ SPECS: dict[str, Spec] = {spec.name: spec for spec in [
          objective={**SPIKE_COUNT, "population_size": 1}),
     Spec("scnn_nmnist_population", "04", **NMNIST, model_kwargs={"beta": 0.8, "population_size": 10},
          objective={**SPIKE_COUNT, "population_size": 10}),
+    # the same-size alternatives of the fold study (notebooks 03-04): the population code at the plain
+    # variant's size (12 -> 6 channels in the second convolution: 17,518 parameters against 18,254), and a
+    # conventional CNN on the same frames, in both input forms, with the same optimizer and budget
+    Spec("scnn_nmnist_population_small", "04", dataset="nmnist", model="scnn_wide", settings="scnn_nmnist",
+         model_kwargs={"beta": 0.8, "population_size": 10, "channels": [12, 6]},
+         objective={**SPIKE_COUNT, "population_size": 10}),
+    Spec("cnn_nmnist_summed", "03", dataset="nmnist", model="cnn_events", settings="scnn_nmnist",
+         model_kwargs={"input_form": "summed", "channels": [12, 32]},
+         objective={"kind": "cross_entropy_over_prefixes"}),
+    Spec("cnn_nmnist_time_bins", "03", dataset="nmnist", model="cnn_events", settings="scnn_nmnist",
+         model_kwargs={"input_form": "time_bins_as_channels", "n_time_bins": 25, "channels": [5, 32]},
+         objective={"kind": "cross_entropy_over_prefixes"}),
     Spec("scnn_dvsgesture", "05", model="scnn", **DVS, model_kwargs={"n_classes": 11, "input_size": 32, "beta": 0.5},
          objective=DVS_OBJECTIVE),
     Spec("scnn_dvsgesture_wide", "05", model="scnn_wide", **DVS,
@@ -199,7 +216,9 @@ SOURCE_REPORTED = {
 
 # The N-MNIST fold study (common/study/nmnist_folds.py) trains these variants of notebooks 02-04 on the same folds.
 FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_beta0.8",
-                 "learned beta": "scnn_nmnist_learned_beta", "population code": "scnn_nmnist_population"}
+                 "learned beta": "scnn_nmnist_learned_beta", "population code": "scnn_nmnist_population",
+                 "population code, equal size": "scnn_nmnist_population_small",
+                 "CNN, summed events": "cnn_nmnist_summed", "CNN, time bins as channels": "cnn_nmnist_time_bins"}
 
 
 @dataclass
@@ -287,10 +306,13 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     for knob, value in overrides.items():
         for place in places[knob]:
             {"settings": settings, "training": training, "model": model_kwargs, "objective": objective}[place][knob] = value
+    if "n_time_bins" in model_kwargs:     # a model that stacks the bins as channels takes the profile's count
+        model_kwargs["n_time_bins"] = settings["n_time_bins"]
     config = RunConfig(run_name=run_name or _run_name(spec, overrides, seed), dataset=spec.dataset,
                        model=spec.model, model_kwargs=model_kwargs, profile=profile, epochs=settings["epochs"],
                        **training, seed=seed, device=device, data_root=data_root, mirror=mirror,
-                       output_root=output_root, extra={**settings, **(extra or {})})
+                       output_root=output_root,
+                       extra={**{k: v for k, v in settings.items() if k not in GRID_DESIGN}, **(extra or {})})
     return ResolvedSpec(spec, config, settings, objective, overrides)
 
 

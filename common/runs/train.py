@@ -95,8 +95,12 @@ def train_one_epoch(model, loader, objective, optimizer, device, scheduler=None,
 
 
 def comparable(config: dict) -> dict:
-    """The part of a config that decides the result (paths and device do not)."""
-    return {k: v for k, v in config.items() if k not in ("device", "data_root", "mirror", "output_root")}
+    """The part of a config that decides the result (paths, device and the grid's design do not)."""
+    from common.runs.specs import GRID_DESIGN
+
+    same = {k: v for k, v in config.items() if k not in ("device", "data_root", "mirror", "output_root")}
+    same["extra"] = {k: v for k, v in (config.get("extra") or {}).items() if k not in GRID_DESIGN}
+    return same
 
 
 def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objective: Objective,

@@ -25,7 +25,8 @@ from common.runs.records import flat
 from common.runs.stats import mcnemar, paired, seed_summary, t_interval
 
 # The variants of notebooks 02-04 (their specs: common.runs.specs.FOLD_VARIANTS), in the tables' order.
-VARIANTS = ("beta 0.5", "beta 0.8", "learned beta", "population code")
+VARIANTS = ("beta 0.5", "beta 0.8", "learned beta", "population code", "population code, equal size",
+            "CNN, summed events", "CNN, time bins as channels")
 # (a, b): every table reports b - a.
 HEAD_TO_HEAD = [("beta 0.5", "beta 0.8"), ("beta 0.8", "learned beta"), ("beta 0.8", "population code")]
 
@@ -95,7 +96,7 @@ def fold_cell(cell: dict, context: dict) -> dict:
     torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each
     split = f"fold{fold}" if fold is not None else "official"
     spec = resolve(FOLD_VARIANTS[variant], context["profile"], seed=seed, overrides=context.get("overrides"),
-                   extra={"fold": fold}, run_name=f"nmnist_folds_{variant.replace(' ', '_')}_{split}_seed{seed}",
+                   extra={"fold": fold}, run_name=f"nmnist_folds_{variant.replace(',', '').replace(' ', '_')}_{split}_seed{seed}",
                    data_root=context.get("data_root"), mirror=context.get("mirror"),
                    output_root=context.get("output_root"), device=context.get("device"))
     settings = spec.settings
@@ -113,10 +114,11 @@ def fold_cell(cell: dict, context: dict) -> dict:
 
 
 def study_cells(settings: dict, seed: int = 0) -> list[dict]:
-    """Variants x folds x seeds (folds: the profile's k, or None for the official split)."""
+    """Variants x folds x seeds (folds: the profile's k, or None for the official split), one seed after the
+    other: a study stopped part-way holds whole repetitions of the k folds for every variant."""
     folds = list(range(settings["folds"])) if settings.get("folds") else [None]
-    return [{"variant": [v for v in VARIANTS], "fold": folds,
-             "seeds": list(range(seed, seed + settings["n_seeds"]))}]
+    return [{"variant": list(VARIANTS), "fold": folds, "seeds": [s]}
+            for s in range(seed, seed + settings["n_seeds"])]
 
 
 def table_path(profile: str, output_root=None) -> Path:

@@ -32,30 +32,64 @@ def row(variant, fold, correct_per_bin, seed=0):
             "cell": {"variant": variant, "fold": fold, "seed": seed}, "seed": seed, "labels": labels,
             "recordings": [f"f{fold}/r{i}" for i in range(4)], "predictions_by_time_bins": predictions,
             "accuracy_by_time_bins": [float(np.mean(b)) for b in correct_per_bin], "folds": 2,
-            "parameters": 1, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x", "spikes_per_sample": {}}
+            "train_samples": 4, "parameters": 1, "train_seconds": 1.0, "device": "cpu", "checkpoint": "x",
+            "spikes_per_sample": {}}
 
 
-def test_head_to_head_pairs_over_folds_and_over_recordings():
-    rows = [row("beta 0.5", 0, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]]),
-            row("beta 0.5", 1, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]),
-            row("beta 0.8", 0, [[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]),
-            row("beta 0.8", 1, [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0]])]
-    table = F.head_to_head(rows, [("beta 0.5", "beta 0.8")])
-    line = table.iloc[0]
-    assert line["time bins"] == 3 and line["replicates"] == 2
-    assert line["b - a (points)"] == pytest.approx(100 * np.mean([0.5, 0.5]))
-    assert (line["only a right"], line["only b right"], line["paired predictions"]) == (0, 4, 8)
-    assert line["McNemar p"] == pytest.approx(2 / 16)
-    early = F.head_to_head(rows, [("beta 0.5", "beta 0.8")], t=1).iloc[0]   # after the first bin
-    assert early["b - a (points)"] == pytest.approx(25.0) and early["only b right"] == 2
-    assert list(F.over_time(rows, [("beta 0.5", "beta 0.8")], bins=(1, 2, 9))["time bins"]) == [1, 2, 3]
-    accuracy = F.accuracy_table(rows)
-    assert accuracy.loc["beta 0.8", "test_predictions"] == 8 and accuracy.loc["beta 0.5", "no_decision"] == 5
-    records = F.as_records(rows, "quick")
+ROWS = [row("beta 0.5", 0, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]]),
+        row("beta 0.5", 1, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]]),
+        row("beta 0.5", 1, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]], seed=1),
+        row("beta 0.8", 0, [[1, 0, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]),
+        row("beta 0.8", 1, [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0]]),
+        row("beta 0.8", 1, [[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]], seed=1)]
+
+
+def test_head_to_head_averages_seeds_within_a_fold_and_corrects_for_overlap():
+    from scipy import stats
+
+    table = F.head_to_head(ROWS, [("beta 0.5", "beta 0.8")], bins=[1, 3])
+    line = table[table["time bins"] == 3].iloc[0]
+    # per fold, seeds averaged: fold 0: 1.0 - 0.5; fold 1: mean(0.75 - 0.25, 1.0 - 0.5) = 0.5
+    assert line["runs"] == 3 and line["folds"] == 2 and line["folds b ahead"] == 2
+    assert line["b - a (points)"] == pytest.approx(50.0)
+    assert line["95% CI low"] == pytest.approx(50.0) and line["p (folds)"] == 0.0   # no spread between folds
+    early = table[table["time bins"] == 1].iloc[0]
+    assert early["b - a (points)"] == pytest.approx(25.0) and early["only b right"] == 3
+    # recording level: one 2x2 table per run, the CMH test of statsmodels against the formula
+    a_right, b_right = [2, 1, 2], [4, 3, 4]
+    expected = sum(b - (a + b) / 2 for a, b in zip(a_right, b_right))
+    variance = sum(4 * 4 * (a + b) * (8 - a - b) / (8 * 8 * 7) for a, b in zip(a_right, b_right))
+    chi2 = (abs(expected) - 0.5) ** 2 / variance
+    assert line["p (CMH by run)"] == pytest.approx(stats.chi2.sf(chi2, 1))
+    # Holm over the table's two lines, by hand: the smaller p doubled, the larger kept (never below the first)
+    low, high = sorted(table["p (CMH by run)"])
+    assert sorted(table["Holm p (CMH)"]) == pytest.approx([min(1, 2 * low), max(min(1, 2 * low), high)])
+
+
+def test_accuracy_table_and_early_decisions_from_the_rows():
+    accuracy = F.accuracy_table(ROWS)
+    assert accuracy.loc["beta 0.8", "test_predictions"] == 12 and accuracy.loc["beta 0.5", "no_decision"] == 7
+    assert accuracy.loc["beta 0.8", "mean"] == pytest.approx(np.mean([1.0, np.mean([0.75, 1.0])]))
+    assert accuracy.loc["beta 0.8", "seeds"] == 2 and accuracy.loc["beta 0.8", "folds"] == 2
+    early = F.early_decisions(ROWS, bins=[1]).set_index("variant")
+    assert early.loc["beta 0.8", "no decision"] == pytest.approx(0.75)          # 1 of 4 decided
+    assert early.loc["beta 0.8", "decided accuracy"] == pytest.approx(1.0)      # and that one right
+    records = F.as_records(ROWS, "quick")
     from common.study.compare import accuracy_table
     pooled = accuracy_table(records).set_index("run")
-    assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 2
-    assert pooled.loc["scnn_nmnist_beta_0.8_folds", "accuracy_mean"] == pytest.approx(0.875)
+    assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 3
+
+
+def test_the_folds_figure_draws_the_tables_numbers():
+    import matplotlib
+    matplotlib.use("Agg")
+    figure = F.plot_curves(ROWS)
+    left, right = figure.axes[:2]
+    drawn = {line.get_label(): list(line.get_ydata()) for line in left.lines}
+    for variant, curve in F.curves(ROWS).items():
+        assert drawn[variant] == pytest.approx(curve["mean"])
+    table = F.head_to_head(ROWS, [("beta 0.5", "beta 0.8")], bins=[1, 2, 3])
+    assert list(right.lines[0].get_ydata()) == pytest.approx(list(table["b - a (points)"]))
 
 
 def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env):
@@ -65,7 +99,7 @@ def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_
 
     full = profile_settings("scnn_nmnist", "full")
     assert full["folds"] is None and full["n_seeds"] >= 3
-    assert F.study_cells(full) == [{"variant": list(F.VARIANTS), "fold": [None], "seeds": [0, 1, 2]}]
+    assert F.study_cells(full) == [{"variant": list(F.VARIANTS), "fold": [None], "seeds": [s]} for s in (0, 1, 2)]
     root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=2)
     settings = {**profile_settings("scnn_nmnist", "smoke"), "folds": None, "n_seeds": 1}
     train, test = F.fold_split(settings, root, None, None)

@@ -1,45 +1,77 @@
-"""The study's statistics, at the two levels a claim can rest on; every notebook, the comparison and
-the report take theirs from here.
+"""The study's statistics: a thin layer over scipy and statsmodels that names the study's choices. Every
+notebook, the comparison and the report take theirs from here.
 
-- Over replicates (seeds, folds): the mean of paired differences and its Student-t interval,
-  :func:`t_interval`. It says how much a result moves when the run is repeated.
-- Over test samples: the exact McNemar test on paired predictions, :func:`mcnemar`. It says whether
-  two models that saw the same recordings differ on them more than chance would make them.
+Three levels a claim can rest on, each with its test:
+- Over replicates (seeds): the mean of paired differences with its Student-t interval and one-sample
+  t-test, :func:`t_interval` (scipy). It says how much a result moves when the run is repeated.
+- Over the folds of a cross-validation: the same, with the variance corrected for the folds' overlapping
+  training sets (Nadeau & Bengio 2003, "Inference for the generalization error"; the repeated k-fold form
+  of Bouckaert & Frank 2004), :func:`corrected_resampled_t`. The plain t-interval over folds is too narrow.
+- Over test samples: the exact McNemar test on the paired predictions of two models (statsmodels),
+  :func:`mcnemar`; when the predictions come from several trained runs, the Cochran-Mantel-Haenszel test
+  stratified by run (statsmodels' ``StratifiedTable``), :func:`cmh_by_run`, so that each run's 2x2 table
+  counts as its own stratum instead of pooling 5 models' predictions as if they were one model's.
+A family of tests (e.g. every N-MNIST head-to-head at every time bin) is adjusted with Holm's method,
+:func:`holm` (statsmodels): a claim reads as a difference only if its adjusted p-value is below 0.05.
 """
 from __future__ import annotations
 
 import json
 import math
 
-SEED, KEY = "seed", "cell_key"   # as common.runs.grid writes them
+import numpy as np
 
-# Two-sided 95% Student-t quantiles t_{0.975, df}, used when scipy is not installed.
-_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-         10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 25: 2.060, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980}
+SEED, KEY = "seed", "cell_key"   # as common.runs.grid writes them
+ALPHA = 0.05                     # the study's one significance level, after Holm's adjustment
 
 
 def t_quantile(df: int, level: float = 0.95) -> float:
     """Two-sided ``level`` quantile of Student's t with ``df`` degrees of freedom."""
-    try:
-        from scipy import stats
-        return float(stats.t.ppf(0.5 + level / 2, df))
-    except ImportError:
-        if level != 0.95:
-            raise
-        below = [d for d in _T975 if d <= df]
-        return _T975[max(below)] if df <= 120 else 1.960   # conservative between table entries
+    from scipy import stats
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+def _t_summary(mean: float, std: float, n: int, scale: float, df: int, level: float) -> dict:
+    """Interval and two-sided p-value of "mean = 0" for a t statistic with standard error ``std * scale``."""
+    from scipy import stats
+
+    se = std * scale
+    if not n or df < 1 or not math.isfinite(se):
+        return {"n": n, "mean": mean, "std": std, "low": math.nan, "high": math.nan, "p_value": math.nan}
+    half = t_quantile(df, level) * se
+    p = 1.0 if se == 0 and mean == 0 else 0.0 if se == 0 else float(2 * stats.t.sf(abs(mean) / se, df))
+    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half, "p_value": p}
 
 
 def t_interval(values: list[float], level: float = 0.95) -> dict:
-    """Mean and ``level`` t-interval of ``values`` (paired differences); NaN bounds when n < 2."""
-    values = [float(v) for v in values]
+    """Mean, ``level`` t-interval and t-test p-value (mean = 0) of ``values``, e.g. paired differences over
+    seeds; NaN bounds when n < 2."""
+    values = np.asarray([float(v) for v in values])
     n = len(values)
-    mean = sum(values) / n if n else math.nan
-    if n < 2:
-        return {"n": n, "mean": mean, "std": math.nan, "low": math.nan, "high": math.nan}
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = t_quantile(n - 1, level) * std / math.sqrt(n)
-    return {"n": n, "mean": mean, "std": std, "low": mean - half, "high": mean + half}
+    mean = float(values.mean()) if n else math.nan
+    std = float(values.std(ddof=1)) if n > 1 else math.nan
+    return _t_summary(mean, std, n, 1 / math.sqrt(n) if n else math.nan, n - 1, level)
+
+
+def corrected_resampled_t(by_fold: dict, test_train_ratio: float, level: float = 0.95) -> dict:
+    """Paired differences over the folds of a k-fold cross-validation, ``by_fold``: fold -> the differences
+    of its training seeds. Seeds are averaged within a fold (what is left is the fold's difference, with the
+    training noise reduced), and the fold means' variance is corrected for overlapping training sets:
+    ``var = (1/k + n_test/n_train) * s^2``, ``df = k - 1`` (Nadeau & Bengio 2003). The study's repetitions
+    reuse the same folds with other training seeds, so they are not the independent fold draws of Bouckaert &
+    Frank's r x k form; this is that form with r = 1, the conservative choice. Also returns the two noises
+    apart: ``fold_std`` (between folds) and ``seed_std`` (the pooled standard deviation within a fold)."""
+    folds = sorted(by_fold, key=str)
+    means = np.array([np.mean(by_fold[f]) for f in folds], dtype=float)
+    k = len(means)
+    within = [np.var(by_fold[f], ddof=1) for f in folds if len(by_fold[f]) > 1]
+    mean = float(means.mean()) if k else math.nan
+    std = float(means.std(ddof=1)) if k > 1 else math.nan
+    out = _t_summary(mean, std, k, math.sqrt(1 / k + test_train_ratio) if k else math.nan, k - 1, level)
+    out.update(folds=k, runs=sum(len(by_fold[f]) for f in folds), fold_std=std,
+               seed_std=float(math.sqrt(np.mean(within))) if within else math.nan,
+               positive=int((means > 0).sum()), negative=int((means < 0).sum()))
+    return out
 
 
 def paired(a: dict, b: dict, level: float = 0.95) -> dict:
@@ -49,17 +81,64 @@ def paired(a: dict, b: dict, level: float = 0.95) -> dict:
 
 
 def mcnemar(correct_a, correct_b) -> dict:
-    """Exact McNemar test on paired right/wrong answers of two models on the same samples.
+    """Exact McNemar test (statsmodels) on paired right/wrong answers of two models on the same samples.
+    ``a_only``: samples only A got right, ``b_only``: only B; each discordant sample is a fair coin under
+    "no difference", so p is the two-sided binomial tail."""
+    from statsmodels.stats.contingency_tables import mcnemar as sm_mcnemar
 
-    ``a_only``: samples only A got right, ``b_only``: only B. Under "no difference" each discordant
-    sample is a fair coin, so the two-sided p-value is the binomial tail of min(a_only, b_only).
-    """
     pairs = list(zip(correct_a, correct_b, strict=True))
     a_only = sum(1 for x, y in pairs if x and not y)
     b_only = sum(1 for x, y in pairs if y and not x)
-    n = a_only + b_only
-    tail = sum(math.comb(n, k) for k in range(min(a_only, b_only) + 1)) / 2 ** n if n else 1.0
-    return {"samples": len(pairs), "a_only": a_only, "b_only": b_only, "p_value": min(1.0, 2 * tail)}
+    both = sum(1 for x, y in pairs if x and y)
+    table = [[both, a_only], [b_only, len(pairs) - both - a_only - b_only]]
+    p = float(sm_mcnemar(table, exact=True).pvalue) if a_only + b_only else 1.0
+    return {"samples": len(pairs), "a_only": a_only, "b_only": b_only, "p_value": min(1.0, p)}
+
+
+def cmh_by_run(runs: list[tuple]) -> dict:
+    """Cochran-Mantel-Haenszel test (statsmodels ``StratifiedTable``) of "a and b are right equally often",
+    stratified by run: ``runs`` holds, per trained pair of runs, ``(right_a, right_b)`` (booleans over the
+    same test recordings). Each stratum is the 2x2 table model x (right, wrong). Pairing inside a stratum is
+    not used, which makes the test conservative; the strata keep 5 models' predictions from pooling as one.
+    Also: the Mantel-Haenszel pooled odds ratio of b over a, and the Breslow-Day p-value of "every run has
+    the same odds ratio" (small: the runs disagree, and a pooled answer hides it)."""
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    tables = []
+    for right_a, right_b in runs:
+        ra, rb = int(np.sum(right_a)), int(np.sum(right_b))
+        tables.append([[rb, len(right_b) - rb], [ra, len(right_a) - ra]])
+    tables = np.asarray(tables, dtype=float).transpose(1, 2, 0)      # 2 x 2 x strata
+    informative = (tables[:, 1, :].sum(0) > 0) & (tables[:, 0, :].sum(0) > 0)   # somebody wrong and right
+    if not informative.any():
+        return {"strata": tables.shape[2], "p_value": 1.0, "odds_ratio": math.nan, "homogeneity_p": math.nan}
+    table = StratifiedTable(tables[:, :, informative] + 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        test = table.test_null_odds(correction=True)
+        try:
+            homogeneity = float(table.test_equal_odds().pvalue)
+        except (ValueError, ZeroDivisionError, FloatingPointError):
+            homogeneity = math.nan
+        odds = float(table.oddsratio_pooled)
+    return {"strata": int(informative.sum()), "p_value": float(test.pvalue), "odds_ratio": odds,
+            "homogeneity_p": homogeneity}
+
+
+def holm(p_values) -> list[float]:
+    """Holm-adjusted p-values (statsmodels ``multipletests``) of one family of tests; NaNs stay NaN."""
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.asarray(list(p_values), dtype=float)
+    out = np.full(len(p), np.nan)
+    finite = np.isfinite(p)
+    if finite.any():
+        out[finite] = multipletests(p[finite], method="holm")[1]
+    return out.tolist()
+
+
+def verdict(adjusted_p: float) -> str:
+    """The words a claim may use after its family's adjustment."""
+    return "differs" if adjusted_p < ALPHA else "no difference detected"
 
 
 # ------------------------------------------------------------------------------ over the seeds of runs
@@ -157,7 +236,7 @@ def paired_differences(rows: list[dict], factor: str, level_a, level_b, metric: 
     if len(lines) > 1:
         pooled = [d for diffs in by_context.values() for d in diffs]
         lines.append({"factor": factor, "a": level_a, "b": level_b, "context": "all", **t_interval(pooled)})
-    return pd.DataFrame(lines, columns=["factor", "a", "b", "context", "n", "mean", "std", "low", "high"])
+    return pd.DataFrame(lines, columns=["factor", "a", "b", "context", "n", "mean", "std", "low", "high", "p_value"])
 
 
 def factor_effects(rows: list[dict], comparisons: list[tuple], metric: str = "test_accuracy"):

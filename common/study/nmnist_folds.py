@@ -22,13 +22,11 @@ import pandas as pd
 import torch
 
 from common.runs.records import flat
-from common.runs.stats import mcnemar, paired, seed_summary, t_interval
+from common.runs.stats import cmh_by_run, corrected_resampled_t, holm
 
 # The variants of notebooks 02-04 (their specs: common.runs.specs.FOLD_VARIANTS), in the tables' order.
 VARIANTS = ("beta 0.5", "beta 0.8", "learned beta", "population code", "population code, equal size",
             "CNN, summed events", "CNN, time bins as channels")
-# (a, b): every table reports b - a.
-HEAD_TO_HEAD = [("beta 0.5", "beta 0.8"), ("beta 0.8", "learned beta"), ("beta 0.8", "population code")]
 
 
 def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
@@ -145,95 +143,154 @@ def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=N
 
 # ---------------------------------------------------------------- reading the table
 
-def accuracy_table(records: list[dict]) -> pd.DataFrame:
-    """Per variant: mean, spread and 95% interval of accuracy over folds x seeds, test predictions, no decisions."""
-    rows = pd.DataFrame([flat(r) for r in records])
-    table = seed_summary(rows, ["variant"]).set_index("variant").rename(columns={"n": "replicates"})
-    grouped = rows.groupby("variant")
-    table["test_predictions"], table["no_decision"] = grouped.test_samples.sum(), grouped.no_decision.sum()
-    return table.reindex([v for v in VARIANTS if v in table.index])
+def _runs(rows: list[dict], variant: str) -> dict:
+    """(fold, seed) -> that run's flat record, for one variant."""
+    return {(r["fold"], r["seed"]): r for r in rows if r["variant"] == variant}
 
 
-def _by_replicate(rows, variant, metric):
-    return {(r["fold"], r["seed"]): metric(r) for r in rows if r["variant"] == variant}
+def _right(row: dict, t: int) -> np.ndarray:
+    """Which test recordings the run answered right after the first ``t`` time bins."""
+    return np.asarray(row["predictions_by_time_bins"][t - 1]) == np.asarray(row["labels"])
 
 
-def _correct(rows, variant, index) -> dict:
-    """(recording, seed) -> right or wrong after the time bins up to ``index``."""
-    return {(rec, r["seed"]): p == y for r in rows if r["variant"] == variant
-            for rec, y, p in zip(r["recordings"], r["labels"], r["predictions_by_time_bins"][index])}
+def test_train_ratio(rows: list[dict]) -> float:
+    """n_test / n_train of one fold (1 / (k - 1) for k folds): the overlap the corrected test corrects for."""
+    row = rows[0]
+    return len(row["labels"]) / row["train_samples"]
 
 
-def head_to_head(rows: list[dict], pairs=HEAD_TO_HEAD, t: int | None = None) -> pd.DataFrame:
-    """For each (a, b): b - a in accuracy after the first ``t`` time bins (default: all), paired over
-    folds x seeds (t-interval) and over recordings (exact McNemar)."""
-    rows = [flat(r) for r in rows]
-    n_bins = len(rows[0]["predictions_by_time_bins"])
-    t = t or n_bins
-    index = t - 1
+def _over_folds(by_run: dict, ratio: float) -> dict:
+    """A per-run value (keyed (fold, seed)) summarised over folds with the corrected resampled t-test."""
+    by_fold: dict = {}
+    for (fold, _), value in by_run.items():
+        by_fold.setdefault(fold, []).append(value)
+    return corrected_resampled_t(by_fold, ratio)
+
+
+def accuracy_table(records: list[dict], t: int | None = None) -> pd.DataFrame:
+    """Per variant: accuracy after ``t`` bins (default: all) over folds x seeds, with the interval corrected for
+    the folds' overlapping training sets, the spread between folds and between seeds, no decisions, and how
+    many test predictions it rests on."""
+    rows = [flat(r) for r in records]
+    t = t or len(rows[0]["predictions_by_time_bins"])
+    ratio = test_train_ratio(rows)
     lines = []
-    for a, b in pairs:
-        accuracy = lambda r: float(np.mean(np.array(r["predictions_by_time_bins"][index]) == np.array(r["labels"])))
-        over_replicates = paired(_by_replicate(rows, a, accuracy), _by_replicate(rows, b, accuracy))
-        right_a, right_b = _correct(rows, a, index), _correct(rows, b, index)
-        keys = sorted(set(right_a) & set(right_b))
-        test = mcnemar([right_a[k] for k in keys], [right_b[k] for k in keys])
-        lines.append({"a": a, "b": b, "time bins": t,
-                      "b - a (points)": 100 * over_replicates["mean"], "95% CI low": 100 * over_replicates["low"],
-                      "95% CI high": 100 * over_replicates["high"], "replicates": over_replicates["n"],
-                      "paired predictions": test["samples"], "only a right": test["a_only"],
-                      "only b right": test["b_only"], "McNemar p": test["p_value"]})
+    for variant in [v for v in VARIANTS if any(r["variant"] == v for r in rows)]:
+        runs = _runs(rows, variant)
+        summary = _over_folds({k: float(_right(r, t).mean()) for k, r in runs.items()}, ratio)
+        lines.append({"variant": variant, "runs": summary["runs"], "folds": summary["folds"],
+                      "seeds": len({s for _, s in runs}), "mean": summary["mean"], "low": summary["low"],
+                      "high": summary["high"], "fold std": summary["fold_std"], "seed std": summary["seed_std"],
+                      "parameters": int(np.median([r["parameters"] for r in runs.values()])),
+                      "test_predictions": sum(len(r["labels"]) for r in runs.values()),
+                      "no_decision": sum(int((np.asarray(r["predictions_by_time_bins"][t - 1]) == -1).sum())
+                                         for r in runs.values())})
+    return pd.DataFrame(lines).set_index("variant")
+
+
+def head_to_head(records: list[dict], pairs=None, bins=None) -> pd.DataFrame:
+    """Each (a, b) of ``pairs`` after each of ``bins`` time bins (default: the study's family,
+    :data:`common.runs.specs.FOLD_FAMILY`), b - a in accuracy at three levels:
+    - over folds (seeds averaged within a fold): mean, 95% interval and p-value of the corrected resampled
+      t-test, and in how many folds b is ahead / behind;
+    - over recordings, stratified by run: the CMH test over the runs' 2x2 tables, and the discordant counts
+      pooled over runs (descriptive);
+    and the Holm adjustment of both p-values over every line of the table (one family)."""
+    from common.runs.specs import FOLD_FAMILY
+
+    rows = [flat(r) for r in records]
+    pairs = pairs or FOLD_FAMILY["pairs"]
+    n_bins = len(rows[0]["predictions_by_time_bins"])
+    bins = list(dict.fromkeys(min(b, n_bins) for b in (bins or FOLD_FAMILY["time_bins"])))
+    ratio = test_train_ratio(rows)
+    present = {r["variant"] for r in rows}
+    lines = []
+    for a, b in [p for p in pairs if set(p) <= present]:
+        runs_a, runs_b = _runs(rows, a), _runs(rows, b)
+        keys = sorted(set(runs_a) & set(runs_b), key=str)
+        for t in bins:
+            right = [(_right(runs_a[k], t), _right(runs_b[k], t)) for k in keys]
+            folds = _over_folds({k: float(rb.mean() - ra.mean()) for k, (ra, rb) in zip(keys, right)}, ratio)
+            recordings = cmh_by_run(right)
+            lines.append({"a": a, "b": b, "time bins": t, "b - a (points)": 100 * folds["mean"],
+                          "95% CI low": 100 * folds["low"], "95% CI high": 100 * folds["high"],
+                          "runs": folds["runs"], "folds": folds["folds"], "folds b ahead": folds["positive"],
+                          "folds b behind": folds["negative"], "p (folds)": folds["p_value"],
+                          "only a right": int(sum((ra & ~rb).sum() for ra, rb in right)),
+                          "only b right": int(sum((rb & ~ra).sum() for ra, rb in right)),
+                          "p (CMH by run)": recordings["p_value"], "runs agree (Breslow-Day p)": recordings["homogeneity_p"]})
+    table = pd.DataFrame(lines)
+    if len(table):
+        table.insert(table.columns.get_loc("p (folds)") + 1, "Holm p (folds)", holm(table["p (folds)"]))
+        table.insert(table.columns.get_loc("p (CMH by run)") + 1, "Holm p (CMH)", holm(table["p (CMH by run)"]))
+    return table
+
+
+def early_decisions(records: list[dict], bins=None) -> pd.DataFrame:
+    """Per variant after t bins, means over runs: accuracy, the fraction without a decision (silent or tied),
+    and the accuracy of the decided answers alone. A variant can be right more often early only because it
+    decides more often, or because its decisions are better: the two columns tell which."""
+    from common.runs.specs import FOLD_FAMILY
+
+    rows = [flat(r) for r in records]
+    n_bins = len(rows[0]["predictions_by_time_bins"])
+    lines = []
+    for variant in [v for v in VARIANTS if any(r["variant"] == v for r in rows)]:
+        runs = list(_runs(rows, variant).values())
+        for t in dict.fromkeys(min(b, n_bins) for b in (bins or FOLD_FAMILY["time_bins"])):
+            answers = [np.asarray(r["predictions_by_time_bins"][t - 1]) for r in runs]
+            decided = [a != -1 for a in answers]
+            right = [_right(r, t) for r in runs]
+            lines.append({"variant": variant, "time bins": t, "accuracy": float(np.mean([x.mean() for x in right])),
+                          "no decision": float(np.mean([1 - d.mean() for d in decided])),
+                          "decided accuracy": float(np.mean([x[d].mean() if d.any() else np.nan
+                                                             for x, d in zip(right, decided)]))})
     return pd.DataFrame(lines)
 
 
-def over_time(rows: list[dict], pairs=HEAD_TO_HEAD, bins=(3, 6, 10, 15)) -> pd.DataFrame:
-    """:func:`head_to_head` after each of ``bins`` time bins (how early each variant decides); bins past
-    the recordings' length are left out."""
-    rows = [flat(r) for r in rows]
-    n_bins = len(rows[0]["predictions_by_time_bins"])
-    return pd.concat([head_to_head(rows, pairs, t) for t in dict.fromkeys(min(b, n_bins) for b in bins)],
-                     ignore_index=True)
-
-
 def curves(rows: list[dict]) -> dict[str, dict]:
-    """Per variant: mean accuracy after t bins over folds x seeds, with its 95% t-interval band."""
+    """Per variant: mean accuracy after t bins over folds x seeds, with its corrected 95% interval band."""
     rows = [flat(r) for r in rows]
+    ratio = test_train_ratio(rows)
     out = {}
     for variant in VARIANTS:
-        runs = [r["accuracy_by_time_bins"] for r in rows if r["variant"] == variant]
+        runs = _runs(rows, variant)
         if runs:
-            stats = [t_interval(list(column)) for column in zip(*runs)]
+            n_bins = len(next(iter(runs.values()))["accuracy_by_time_bins"])
+            stats = [_over_folds({k: r["accuracy_by_time_bins"][t] for k, r in runs.items()}, ratio)
+                     for t in range(n_bins)]
             out[variant] = {k: [s[k] for s in stats] for k in ("mean", "low", "high")}
     return out
 
 
 def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST, every recording tested once"):
-    """Accuracy after t bins per variant with its band, and the paired difference of ``pair`` with its band."""
+    """Accuracy after t bins per variant with its band, and the paired difference of ``pair`` with its band
+    (both: 95% intervals over folds, corrected for overlapping training sets). The lines' data are the
+    values of :func:`curves` and :func:`head_to_head`, which tests/test_nmnist_folds.py checks."""
     rows = [flat(r) for r in rows]
     import matplotlib.pyplot as plt
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))   # README width: text stays >= 9 pt
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))   # README width: text stays >= 9 pt
     for variant, curve in curves(rows).items():
         bins = range(1, len(curve["mean"]) + 1)
-        left.plot(bins, curve["mean"], label=variant)
-        left.fill_between(bins, np.clip(curve["low"], 0, 1), np.clip(curve["high"], 0, 1), alpha=0.2)
-    left.set(xlabel="time bins seen", ylabel="test accuracy", title=f"{title}\n(band: 95% CI over folds x seeds)")
-    left.legend(fontsize=9)
+        line, = left.plot(bins, curve["mean"], label=variant, ls="--" if variant.startswith("CNN") else "-")
+        left.fill_between(bins, np.clip(curve["low"], 0, 1), np.clip(curve["high"], 0, 1), alpha=0.15,
+                          color=line.get_color())
+    runs = len({(r["fold"], r["seed"]) for r in rows})
+    left.set(xlabel="time bins seen", ylabel="test accuracy", ylim=(0, 1), title=title)
+    left.legend(fontsize=9, loc="lower right")
     n_bins = len(rows[0]["accuracy_by_time_bins"])
-    after = lambda t: (lambda r: 100 * r["accuracy_by_time_bins"][t])
-    stats = [paired(_by_replicate(rows, pair[0], after(t)), _by_replicate(rows, pair[1], after(t)))
-             for t in range(n_bins)]
-    keys = stats[0]["replicates"]
-    if keys:
-        bins = range(1, n_bins + 1)
-        right.plot(bins, [s["mean"] for s in stats], color="black")
-        right.fill_between(bins, [s["low"] for s in stats], [s["high"] for s in stats], color="grey", alpha=0.3)
+    if {pair[0], pair[1]} <= {r["variant"] for r in rows}:
+        table = head_to_head(rows, [pair], bins=range(1, n_bins + 1))
+        right.plot(table["time bins"], table["b - a (points)"], color="black")
+        right.fill_between(table["time bins"], table["95% CI low"], table["95% CI high"], color="grey", alpha=0.3)
         right.axhline(0, color="red", lw=0.8)
-    right.set(xlabel="time bins seen", ylabel=f"{pair[1]} - {pair[0]} (points)",
-              title=f"paired difference over {len(keys)} folds x seeds (band: 95% CI)")
+    right.set(xlabel="time bins seen", ylabel=f"{pair[1]} - {pair[0]} (points)", title="paired difference")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.suptitle(f"bands: 95% CI over folds ({runs} runs: folds x seeds, corrected for overlapping training sets)",
+                 fontsize=9, y=0.02, va="bottom")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
@@ -249,6 +306,7 @@ def main(argv=None) -> int:
     print(f"{len(rows)} rows in {table_path(args.profile)}; {time.perf_counter() - start:.0f} s wall")
     print(accuracy_table(rows).round(4).to_string())
     print(head_to_head(rows).round(4).to_string())
+    print(early_decisions(rows).round(4).to_string())
     return 0
 
 

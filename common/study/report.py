@@ -12,8 +12,19 @@ from pathlib import Path
 
 from common.config import PROJECT_ROOT
 from common.runs.records import load_results
+from common.study.findings import p_text
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+FINDINGS_START, FINDINGS_END = "<!-- findings:start -->", "<!-- findings:end -->"
+
+
+def replace_between(text: str, start: str, end: str, body: str, where: Path) -> str:
+    """``text`` with what lies between the markers ``start`` and ``end`` replaced by ``body``."""
+    if start not in text or end not in text:
+        raise ValueError(f"{where} has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
 
 
 def results_table(records: list[dict]) -> str:
@@ -66,7 +77,7 @@ def markdown_table(frame, digits: int = 2) -> str:
 
 
 def folds_section(results_dir: Path, profile: str = "quick") -> str:
-    """The N-MNIST fold study: accuracy per variant and each head-to-head, at both levels ("" if not run)."""
+    """The N-MNIST fold study: accuracy per variant and its family of head-to-heads, at both levels ("" if not run)."""
     from common.runs.records import ResultsTable
     from common.study import nmnist_folds
 
@@ -74,17 +85,19 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
     if not rows:
         return ""
     accuracy = nmnist_folds.accuracy_table(rows)
-    accuracy[["mean", "std", "low", "high", "min", "max"]] *= 100
-    pairs = nmnist_folds.over_time(rows, bins=(6, 10, 15, len(rows[0]["accuracy_by_time_bins"])))
-    pairs = pairs.drop(columns=["paired predictions"])
-    pairs["McNemar p"] = [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in pairs["McNemar p"]]
+    accuracy[["mean", "low", "high", "fold std", "seed std"]] *= 100
+    pairs = nmnist_folds.head_to_head(rows).drop(columns=["runs", "folds", "runs agree (Breslow-Day p)"])
+    for column in [c for c in pairs.columns if c.startswith(("p ", "Holm p"))]:
+        pairs[column] = [p_text(p) for p in pairs[column]]
     n = len({recording for r in rows for recording in r["recordings"]})
-    return (f"N-MNIST spiking CNNs, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
-            f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per variant, "
-            f"every variant on the same folds and seeds. Accuracy in %, over folds x seeds:\n\n"
-            + markdown_table(accuracy) + "\n\nHead-to-head (b - a, in points) after t time bins: the mean over "
-            "folds x seeds with its 95% t-interval, and the exact McNemar test over every paired test "
-            "prediction (how many recordings only a, or only b, got right):\n\n" + markdown_table(pairs, 3))
+    return (f"N-MNIST, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
+            f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per run, "
+            "every variant on the same folds and training seeds. Accuracy in % after all bins, mean over folds "
+            "(seeds averaged within a fold) with its 95% interval corrected for overlapping training sets:\n\n"
+            + markdown_table(accuracy) + "\n\nHead-to-head (b - a, in points) after t time bins, one family "
+            "(Holm): over folds, the corrected resampled t-test and in how many folds b is ahead or behind; over "
+            "recordings, the Cochran-Mantel-Haenszel test stratified by run, and how many recordings only a, or only "
+            "b, got right (pooled over runs):\n\n" + markdown_table(pairs, 2))
 
 
 def grid_table(results_dir: Path) -> str:
@@ -175,17 +188,18 @@ def update_readme(readme: Path = PROJECT_ROOT / "README.md", results_dir: Path |
                   status: dict | None = None) -> bool:
     """Redraw the figures and rewrite the generated section; returns True if the README changed.
     ``status``: the last study run's table (:func:`common.study.status.read_status`), to say what was not run."""
+    from common.study import findings
+
     results_dir = Path(results_dir or PROJECT_ROOT / "results")
     text = readme.read_text()
-    if START not in text or END not in text:
-        raise ValueError(f"{readme} has no {START} ... {END} markers for the results section")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
     records = run_records(results_dir)
     if records:
         write_figures(records, results_dir)
-    new = f"{head}{START}\n{section(records, results_dir, status)}\n{END}{tail}"
-    readme.write_text(new)
+    new = replace_between(text, START, END, section(records, results_dir, status), readme)
+    if FINDINGS_START in new:     # a README without a findings section (a test's) keeps only its results
+        new = replace_between(new, FINDINGS_START, FINDINGS_END, findings.section(results_dir), readme)
+    if new != text:
+        readme.write_text(new)
     return new != text
 
 

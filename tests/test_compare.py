@@ -120,10 +120,23 @@ def test_every_comparison_figure_renders_from_small_records(tmp_path):
     records[-1]["config"]["model"] = "scnn"
     records[-1]["spikes_per_sample"] = {"lif1": 900.0, "lif2": 300.0, "lif3": 20.0}
     table = accuracy_table(records)
-    efficiency = pd.DataFrame({"operations/sample": [5e6, 2e5, 3e6]},
+    efficiency = pd.DataFrame({"energy_nJ": [11000.0, 900.0, 4800.0], "energy_memory_nJ": [40000.0, 3000.0, 20000.0],
+                               "ClassificationAccuracy": [0.99, 0.98, 0.97], "MembraneUpdates": [0.0, 0.0, 87000.0],
+                               "Effective_MACs": [2.6e6, 2e5, 6.4e5], "Effective_ACs": [0.0, 0.0, 2.1e6],
+                               "spikes/sample": [float("nan"), float("nan"), 4500.0], "Footprint": [5.7e5, 8.1e5, 7.3e4],
+                               "neurons": [2e4, 266.0, 3510.0]},
                               index=pd.Index(["cnn_mnist", "mlp_mnist", "scnn_nmnist_beta0.8"], name="run"))
-    for figure in (plot_accuracy(table), plot_tradeoff(table, efficiency), plot_spikes(records)):
+    for figure in (plot_accuracy(table), plot_tradeoff(efficiency), plot_spikes(records)):
         assert figure.axes and all(ax.has_data() for ax in figure.axes if ax.get_label() != "<colorbar>")
+    # what the trade-off figure draws is the table: MNIST row, second column = the memory-aware energies
+    drawn = plot_tradeoff(efficiency).axes[1]
+    xs = sorted(line.get_xdata()[0] for line in drawn.lines if line.get_marker() == "o")
+    assert xs == [3000.0, 40000.0]
+    ys = sorted(line.get_ydata()[0] for line in drawn.lines if line.get_marker() == "o")
+    assert ys == pytest.approx([1.0, 2.0])
+    from common.study.compare import spikes_table
+    bars = plot_spikes(records).axes[0].patches
+    assert [b.get_width() for b in bars] == pytest.approx(list(spikes_table(records)["mean"])) == [1220.0]
     results = tmp_path / "results"
     results.mkdir()
     for r in records:

@@ -1,8 +1,53 @@
+"""The two cost models: operations only, and operations with the memory traffic they cause."""
+import math
+
+import pandas as pd
 import pytest
 
-from common.study.energy import ENERGY_PJ, energy_nj
+from common.study import energy
 
 
-def test_energy_is_operations_times_the_cited_energies():
-    assert ENERGY_PJ == {"mac": 4.6, "ac": 0.9}                     # Horowitz 2014, 45 nm fp32
-    assert energy_nj(1_000, 0) == pytest.approx(4.6) and energy_nj(0, 1_000) == pytest.approx(0.9)
+def test_operations_model_counts_macs_and_acs_at_the_cited_energies():
+    assert energy.energy_nj(1000, 0) == pytest.approx(4.6) and energy.energy_nj(0, 1000) == pytest.approx(0.9)
+
+
+def test_sram_word_energy_follows_horowitz_table_between_its_sizes():
+    assert energy.sram_word_pj(8 * 1024) == pytest.approx(5.0)         # 10 pJ per 64 bits, halved
+    assert energy.sram_word_pj(1024) == pytest.approx(5.0)             # floored at 8 KB
+    assert energy.sram_word_pj(1024 ** 2) == energy.sram_word_pj(64 * 1024 ** 2) == pytest.approx(50.0)
+    middle = energy.sram_word_pj(16 * 1024)                            # half-way in log size from 8 to 32 KB
+    assert middle == pytest.approx(7.5)
+
+
+def test_memory_model_charges_each_accumulate_a_weight_read_and_a_membrane_read_and_write():
+    one_ac = energy.memory_aware_nj(macs=0, acs=1, membrane_updates=0, spikes=0, weight_bytes=8192, neurons=10)
+    assert one_ac * 1000 == pytest.approx(0.9 + 5.0 + 2 * 5.0)
+    one_mac = energy.memory_aware_nj(macs=1, acs=0, membrane_updates=0, spikes=0, weight_bytes=8192, neurons=10)
+    assert one_mac * 1000 == pytest.approx(4.6 + 5.0 + 5.0)
+
+
+def test_crossover_spike_rate_is_where_the_two_energies_meet():
+    spiking = {"macs": 1e5, "acs": 2e6, "membrane_updates": 9e4, "spikes": 4.5e3, "weight_bytes": 7e4,
+               "neurons": 3.6e3, "outputs": 0.0}
+    model = lambda c: energy.memory_aware_nj(**c)
+    conventional = 0.5 * model(spiking)                               # the spiking one costs twice as much now
+    rate = energy.crossover_spike_rate(spiking, conventional, model)
+    scale = rate / (spiking["spikes"] / spiking["membrane_updates"])
+    assert 0 < scale < 1
+    assert model({**spiking, "acs": spiking["acs"] * scale, "spikes": spiking["spikes"] * scale}) == pytest.approx(conventional)
+    fixed_only = model({**spiking, "acs": 0.0, "spikes": 0.0})
+    assert energy.crossover_spike_rate(spiking, fixed_only * 0.9, model) == 0.0   # cheaper even when silent: never
+
+
+def test_energy_pairs_name_the_cheaper_side_under_each_model():
+    from common.study.compare import energy_pairs
+
+    rows = pd.DataFrame({"Effective_MACs": [2e5, 0.0], "Effective_ACs": [0.0, 2.7e5], "MembraneUpdates": [0.0, 2560.0],
+                         "spikes/sample": [math.nan, 730.0], "Footprint": [8.1e5, 8.1e5], "neurons": [266.0, 256.0]},
+                        index=["mlp_mnist", "rsnn_lif_mnist"])
+    pairs = energy_pairs(rows).set_index("cost model")
+    assert set(pairs.index) == {"operations", "operations + memory"}
+    ops = pairs.loc["operations"]
+    assert ops["conventional nJ"] == pytest.approx(2e5 * 4.6 / 1000) and ops["cheaper"] == "spiking"
+    memory = pairs.loc["operations + memory"]
+    assert memory["spiking / conventional"] > ops["spiking / conventional"]    # membrane traffic costs the SNN more

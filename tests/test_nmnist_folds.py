@@ -77,7 +77,8 @@ def test_accuracy_table_and_early_decisions_from_the_rows():
     records = F.as_records(ROWS, "quick")
     from common.study.compare import accuracy_table
     pooled = accuracy_table(records).set_index("run")
-    assert pooled.loc["scnn_nmnist_beta_0.8_folds", "seeds"] == 3
+    assert pooled.loc["scnn_nmnist_beta0.8_folds", "seeds"] == 3
+    assert pooled.loc["scnn_nmnist_beta0.8_folds", "twin"] == "scnn_nmnist_beta0.8"
 
 
 def test_the_folds_figure_draws_the_tables_numbers():

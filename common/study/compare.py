@@ -52,14 +52,17 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
     return records
 
 
-SPIKING_MODELS = {"scnn", "scnn_wide", "slstm", "rsnn"}
+SPIKING_MODELS = {"scnn", "scnn_wide", "slstm", "rsnn"}   # cnn_events, cnn and mlp are the conventional ones
 
 
 def accuracy_table(records: list[dict]) -> pd.DataFrame:
-    """One row per run name: accuracy mean, std and 95% t-interval over seeds (or folds), sizes, time."""
+    """One row per run name: accuracy mean, std and 95% interval over its replicates (``seeds``: how many runs,
+    seeds or folds x seeds; the fold study's interval corrected for overlap), sizes, time."""
     from common.runs.stats import seed_summary
 
-    rows = [{"run": run_name(r), "dataset": r["config"]["dataset"], "profile": r["config"]["profile"],
+    rows = [{"run": run_name(r), "twin": r.get("twin", run_name(r)), "label": r.get("label", run_name(r)),
+             "interval": tuple(r.get("interval") or (None, None)),
+             "dataset": r["config"]["dataset"], "profile": r["config"]["profile"],
              "model": r["config"].get("model"), "seed": r["config"]["seed"], "accuracy": r["test"]["accuracy"],
              "test samples": r["test"]["n_samples"], "parameters": r.get("parameters"),
              "training s": r["train_seconds"], "device": r["device"]} for r in records]
@@ -69,11 +72,15 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
     keys = ["run", "dataset", "profile", "device"]
     summary = seed_summary(frame, keys, "accuracy")
     grouped = frame.groupby(keys, sort=False)
+    given = list(grouped["interval"].first())     # the fold study's corrected interval, where a record has one
     table = pd.DataFrame({
         **{k: summary[k] for k in keys}, "accuracy_mean": summary["mean"], "accuracy_std": summary["std"],
-        "seeds": list(grouped["seed"].nunique()), "test_samples": list(grouped["test samples"].first()),
+        "twin": list(grouped["twin"].first()), "label": list(grouped["label"].first()),
+        "seeds": list(grouped.size()), "test_samples": list(grouped["test samples"].first()),
         "parameters": list(grouped["parameters"].first()), "training_s": list(grouped["training s"].mean()),
-        "model": list(grouped["model"].first()), "accuracy_low": summary["low"], "accuracy_high": summary["high"]})
+        "model": list(grouped["model"].first()),
+        "accuracy_low": [g[0] if g[0] is not None else low for g, low in zip(given, summary["low"])],
+        "accuracy_high": [g[1] if g[1] is not None else high for g, high in zip(given, summary["high"])]})
     table["spiking"] = table["model"].isin(SPIKING_MODELS)
     return table.sort_values(keys, ignore_index=True)
 
@@ -231,13 +238,8 @@ def plot_accuracy(table: pd.DataFrame):
     return fig
 
 
-FOLD_TWINS = {"scnn_nmnist_beta_0.5_folds": "scnn_nmnist_beta0.5", "scnn_nmnist_beta_0.8_folds": "scnn_nmnist_beta0.8",
-              "scnn_nmnist_learned_beta_folds": "scnn_nmnist_learned_beta",
-              "scnn_nmnist_population_code_folds": "scnn_nmnist_population"}
-
-
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the non-dominated points (fewer operations and lower error), ordered by operations."""
+    """Indices of the non-dominated points (lower cost and lower error), ordered by cost."""
     order = sorted(range(len(points)), key=lambda i: (points[i][0], points[i][1]))
     front, best = [], float("inf")
     for i in order:
@@ -247,68 +249,90 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def plot_tradeoff(table: pd.DataFrame, efficiency: pd.DataFrame, operations: str = "operations/sample",
-                  label: str = "effective synaptic operations per inference (NeuroBench: MACs + ACs)"):
-    """Error rate against operations per inference, log-log, one panel per dataset: every model a point
-    with its 95% interval, spiking and conventional told apart, the non-dominated models joined."""
+# Names a reader knows the models by (run ids stay in the tables); the fold study's variants name themselves.
+LABELS = {"cnn_mnist": "CNN", "mlp_mnist": "MLP", "mlp_fashion-mnist": "MLP", "rsnn_lif_mnist": "LIF",
+          "rsnn_alif_mnist": "ALIF", "rsnn_lif_fashion-mnist": "LIF", "rsnn_alif_fashion-mnist": "ALIF",
+          "scnn_nmnist_beta0.5": "spiking CNN, beta 0.5", "scnn_nmnist_beta0.8": "spiking CNN, beta 0.8",
+          "scnn_nmnist_learned_beta": "spiking CNN, learned beta", "scnn_nmnist_population": "spiking CNN, population code",
+          "scnn_nmnist_population_small": "spiking CNN, population code, equal size",
+          "cnn_nmnist_summed": "CNN, summed events", "cnn_nmnist_time_bins": "CNN, time bins as channels"}
+DATASET_OF = lambda run: next(d for d in ("fashion-mnist", "nmnist", "mnist", "dvsgesture") if d in run)
+
+
+def label(run: str) -> str:
+    return LABELS.get(run, run)
+
+
+def plot_tradeoff(efficiency: pd.DataFrame):
+    """Test error against energy per inference, one row per dataset and one column per cost model
+    (:data:`COST_MODELS`), accuracy and cost of the same saved models (NeuroBench's ClassificationAccuracy on the
+    same test set as its counts); conventional blue, spiking orange; dashed: the non-dominated models. The
+    points' data are the efficiency table's, which tests/test_compare.py checks."""
     import matplotlib.pyplot as plt
 
-    # a fold-study variant costs what its official-split twin costs; where the folds exist, they replace
-    # the single official-split run (5 replicates and every recording tested, against one test set)
-    table = table.assign(twin=table["run"].map(lambda r: FOLD_TWINS.get(r, r)))
-    table = table[~table["run"].isin([twin for run, twin in FOLD_TWINS.items() if run in set(table["run"])])]
-    merged = table.merge(efficiency[[operations]], left_on="twin", right_index=True)
-    datasets = _datasets(merged)
-    # one panel per dataset, stacked: 9 inches wide, so text keeps its size at the README's width
-    fig, axes = plt.subplots(max(1, len(datasets)), 1, figsize=(9, 3.6 * max(1, len(datasets))), squeeze=False)
-    for ax, dataset in zip(axes[:, 0], datasets):
-        part = merged[merged["dataset"] == dataset].reset_index(drop=True)
-        points = []
-        for _, row in part.iterrows():
-            err, low, high = _error(row)
-            ax.errorbar(row[operations], err, yerr=[[err - low], [high - err]], capsize=3, ms=7, ls="none",
-                        **_style(row))
-            ax.annotate(row["run"], (row[operations], err), fontsize=9, xytext=(4, 3), textcoords="offset points")
-            points.append((row[operations], err))
-        front = pareto_front(points)
-        ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", lw=1,
-                label="non-dominated (Pareto front)")
-        ax.set(xscale="log", yscale="log", title=dataset)
-        _plain_log_ticks(ax.yaxis)
-        _plain_log_ticks(ax.xaxis, subs=(1.0, 2.0, 5.0))
-        ax.set_xlabel(label, fontsize=9)
-        ax.set_ylabel("test error rate (%)", fontsize=10)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=9, loc="upper right")
-    fig.suptitle("accuracy against cost (blue: conventional, orange: spiking; hollow diamond: single run)",
-                 fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    frame = efficiency.assign(dataset=[DATASET_OF(r) for r in efficiency.index],
+                              error=100 * (1 - efficiency["ClassificationAccuracy"]))
+    datasets = list(dict.fromkeys(frame["dataset"]))
+    fig, axes = plt.subplots(len(datasets), len(COST_MODELS), figsize=(9, 3.2 * len(datasets)), squeeze=False)
+    for row, dataset in enumerate(datasets):
+        part = frame[frame["dataset"] == dataset]
+        for col, (name, column) in enumerate(COST_MODELS.items()):
+            ax = axes[row, col]
+            points = list(zip(part[column], part["error"]))
+            for (run, line), (x, y) in zip(part.iterrows(), points):
+                spiking = line["MembraneUpdates"] > 0
+                ax.plot(x, y, "o", color="tab:orange" if spiking else "tab:blue", ms=6)
+                ax.annotate(label(run), (x, y), fontsize=8, xytext=(4, 2 + 9 * (list(part.index).index(run) % 2)),
+                            textcoords="offset points")
+            front = pareto_front(points)
+            if len(front) > 1:
+                ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", lw=1)
+            ax.set(xscale="log", title=f"{dataset}, cost: {name}")
+            ax.set_xlabel("energy per inference (nJ, log)", fontsize=9)
+            ax.set_ylabel("test error (%)", fontsize=9)
+            ax.grid(alpha=0.3, which="both")
+    from matplotlib.lines import Line2D
+    fig.legend(handles=[Line2D([], [], color="tab:blue", marker="o", ls="none", label="conventional"),
+                        Line2D([], [], color="tab:orange", marker="o", ls="none", label="spiking"),
+                        Line2D([], [], color="grey", ls="--", label="non-dominated")],
+               loc="upper center", ncol=3, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
 
-def plot_spikes(records: list[dict]):
-    """Spikes per sample in each layer: one bar per model (seeds/folds pooled) with its std, per layer."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    by_run: dict[str, list[dict]] = {}
+def spikes_table(records: list[dict]) -> pd.DataFrame:
+    """Spikes per inference of every spiking model, summed over its layers, mean and std over its replicates:
+    the spiking CNNs from their per-layer counts, the LIF/ALIF networks from their hidden layer's spike rate
+    (rate x hidden neurons x time bins)."""
+    rows = []
     for record in records:
         if record.get("spikes_per_sample"):
-            by_run.setdefault(run_name(record), []).append(record["spikes_per_sample"])
-    fig, ax = plt.subplots(figsize=(9, 4))
-    if not by_run:
+            total = sum(record["spikes_per_sample"].values())
+        elif record.get("spike_rate") is not None and record["config"].get("model") == "rsnn":
+            total = record["spike_rate"] * record["config"]["model_kwargs"]["hidden"] * record["config"]["extra"]["n_steps"]
+        else:
+            continue
+        rows.append({"run": run_name(record), "label": record.get("label", label(run_name(record))),
+                     "dataset": record["config"]["dataset"], "spikes": total})
+    frame = pd.DataFrame(rows, columns=["run", "label", "dataset", "spikes"])
+    return frame.groupby(["dataset", "run", "label"], sort=False)["spikes"].agg(["mean", "std", "count"]).reset_index()
+
+
+def plot_spikes(records: list[dict]):
+    """Spikes per inference of every spiking model (LIF/ALIF included), one bar each with its std over
+    replicates, on a log axis (the models differ by 10x), grouped by dataset."""
+    import matplotlib.pyplot as plt
+
+    table = spikes_table(records)
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.32 * max(1, len(table))))
+    if table.empty:
         return fig
-    names = list(by_run)
-    width = 0.8 / len(names)
-    for i, name in enumerate(names):
-        layers = list(by_run[name][0])
-        values = np.array([[s[layer] for layer in layers] for s in by_run[name]])
-        ax.bar(np.arange(len(layers)) + i * width, values.mean(0), width,
-               yerr=values.std(0, ddof=1) if len(values) > 1 else None, capsize=2,
-               label=f"{name} ({len(values)}x)")
-    ax.set_xticks(np.arange(3) + 0.4 - width / 2, ["layer 1", "layer 2", "output"], fontsize=10)
-    ax.set(yscale="log", ylabel="spikes per sample (log)", title="spikes per layer (error bars: std over seeds/folds)")
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    names = [f"{r.label} ({r.dataset}, {int(r['count'])}x)" for _, r in table.iterrows()]
+    ax.barh(range(len(table)), table["mean"], xerr=table["std"].fillna(0), capsize=2, color="tab:orange")
+    ax.set_yticks(range(len(table)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set(xscale="log", xlabel="spikes per inference, all layers (log axis; error bars: std over replicates)")
+    ax.grid(alpha=0.3, which="both", axis="x")
     fig.tight_layout()
     return fig
 
@@ -352,3 +376,79 @@ def study_records(profile: str, output_root) -> list[dict]:
 
     return (load_results(Path(output_root) / "results", profile=profile) + head_to_head_records(profile, output_root)
             + grid_records(profile, output_root) + nmnist_folds.records(profile, output_root))
+
+
+# ------------------------------------------------------------------------------ energy under two cost models
+
+# Spiking against conventional, each pair on the same data at about the same size (b is the spiking one).
+ENERGY_PAIRS = [("mlp_mnist", "rsnn_lif_mnist"), ("mlp_mnist", "rsnn_alif_mnist"),
+                ("mlp_fashion-mnist", "rsnn_lif_fashion-mnist"), ("mlp_fashion-mnist", "rsnn_alif_fashion-mnist"),
+                ("cnn_nmnist_summed", "scnn_nmnist_beta0.8"), ("cnn_nmnist_time_bins", "scnn_nmnist_beta0.8")]
+COST_MODELS = {"operations": "energy_nJ", "operations + memory": "energy_memory_nJ"}
+
+
+def _counts(row) -> dict:
+    """A row of the efficiency table as the cost models' arguments."""
+    spiking = row["MembraneUpdates"] > 0
+    return {"macs": row["Effective_MACs"], "acs": row["Effective_ACs"], "membrane_updates": row["MembraneUpdates"],
+            "spikes": row["spikes/sample"] if spiking else 0.0, "weight_bytes": row["Footprint"],
+            "neurons": row["neurons"], "outputs": 0.0 if spiking else row["neurons"]}
+
+
+def cost(model: str):
+    """Cost model ``model`` (a key of :data:`COST_MODELS`) as a function of :func:`_counts`."""
+    from common.study.energy import energy_nj, memory_aware_nj
+    if model == "operations":
+        return lambda c: energy_nj(c["macs"], c["acs"])
+    return lambda c: memory_aware_nj(**c)
+
+
+def energy_pairs(efficiency: pd.DataFrame) -> pd.DataFrame:
+    """Each spiking/conventional pair of :data:`ENERGY_PAIRS` that has both rows, under each cost model: both
+    energies, the winner, and the spike rate (spikes per neuron per time bin) at which the winner would change."""
+    from common.study.energy import crossover_spike_rate
+
+    lines = []
+    for conventional, spiking in ENERGY_PAIRS:
+        if conventional not in efficiency.index or spiking not in efficiency.index:
+            continue
+        a, b = _counts(efficiency.loc[conventional]), _counts(efficiency.loc[spiking])
+        for name in COST_MODELS:
+            model = cost(name)
+            e_a, e_b = model(a), model(b)
+            lines.append({"conventional": conventional, "spiking": spiking, "cost model": name,
+                          "conventional nJ": e_a, "spiking nJ": e_b, "spiking / conventional": e_b / e_a,
+                          "cheaper": "spiking" if e_b < e_a else "conventional",
+                          "spike rate": b["spikes"] / b["membrane_updates"],
+                          "crossover spike rate": crossover_spike_rate(b, e_a, model)})
+    return pd.DataFrame(lines, columns=["conventional", "spiking", "cost model", "conventional nJ", "spiking nJ",
+                                        "spiking / conventional", "cheaper", "spike rate", "crossover spike rate"])
+
+
+def plot_energy_sweep(efficiency: pd.DataFrame):
+    """Energy per inference of each spiking model of :data:`ENERGY_PAIRS` as its spike rate is scaled (first
+    layer and membrane updates fixed), one panel per cost model, against its conventional partner's energy
+    (dashed); a dot marks the measured rate. Where the curve crosses its dashed line, the winner changes."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    pairs = energy_pairs(efficiency)
+    fig, axes = plt.subplots(1, len(COST_MODELS), figsize=(9, 4), squeeze=False)
+    for ax, name in zip(axes[0], COST_MODELS):
+        part = pairs[pairs["cost model"] == name]
+        model = cost(name)
+        for i, (_, line) in enumerate(part.iterrows()):
+            counts = _counts(efficiency.loc[line.spiking])
+            rates = line["spike rate"] * np.logspace(-1.5, 1, 60)
+            scale = rates / line["spike rate"]
+            energy = [model({**counts, "acs": counts["acs"] * s, "spikes": counts["spikes"] * s}) for s in scale]
+            color = f"C{i}"
+            ax.plot(rates, energy, color=color, label=f"{line.spiking} vs {line.conventional}")
+            ax.axhline(line["conventional nJ"], color=color, ls="--", lw=0.8)
+            ax.plot(line["spike rate"], line["spiking nJ"], "o", color=color)
+        ax.set(xscale="log", yscale="log", xlabel="spike rate (spikes per neuron per time bin)",
+               ylabel="energy per inference (nJ)", title=f"cost model: {name}")
+        ax.grid(alpha=0.3, which="both")
+    axes[0, 0].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

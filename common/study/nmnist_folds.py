@@ -311,15 +311,21 @@ def main(argv=None) -> int:
 
 
 def as_records(rows: list[dict], profile: str) -> list[dict]:
-    """The fold study's records under the names the comparison pools per variant like seeds: run
-    ``scnn_nmnist_<variant>_folds``, replicate k as "seed" k."""
+    """The fold study's records under the names the comparison pools by: run ``<spec>_folds`` (the variant's
+    spec, :data:`common.runs.specs.FOLD_VARIANTS`), its official-split run as ``twin``, the variant as ``label``,
+    and the variant's corrected interval over folds (the plain t-interval over 15 overlapping runs is too narrow)."""
+    from common.runs.specs import FOLD_VARIANTS
+
+    if not rows:
+        return []
+    intervals = accuracy_table(rows)
     records = []
     for row in sorted(rows, key=lambda r: (r["cell"]["variant"], str(r["cell"]["fold"]), r["cell"]["seed"])):
-        cell = row["cell"]
-        name = f"scnn_nmnist_{cell['variant'].replace(' ', '_')}_folds"
-        replicate = (cell["fold"] or 0) * 1000 + cell["seed"]
-        records.append({**row, "run": f"{name}_seed{replicate}-{profile}",
-                        "config": {**row["config"], "run_name": f"{name}_seed{replicate}", "seed": replicate}})
+        variant = row["cell"]["variant"]
+        spec = FOLD_VARIANTS[variant]
+        records.append({**row, "run": f"{spec}_folds-{profile}", "twin": spec, "label": variant,
+                        "interval": [float(intervals.loc[variant, "low"]), float(intervals.loc[variant, "high"])],
+                        "config": {**row["config"], "run_name": f"{spec}_folds"}})
     return records
 
 

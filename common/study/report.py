@@ -116,9 +116,10 @@ def grid_table(results_dir: Path) -> str:
 
 
 FIGURES = {"accuracy.png": "test error rate of every model per dataset, log scale (bars: 95% CI over seeds/folds; hollow: single run; red x: source study)",
-           "tradeoff.png": "error rate against operations per inference, log-log, per dataset; dashed: the non-dominated models",
+           "tradeoff.png": "test error against energy per inference of the same saved models, per dataset (rows) and cost model (columns); dashed: the non-dominated models",
+           "energy.png": "energy per inference of each spiking model as its spike rate is scaled, against its conventional partner (dashed), under both cost models; dots: the measured rates",
            "nmnist_folds.png": "N-MNIST fold study: accuracy after t time bins per variant, and beta 0.8 - beta 0.5 paired over folds (bands: 95% CI)",
-           "spikes.png": "spikes per sample in each layer, one bar per model (error bars: std over seeds/folds)"}
+           "spikes.png": "spikes per inference of every spiking model, all layers, log axis (error bars: std over replicates)"}
 
 
 def write_figures(records: list[dict], results_dir: Path) -> None:
@@ -128,7 +129,8 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     matplotlib.rcParams["svg.hashsalt"] = "snn-study"   # stable ids inside the SVGs
     import matplotlib.pyplot as plt
 
-    from common.study.compare import accuracy_table, load_efficiency, plot_accuracy, plot_spikes, plot_tradeoff
+    from common.study.compare import (accuracy_table, load_efficiency, plot_accuracy, plot_energy_sweep, plot_spikes,
+                                      plot_tradeoff)
 
     folder = Path(results_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
@@ -137,7 +139,10 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     figures = {"accuracy.png": plot_accuracy(table)}
     efficiency = load_efficiency("quick", Path(results_dir).parent)
     if len(efficiency):
-        figures["tradeoff.png"] = plot_tradeoff(table, efficiency)
+        figures["tradeoff.png"] = plot_tradeoff(efficiency)
+        from common.study.compare import energy_pairs
+        if "energy_memory_nJ" in efficiency and len(energy_pairs(efficiency)):
+            figures["energy.png"] = plot_energy_sweep(efficiency)
     if any(r.get("spikes_per_sample") for r in everything):
         figures["spikes.png"] = plot_spikes(everything)
     from common.runs.records import ResultsTable

@@ -48,7 +48,8 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
         cell = record["cell"]
         name = f"rsnn_{cell['neuron']}_{cell['dataset']}" if cell["model"] == "rsnn" else f"mlp_{cell['dataset']}"
         name += f"_seed{cell['seed']}"
-        records.append({**record, "run": f"{name}-{profile}", "config": {**record["config"], "run_name": name}})
+        records.append({**record, "run": f"{name}-{profile}", "config": {**record["config"], "run_name": name},
+                        "trained_as": record["config"]["run_name"]})   # the name its checkpoint proves
     return records
 
 
@@ -95,15 +96,46 @@ def predictor(model):
     return CROSS_ENTROPY.predict
 
 
+# The layer that reads a conventional network's input: where its input normalisation folds in.
+FIRST_LAYER = {"cnn": "conv1", "mlp": "fc1"}
+
+
+def neurons_per_sample(model, batch: torch.Tensor, time_first: bool) -> float:
+    """Values a network holds per inference at once: the outputs of its Conv/Linear layers (a conventional
+    network's activations) or of its spiking layers per time bin (a spiking network's membranes)."""
+    from common.networks.neurons import SpikeTrace
+
+    spiking = any(isinstance(m, SpikeTrace) for m in model.modules())
+    kinds = (SpikeTrace,) if spiking else (torch.nn.Conv2d, torch.nn.Linear)
+    n = batch.shape[1] if time_first else batch.shape[0]
+    counted = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: counted.append(
+        (out[0] if isinstance(out, tuple) else out).numel())) for m in model.modules() if isinstance(m, kinds)]
+    model(batch)
+    for hook in hooks:
+        hook.remove()
+    steps = batch.shape[0] if (time_first and spiking) else 1
+    return sum(counted) / n / steps
+
+
 @torch.no_grad()
 def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_root: str | Path,
             n_timing: int = 200) -> dict:
     """Reopen a run's checkpoint: time inference on ``n_timing`` test inputs (fastest of 5 passes after a
-    warm-up pass), and run
-    NeuroBench's metrics on all of ``inputs`` (time-first ``[T, N, ...]`` for spiking models)."""
+    warm-up pass), and run NeuroBench's metrics on all of ``inputs`` (time-first ``[T, N, ...]`` for spiking
+    models; raw ``[0, 1]`` images for the conventional image networks, whose input normalisation is folded into
+    their first layer, so that the background's zeros count as the zeros they are); then both cost models."""
+    from common.data.images import IMAGE_DATASETS
+    from common.networks.folding import fold_input_normalisation
     from common.study import neurobench
+    from common.study.energy import memory_aware_nj
 
-    model, _ = load_model(Path(output_root) / record["checkpoint"])
+    expect = {**record["config"], "run_name": record.get("trained_as", record["config"]["run_name"])}
+    model, _ = load_model(Path(output_root) / record["checkpoint"], raw_inputs=False, expect=expect)
+    config = record["config"]
+    if config["dataset"] in IMAGE_DATASETS and config["model"] in FIRST_LAYER:
+        mean, std = IMAGE_DATASETS[config["dataset"]][2]
+        model = fold_input_normalisation(model, FIRST_LAYER[config["model"]], mean, std)
     time_first = inputs.dim() != 4            # [T, N, C, H, W] event frames or [T, N, 784] spike trains
     batch = inputs[:, :n_timing] if time_first else inputs[:n_timing]
     n = batch.shape[1 if time_first else 0]
@@ -115,10 +147,13 @@ def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_roo
         seconds.append(time.perf_counter() - start)
     seconds = min(seconds)
     spikes = sum(model.spike_counts.values()) if time_first else float("nan")
+    neurons = neurons_per_sample(model, batch, time_first)
     nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels, predictor(model),
                             time_first)
-    return {"run": run_name(record), "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
-            "spikes/sample": spikes, **nb}
+    row = {"run": run_name(record), "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
+           "spikes/sample": spikes, "neurons": neurons, **nb}
+    row["energy_memory_nJ"] = memory_aware_nj(**_counts(row))
+    return row
 
 
 def source_comparison(records: list[dict]) -> pd.DataFrame:
@@ -138,7 +173,7 @@ def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tu
     """The test split of a run's dataset (all of it, or ``limit``), prepared as the run's model takes it,
     and its labels. A fold-study run is tested on its own fold."""
     from common.data.events import event_frames
-    from common.data.images import IMAGE_DATASETS, image_transform, load_image_dataset
+    from common.data.images import IMAGE_DATASETS, load_image_dataset
 
     config, settings = record["config"], record["config"]["extra"]
     if config["dataset"] in IMAGE_DATASETS:
@@ -147,7 +182,7 @@ def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tu
             from common.data.encodings import encode
             return encode(test.images, settings["cell"]["encoding"], settings["n_steps"],
                           torch.Generator().manual_seed(0)), test.labels
-        return image_transform(test.mean_std)(test.images), test.labels
+        return test.images.float() / 255, test.labels      # raw: measure() folds the normalisation in
     frames = event_frames(config["dataset"], False, settings["n_time_bins"], data_root, mirror,
                           limit=limit, target_size=settings.get("target_size"), progress=False)
     return frames.frames.float().transpose(0, 1), frames.labels

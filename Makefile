@@ -5,9 +5,10 @@
 PYTHON ?= python3
 PY := .venv/bin/python
 PROFILE ?= quick
-# Offline: a local dataset mirror. ../shared/datasets is used when it exists beside the clone.
-SNN_DATA_MIRROR ?= $(abspath $(wildcard ../shared/datasets))
-export SNN_DATA_MIRROR
+# The dataset mirror: $SNN_DATA_MIRROR if set, else ../shared/datasets beside the clone, found by
+# common.config.resolve_locations (the same for make, Jupyter, python -m common.study and the tests).
+# Jupyter refuses to start as root (containers, CI) without --allow-root.
+JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: study test jupyter env clean
 env: .venv/.installed
@@ -31,7 +32,7 @@ test: env
 
 jupyter: env
 	$(PY) -m ipykernel install --user --name snn-study --display-name "SNN study (.venv)"
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab $(JUPYTER_ROOT) notebooks/
 
 clean:
 	rm -rf runs .pytest_cache

@@ -20,7 +20,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Environment variables a user (or CI) may set instead of editing notebooks.
 ENV_DATA_ROOT = "SNN_DATA_ROOT"      # where downloads go (default ./data)
-ENV_MIRROR = "SNN_DATA_MIRROR"       # a local folder holding the datasets already (offline use)
+ENV_MIRROR = "SNN_DATA_MIRROR"       # a local folder holding the datasets already (offline use); "none": no mirror
+NO_MIRROR = "none"
 ENV_OUTPUT = "SNN_OUTPUT_ROOT"       # where models/, results/ and videos/ are written
 ENV_DEVICE = "SNN_DEVICE"            # force cpu / cuda / mps
 ENV_OFFLINE = "SNN_OFFLINE"          # 1: never download, use only the mirror and the data root
@@ -54,6 +55,29 @@ def project_path(path) -> Path:
     return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
 
 
+def repo_relative(path) -> str | None:
+    """``path`` as committed files keep it: relative to the repository (``data``, ``../shared/datasets``) when it
+    lies in the repository or beside it, else None (a scratch folder of one machine says nothing to another)."""
+    if path is None:
+        return None
+    path = project_path(path)
+    for base in (PROJECT_ROOT, PROJECT_ROOT.parent):
+        if path.is_relative_to(base):
+            return os.path.relpath(path, PROJECT_ROOT)
+    return None
+
+
+def shown(path) -> str:
+    """``path`` for a message or a committed file: relative to the repository where it can be, else as it is."""
+    return repo_relative(path) or str(path)
+
+
+def portable_config(config: dict) -> dict:
+    """A run's config as records, cards and checkpoints keep it: its locations relative to the repository (or
+    omitted), so no file of the study holds a path of the machine that wrote it."""
+    return {**config, **{k: repo_relative(config.get(k)) for k in ("data_root", "mirror", "output_root")}}
+
+
 def default_mirror() -> Path | None:
     return DEFAULT_MIRROR if DEFAULT_MIRROR.is_dir() else None
 
@@ -65,6 +89,8 @@ def resolve_locations(data_root=None, mirror=None, output_root=None,
     folder beside the repository when it exists, the repository (or the smoke scratch folder).
     Every one of them the same for a notebook in Jupyter, ``python -m common.study``, make and the tests."""
     mirror = mirror or os.environ.get(ENV_MIRROR) or default_mirror()
+    if str(mirror).lower() == NO_MIRROR:    # SNN_DATA_MIRROR=none: no mirror, not even the one beside the repository
+        mirror = None
     return (str(project_path(data_root or os.environ.get(ENV_DATA_ROOT) or "data")),
             str(project_path(mirror)) if mirror else None,
             str(project_path(output_root or default_output_root(profile))))

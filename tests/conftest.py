@@ -1,4 +1,3 @@
-import os
 import sys
 from pathlib import Path
 
@@ -8,15 +7,14 @@ sys.path.insert(0, str(Path(__file__).parent))   # the fixture writers beside th
 
 from idx_fixtures import write_image_dataset  # noqa: E402
 
-PROJECT = Path(__file__).resolve().parent.parent
-
 
 def mirror_path() -> Path | None:
-    """The real-data mirror: $SNN_DATA_MIRROR, else ../shared/datasets beside the clone."""
-    for candidate in (os.environ.get("SNN_DATA_MIRROR"), PROJECT.parent / "shared" / "datasets"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+    """The real-data mirror, found as the study finds it (common.config.resolve_locations: $SNN_DATA_MIRROR,
+    else the shared/datasets folder beside the repository)."""
+    from common.config import resolve_locations
+
+    mirror = resolve_locations()[1]
+    return Path(mirror) if mirror and Path(mirror).is_dir() else None
 
 
 # Read once at start-up, before any test's monkeypatch (e.g. ``no_env``) clears the environment.
@@ -38,6 +36,9 @@ def mnist_root(tmp_path):
 
 @pytest.fixture
 def no_env(monkeypatch):
-    """Keep the caller's data/output settings out of a test."""
+    """Keep the caller's data/output settings out of a test (the environment's and the default mirror)."""
     for name in ("SNN_DATA_MIRROR", "SNN_DATA_ROOT", "SNN_OUTPUT_ROOT", "SNN_DEVICE"):
         monkeypatch.delenv(name, raising=False)
+    # and the mirror found beside the repository (in this process and in the notebooks' kernels), so a test that
+    # expects a dataset to be missing sees it missing
+    monkeypatch.setenv("SNN_DATA_MIRROR", "none")

@@ -242,9 +242,9 @@ def explain_test_clip(config, data, index: int = 0) -> tuple[Path, Path]:
     """Notebook 02's last steps for any spiking run: reopen its saved model, plot Grad-CAM over time of one
     test clip (``data.test``, frames ``[T, C, H, W]``) and write both videos of that clip."""
     from common.explanations.gradcam import grad_cam_over_time, plot_grad_cam_over_time
-    from common.runs.checkpoint import load_model
+    from common.runs.checkpoint import load_run_model
 
-    saved, _ = load_model(config.path("models", ".pth"))
+    saved, _ = load_run_model(config, "cpu")
     clip, label = data.test.frames[index].float(), int(data.test.labels[index])
     per_bin, whole_clip = grad_cam_over_time(saved, clip)
     plot_grad_cam_over_time(clip, per_bin, whole_clip,

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from common.explanations.analysis import show_run
 from common.explanations.video import explain_test_clip, show_video
-from common.runs.runner import run
+from common.runs.runner import run, run_config
+from common.study.in_context import in_context
 
 
-def train_and_show(spec, data, reuse_trained: bool = False, label: str | None = None, videos=("gradcam",),
+def train_and_show(spec, data, reuse_trained: bool = True, label: str | None = None, videos=("gradcam",),
                    **run_options) -> dict | None:
     """:func:`common.runs.runner.run`, then the run's figures, Grad-CAM over time of the first test recording and
     its videos (``videos``: which to display, of ``spike_counts`` and ``gradcam``); returns the record
-    (None when there is nothing to evaluate and ``required=False``)."""
+    (None when there is nothing to evaluate and ``required=False``). The accuracy is printed beside the study's
+    replicated estimate of the same variant (:func:`common.study.in_context.in_context`)."""
     import matplotlib.pyplot as plt
     from IPython.display import display
 
@@ -23,7 +25,8 @@ def train_and_show(spec, data, reuse_trained: bool = False, label: str | None = 
     if record is None:
         return None
     show_run(record, label)
-    spike_video, gradcam_video = explain_test_clip(spec.config, data)
+    in_context(record, spec.config.output_root)
+    spike_video, gradcam_video = explain_test_clip(run_config(spec, record), data)
     plt.show()                 # the figures first, then the videos, in the order notebook 02 shows them
     for name, path in (("spike_counts", spike_video), ("gradcam", gradcam_video)):
         if name in videos:

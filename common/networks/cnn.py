@@ -37,6 +37,10 @@ class CNN(nn.Module):
         return [self.conv1, self.pool, self.conv2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expected = (self.conv1.in_channels, 28, 28)   # the classifier's 1600 features fix the image size
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"expected images [B, {', '.join(map(str, expected))}], got shape {tuple(x.shape)}"
+                             + ("; one image [1, 28, 28] needs a batch axis: pass x.unsqueeze(0)" if x.dim() == 3 else ""))
         x = self.pool(self.act1(self.conv1(x)))
         x = self.pool(self.act2(self.conv2(x)))
         x = self.dropout(torch.relu(self.fc1(x.flatten(1))))
@@ -71,6 +75,7 @@ class EventCNN(nn.Module):
         from common.networks.snn import conv_output_size
 
         self.input_form, self.n_time_bins, self.in_channels = input_form, n_time_bins, in_channels
+        self.input_size = input_size
         first = in_channels * (n_time_bins if input_form == "time_bins_as_channels" else 1)
         side = conv_output_size(input_size)
         self.conv1 = nn.Conv2d(first, channels[0], 5)
@@ -102,7 +107,7 @@ class EventCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         from common.networks.snn import event_batch
 
-        x = event_batch(x)
+        x = event_batch(x, size=self.input_size)
         T, _, C = x.shape[:3]
         if C != self.in_channels or (self.input_form == "time_bins_as_channels" and T != self.n_time_bins):
             raise ValueError(f"expected input [T={self.n_time_bins if self.input_form != 'summed' else 'any'}, B, "

@@ -70,8 +70,10 @@ class RecurrentSNN(nn.Module):
         return {**self.betas, "spike_rate": self.spike_rate}
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
-        if spikes.dim() != 3:
-            raise ValueError(f"expected input spikes [T, B, {self.fc_in.in_features}], got {tuple(spikes.shape)}")
+        T = getattr(self, "expected_time_bins", None)   # set by common.load_model from the run's config
+        if spikes.dim() != 3 or spikes.shape[2] != self.fc_in.in_features or (T and spikes.shape[0] != T):
+            raise ValueError(f"expected input spikes [T{'=' + str(T) if T else ''}, B, {self.fc_in.in_features}] "
+                             f"(time first), got {tuple(spikes.shape)}")
         current = self.fc_in(spikes.float())                  # all T steps in one matmul
         recurrent = None
         if self.recurrent:
@@ -98,4 +100,7 @@ class MLP(nn.Module):
         self.act = nn.ReLU()   # a module, so NeuroBench's hooks see the activations
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x[0].numel() != self.fc1.in_features:
+            raise ValueError(f"expected images of {self.fc1.in_features} pixels ([B, 1, 28, 28] or "
+                             f"[B, {self.fc1.in_features}]), got shape {tuple(x.shape)}")
         return self.fc2(self.act(self.fc1(x.flatten(1))))

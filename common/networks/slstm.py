@@ -62,6 +62,8 @@ class SpikingConvLSTM(nn.Module):
             raise ValueError(f"beta must be in (0, 1), got {beta}")
         self.n_classes, self.population_size = n_classes, population_size
         self.n_outputs = n_classes * population_size
+        self.in_channels, self.input_size = in_channels, input_size
+        self.expected_time_bins: int | None = None   # set by common.load_model from the run's config
         self.lstm1 = snn.SConv2dLSTM(in_channels, channels[0], kernel_size, max_pool=2, threshold=lstm_threshold)
         self.lstm2 = snn.SConv2dLSTM(channels[0], channels[1], kernel_size, max_pool=2, threshold=lstm_threshold)
         for layer in (self.lstm1, self.lstm2):
@@ -98,7 +100,7 @@ class SpikingConvLSTM(nn.Module):
         return torch.stack(spikes), torch.stack(states)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = event_batch(x)
+        x = event_batch(x, self.in_channels, self.input_size, self.expected_time_bins)
         T, B = x.shape[:2]
         spk1, mem1 = self._run(self.lstm1, x)                                # [T, B, 8, 16, 16]
         spk1 = self.traces[0](spk1, mem1.detach())

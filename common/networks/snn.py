@@ -36,10 +36,22 @@ def conv_output_size(input_size: int) -> int:
     return ((input_size - 4) // 2 - 4) // 2
 
 
-def event_batch(x: torch.Tensor) -> torch.Tensor:
-    """A batch of event frames ``[T, B, C, H, W]`` as float, or a ValueError naming the shape."""
-    if x.dim() != 5:
-        raise ValueError(f"expected input [T, B, C, H, W], got shape {tuple(x.shape)}")
+def event_batch(x: torch.Tensor, channels: int | None = None, size: int | None = None,
+                time_bins: int | None = None) -> torch.Tensor:
+    """A batch of event frames ``[T, B, C, H, W]`` as float, or a ValueError naming the shape the model expects
+    (``channels``, ``size`` x ``size``, and ``time_bins`` when the model knows what it was trained on): a clip
+    given batch first (``[B, T, C, H, W]``) is refused instead of answering for T clips of one bin."""
+    expected = (f"[T{'=' + str(time_bins) if time_bins else ''}, B, C={channels or 'C'}, "
+                f"H={size or 'H'}, W={size or 'W'}] (time first)")
+    wrong = x.dim() != 5 or (channels is not None and x.shape[2] != channels) \
+        or (size is not None and tuple(x.shape[3:]) != (size, size)) or (time_bins and x.shape[0] != time_bins)
+    if wrong:
+        hint = ""
+        if x.dim() == 5 and time_bins and x.shape[1] == time_bins and x.shape[0] != time_bins:
+            hint = "; batch and time look swapped: pass x.transpose(0, 1)"
+        elif x.dim() == 4:
+            hint = "; one clip [T, C, H, W] needs a batch axis: pass x.unsqueeze(1)"
+        raise ValueError(f"expected input {expected}, got shape {tuple(x.shape)}{hint}")
     return x if x.is_floating_point() else x.float()
 
 
@@ -144,6 +156,8 @@ class SpikingCNN(nn.Module):
         self.n_classes, self.population_size = n_classes, population_size
         self.n_outputs = n_classes * population_size
         self.threshold, self.learn_beta = threshold, learn_beta
+        self.in_channels, self.input_size = in_channels, input_size
+        self.expected_time_bins: int | None = None   # set by common.load_model from the run's config
         self.conv1 = nn.Conv2d(in_channels, 12, 5)
         self.conv2 = nn.Conv2d(12, 32, 5)
         self.pool = nn.MaxPool2d(2)
@@ -197,7 +211,7 @@ class SpikingCNN(nn.Module):
         return (parts[0] if len(parts) == 1 else torch.cat(parts)).unflatten(0, (T, B))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = event_batch(x)
+        x = event_batch(x, self.in_channels, self.input_size, self.expected_time_bins)
         T, B = x.shape[:2]
         beta = self.betas()
 

@@ -63,8 +63,13 @@ def save_checkpoint(path: str | Path, model: nn.Module, model_name: str, model_k
 
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint at ``path``, proven whole: its format, the fields a rebuild needs, the weights'
-    checksum and finite weights; any problem is a :class:`CheckpointError` naming the file."""
+    checksum and finite weights; any problem is a :class:`CheckpointError` naming the file. A relative path is
+    read from the working folder, else from the repository (a notebook's kernel runs in ``notebooks/``)."""
+    from common.config import project_path
+
     path = Path(path)
+    if not path.is_absolute() and not path.exists():
+        path = project_path(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}. Run the notebook that trains it, "
                               f"or check the file name in models/.")
@@ -103,9 +108,64 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a saved model from its .pth alone; returns (model in eval mode, metadata)."""
+def comparable(config: dict) -> dict:
+    """The part of a config that decides the result (paths, device and the grid's design do not): a run's identity."""
+    from common.runs.specs import GRID_DESIGN
+
+    same = {k: v for k, v in config.items() if k not in ("device", "data_root", "mirror", "output_root")}
+    same["extra"] = {k: v for k, v in (config.get("extra") or {}).items() if k not in GRID_DESIGN}
+    return same
+
+
+def check_identity(path, saved: dict | None, expected: dict) -> None:
+    """Raise :class:`CheckpointError` unless the config saved in a checkpoint is ``expected``'s run, naming
+    the knobs that differ (both values): a model is never evaluated, explained or measured for a run it is not."""
+    if not saved:
+        raise CheckpointError(f"{path} records no config, so it cannot prove it is run {expected.get('run_name')!r}. "
+                              f"Open it by its path alone, common.load_model({str(path)!r}), if you know it is.")
+    def flat(config):   # one level deep, so a message names model_kwargs.beta, not the whole dict
+        return {f"{k}.{n}" if isinstance(v, dict) else k: x for k, v in config.items()
+                for n, x in (v.items() if isinstance(v, dict) else [(None, v)])}
+
+    mine, theirs = flat(comparable(saved)), flat(comparable(expected))
+    differ = {k: (mine.get(k), theirs.get(k)) for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)}
+    if differ:
+        shown = "; ".join(f"{k}: checkpoint {a!r}, run {b!r}" for k, (a, b) in differ.items())
+        raise CheckpointError(f"{path} is not a checkpoint of run {expected.get('run_name')!r} "
+                              f"(saved {saved.get('run_name')!r}): {shown}. Train the run, or open the file by its "
+                              f"path alone (common.load_model(path)) to use it anyway.")
+
+
+def standardise_inputs(model: nn.Module, mean: float, std: float) -> nn.Module:
+    """Make ``model`` take its dataset's raw images (``ToTensor``'s [0, 1]) by standardising them before its
+    forward pass, as the training loader did; refuses inputs outside [0, 1], which are standardised already."""
+    def standardise(_module, args):
+        x = args[0]
+        if x.numel() and (x.min() < 0 or x.max() > 1):
+            raise ValueError(f"this model takes raw images in [0, 1] (as ToTensor gives them) and standardises "
+                             f"them itself (mean {mean}, std {std}); got values in [{float(x.min()):.3g}, "
+                             f"{float(x.max()):.3g}], already standardised? Pass the raw images, or load it with "
+                             f"common.load_model(path, raw_inputs=False).")
+        return ((x - mean) / std, *args[1:])
+
+    model.register_forward_pre_hook(standardise)
+    model.input_standardisation = {"mean": mean, "std": std}
+    return model
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu", *, expect: dict | None = None,
+               raw_inputs: bool = True) -> tuple[nn.Module, dict]:
+    """Rebuild a saved model from its .pth alone; returns (model in eval mode, metadata).
+
+    The model takes its dataset's raw inputs: an image model trained on standardised images standardises them
+    itself (``meta["input_normalisation"]``, or its dataset's for checkpoints written before it was recorded);
+    ``raw_inputs=False`` leaves that to the caller, as the study's loaders do. ``expect``: the config of the
+    run the model is loaded for (a RunConfig or its dict); the checkpoint must be that run's
+    (:func:`check_identity`)."""
     checkpoint = read_checkpoint(path)
+    meta = checkpoint["meta"]
+    if expect is not None:
+        check_identity(path, meta.get("config"), expect if isinstance(expect, dict) else expect.to_dict())
     try:
         model = build_model(checkpoint["model_name"], **checkpoint["model_kwargs"])
     except (KeyError, TypeError, ValueError) as error:
@@ -117,4 +177,29 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     except RuntimeError as error:
         raise CheckpointError(f"{path}: the weights do not fit model {checkpoint['model_name']!r} "
                               f"with {checkpoint['model_kwargs']} ({str(error).splitlines()[0]}).") from None
-    return model.to(device).eval(), checkpoint["meta"]
+    model.expected_time_bins = time_bins(meta.get("config"))
+    normalisation = meta.get("input_normalisation") or input_normalisation(meta.get("config"))
+    if raw_inputs and normalisation:
+        standardise_inputs(model, *normalisation)
+    return model.to(device).eval(), meta
+
+
+def input_normalisation(config: dict | None) -> tuple[float, float] | None:
+    """(mean, std) the study's loaders standardise a run's images with, or None (event frames, spike trains)."""
+    from common.data.images import IMAGE_DATASETS
+
+    if not config or config.get("dataset") not in IMAGE_DATASETS or config.get("model") == "rsnn":
+        return None
+    return tuple(IMAGE_DATASETS[config["dataset"]][2])
+
+
+def time_bins(config: dict | None) -> int | None:
+    """How many time bins the run's inputs have (event frames' or spike trains'), when its config says."""
+    extra = (config or {}).get("extra") or {}
+    return extra.get("n_time_bins") or extra.get("n_steps")
+
+
+def load_run_model(config, device=None) -> tuple[nn.Module, dict]:
+    """The saved model of run ``config`` (``models/<run>-<profile>.pth``), proven to be that run's, taking the
+    inputs the study's loaders give (standardised images, event frames)."""
+    return load_model(config.path("models", ".pth"), device or config.device, expect=config, raw_inputs=False)

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from common.config import RunConfig
+from common.config import RunConfig, portable_config
 from common.networks.objectives import NO_DECISION, Objective
-from common.runs.checkpoint import read_checkpoint, save_checkpoint
+from common.runs.checkpoint import comparable, input_normalisation, read_checkpoint, save_checkpoint  # noqa: F401 (comparable: its old home)
 
 
 def to_device(batch, device):
@@ -94,15 +94,6 @@ def train_one_epoch(model, loader, objective, optimizer, device, scheduler=None,
     return {"loss": total_loss / n, "accuracy": correct / n, "n_samples": n}
 
 
-def comparable(config: dict) -> dict:
-    """The part of a config that decides the result (paths, device and the grid's design do not)."""
-    from common.runs.specs import GRID_DESIGN
-
-    same = {k: v for k, v in config.items() if k not in ("device", "data_root", "mirror", "output_root")}
-    same["extra"] = {k: v for k, v in (config.get("extra") or {}).items() if k not in GRID_DESIGN}
-    return same
-
-
 def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objective: Objective,
         optimizer: torch.optim.Optimizer, scheduler=None, reuse_trained: bool = False,
         evaluate_every_epoch: bool = True, epoch_metrics=None) -> dict:
@@ -149,8 +140,9 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
         print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
         finished = epoch + 1 == config.epochs
         save_checkpoint(path, model, config.model, config.model_kwargs,
-                        meta={"config": config.to_dict(), "history": history,
-                              "test_accuracy": row.get("test_accuracy")},
+                        meta={"config": portable_config(config.to_dict()), "history": history,
+                              "test_accuracy": row.get("test_accuracy"),
+                              "input_normalisation": input_normalisation(config.to_dict())},
                         training_state={"epoch": epoch + 1, "finished": finished, "history": history,
                                         "optimizer": optimizer.state_dict(),
                                         "scheduler": scheduler.state_dict() if scheduler else None,

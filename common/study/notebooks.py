@@ -3,6 +3,7 @@
     python -m common.study --profile quick            # all notebooks (resumes finished runs)
     python -m common.study --profile smoke --only 01  # one notebook
     python -m common.study --strict                   # a notebook without its data fails the run
+    python -m common.study --only 02 --set beta=0.9 --set epochs=2   # knobs of the notebook's specs
 
 The study runs what it can. A notebook whose dataset is absent (and cannot be downloaded) is
 recorded as *skipped*, with the reason and the way to get the data, and the rest still runs; a
@@ -23,7 +24,8 @@ import time
 from pathlib import Path
 
 from common.config import PROFILES, PROJECT_ROOT
-from common.study.status import STATUS_FILE, NotebookOutcome, first_lines, read_status, write_status
+from common.config import shown
+from common.study.status import STATUS_FILE, NotebookOutcome, first_lines, portable_text, read_status, write_status
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
 # Errors that mean "this machine has not got the data": the notebook is skipped, not failed.
@@ -50,21 +52,95 @@ def numbered_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) 
 
 
 def run_notebook(notebook: Path, profile: str, out_dir: Path, parameters: dict | None = None) -> Path:
-    """Execute one notebook with papermill; raise :class:`NotebookFailed` naming the cell."""
+    """Execute one notebook with papermill, in its own folder (``notebooks/``, as Jupyter runs it), into
+    ``out_dir``; raise :class:`NotebookFailed` naming the cell. The executed notebook holds no path of this
+    machine, and is not rewritten when it shows what the one there already shows (:func:`settle`)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / notebook.name
+    running = out_dir / f".{notebook.stem}.running.ipynb"   # the file there stays whole until this one is done
     try:
-        papermill.execute_notebook(str(notebook), str(output), cwd=str(notebook.parent),
+        papermill.execute_notebook(str(notebook), str(running), cwd=str(notebook.parent),
                                    parameters={"profile": profile, **(parameters or {})},
                                    kernel_name="python3", progress_bar=True)
     except PapermillExecutionError as error:
+        settle(running, output)
         raise NotebookFailed(f"{notebook.name} failed in cell {error.exec_count} "
                              f"({error.ename}: {error.evalue}). The executed notebook with the "
-                             f"traceback is {output}.", error.ename, error.evalue, error.exec_count) from None
+                             f"traceback is {shown(output)}.", error.ename, error.evalue, error.exec_count) from None
+    except BaseException:
+        running.unlink(missing_ok=True)
+        raise
+    settle(running, output)
     return output
+
+
+def shown_content(notebook: dict) -> list:
+    """What an executed notebook shows: every cell's source and outputs, without what changes from run to run
+    when nothing else does (execution metadata and times, progress bars on stderr)."""
+    return [(cell.get("source"), [o for o in cell.get("outputs", [])
+                                  if not (o.get("output_type") == "stream" and o.get("name") == "stderr")])
+            for cell in notebook.get("cells", [])]
+
+
+def settle(running: Path, output: Path) -> None:
+    """Move the executed notebook ``running`` to ``output``, its machine paths made relative to the repository
+    (common.study.status.portable_text); if ``output`` already shows the same, keep it and drop ``running``."""
+    text = portable_text(running.read_text())
+    running.unlink()
+    if output.is_file():
+        try:
+            if shown_content(json.loads(output.read_text())) == shown_content(json.loads(text)):
+                return
+        except ValueError:
+            pass
+    from common.files import atomic_write
+    atomic_write(output, lambda handle: handle.write(text.encode()))
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """``["beta=0.9", "epochs=2"]`` -> ``{"beta": 0.9, "epochs": 2}``: each value read once, as JSON (``true``,
+    ``null``, ``[32, 32]``), else as a Python literal (``True``, ``(32, 32)``), else kept as a string."""
+    import ast
+
+    overrides = {}
+    for pair in pairs or []:
+        name, sep, text = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--set takes NAME=VALUE, e.g. --set beta=0.9; got {pair!r}")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                value = text
+        overrides[name.strip()] = value
+    return overrides
+
+
+def check_overrides(notebooks: list[Path], profile: str, overrides: dict) -> None:
+    """Resolve ``overrides`` against the specs of every selected notebook (common.runs.specs.resolve, the code
+    the notebook itself runs) before anything runs, so a misspelt knob stops the study at once, naming the
+    knobs the notebook's specs have. A knob is accepted when one of the notebook's specs takes all of them."""
+    from common.runs.specs import SPECS, resolve
+
+    if not overrides:
+        return
+    for notebook in notebooks:
+        names = [s.name for s in SPECS.values() if notebook.name.startswith(s.notebook + "_")]
+        errors = []
+        for name in names:
+            try:
+                resolve(name, profile, overrides=overrides)
+                break
+            except (ValueError, TypeError) as error:
+                errors.append(error)
+        else:
+            if names:
+                raise ValueError(f"--set for {notebook.name}: {errors[0]}")
 
 
 def declared(notebook: Path, parameters: dict) -> dict:
@@ -76,13 +152,20 @@ def declared(notebook: Path, parameters: dict) -> dict:
     return {k: v for k, v in parameters.items() if k in names}
 
 
-def run_one(notebook: Path, profile: str, out_dir: Path, parameters: dict) -> NotebookOutcome:
+def run_one(notebook: Path, profile: str, out_dir: Path, parameters: dict, earlier: dict | None = None) -> NotebookOutcome:
+    """Run one notebook; a notebook skipped for absent data leaves the executed notebook of an ``earlier`` run
+    that had its data where it was (a run without data never overwrites one with)."""
     start = time.perf_counter()
+    output = out_dir / notebook.name
+    ran_before = any(n["notebook"] == notebook.name and n["status"] == "ran" for n in (earlier or {}).get("notebooks", []))
+    kept = output.read_bytes() if ran_before and output.is_file() else None
     try:
         output = run_notebook(notebook, profile, out_dir, parameters)
     except NotebookFailed as error:
         seconds = time.perf_counter() - start
         if error.missing_data:
+            if kept is not None:
+                output.write_bytes(kept)
             return NotebookOutcome(notebook.name, "skipped", seconds, error.evalue, str(out_dir / notebook.name))
         return NotebookOutcome(notebook.name, "failed", seconds, str(error), str(out_dir / notebook.name))
     return NotebookOutcome(notebook.name, "ran", time.perf_counter() - start, "", str(output))
@@ -113,7 +196,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for executed notebooks")
     parser.add_argument("--output-root", default=None,
                         help="where models/, results/ and videos/ go (default: the project; smoke: runs/smoke/outputs)")
-    parser.add_argument("--retrain", action="store_true", help="train finished runs again instead of reusing them")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train finished runs again instead of reusing them (as <run>_retrain, beside the reference)")
+    parser.add_argument("--replace-reference", action="store_true",
+                        help="with --retrain: the retrained runs overwrite the reference files")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE", dest="overrides",
+                        help="a knob of the notebooks' specs, e.g. --set beta=0.9 --set epochs=2 (repeatable); "
+                             "such runs get their own files")
     parser.add_argument("--strict", action="store_true", help="a notebook skipped for absent data fails the run")
     parser.add_argument("--no-report", action="store_true", help="do not regenerate the README's results section")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)   # tests
@@ -122,15 +211,22 @@ def main(argv: list[str] | None = None) -> int:
     if not notebooks:
         print(f"No notebooks matched {args.only} in {args.notebooks}", file=sys.stderr)
         return 2
+    try:
+        overrides = parse_overrides(args.overrides)
+        check_overrides(notebooks, args.profile, overrides)
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
     out_dir = args.out or PROJECT_ROOT / "runs" / args.profile
-    parameters = {"reuse_trained": not args.retrain,
+    parameters = {"reuse_trained": not args.retrain, "replace_reference": args.replace_reference,
+                  **({"overrides": overrides} if overrides else {}),
                   **({"locations": {"output_root": str(args.output_root)}} if args.output_root else {})}
     outcomes = []
     status_file = out_dir / STATUS_FILE
-    earlier = json.loads(status_file.read_text()) if args.only and status_file.is_file() else None
+    earlier = json.loads(status_file.read_text()) if status_file.is_file() else None
     for i, notebook in enumerate(notebooks, 1):
         print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
-        outcome = run_one(notebook, args.profile, out_dir, declared(notebook, parameters))
+        outcome = run_one(notebook, args.profile, out_dir, declared(notebook, parameters), earlier)
         outcomes.append(outcome)
         write_status(status_file, args.profile, outcomes, earlier)   # after each: notebook 08 reads it
         print(f"    {outcome.status} in {format_seconds(outcome.seconds)}"

@@ -25,14 +25,38 @@ def first_lines(text: str, n: int = 3) -> str:
     return " / ".join(line.strip() for line in text.strip().splitlines()[:n])
 
 
+def portable_text(text: str) -> str:
+    """``text`` (a message, a traceback, a notebook's output) with this machine's paths to the repository and
+    the folder beside it written relative to the repository, as committed files keep them."""
+    root, beside = str(PROJECT_ROOT), str(PROJECT_ROOT.parent)
+    return text.replace(root + "/", "").replace(root, ".").replace(beside + "/", "../").replace(beside, "..")
+
+
 def write_status(path: Path, profile: str, outcomes: list[NotebookOutcome], earlier: dict | None = None) -> None:
-    """The table of this run; a partial run (``--only``) keeps the ``earlier`` entries of the notebooks it did not run."""
+    """The table of this run, merged with the ``earlier`` one (the file as it was):
+    - a notebook this run did not run (``--only``) keeps its earlier entry;
+    - a notebook skipped for absent data keeps an earlier entry that ran (a run without data never overwrites
+      what a run with data left: its results and executed notebook are still there);
+    - an entry that says what the earlier one said keeps the earlier one, timing included; and a table that
+      changes nothing is not written again, so a resumed study leaves ``git status`` clean.
+    Messages and paths are written relative to the repository."""
     from common.files import write_json
 
-    ran = [asdict(o) for o in outcomes]
-    kept = [n for n in (earlier or {}).get("notebooks", []) if n["notebook"] not in {o.notebook for o in outcomes}]
+    before = {n["notebook"]: n for n in (earlier or {}).get("notebooks", [])} \
+        if (earlier or {}).get("profile") == profile else {}
+    entries = dict(before)
+    for outcome in outcomes:
+        entry = {**asdict(outcome), "reason": portable_text(outcome.reason), "executed": portable_text(outcome.executed)}
+        old = before.get(outcome.notebook)
+        if old and ((entry["status"] == "skipped" and old["status"] == "ran")
+                    or all(old.get(k) == entry[k] for k in ("status", "reason", "executed"))):
+            continue
+        entries[outcome.notebook] = entry
+    notebooks = [entries[name] for name in sorted(entries)]
+    if earlier is not None and before and notebooks == earlier.get("notebooks"):
+        return
     write_json(path, {"profile": profile, "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                      "notebooks": sorted(kept + ran, key=lambda n: n["notebook"])})
+                      "notebooks": notebooks})
 
 
 def read_status(profile: str, runs_dir: Path = PROJECT_ROOT / "runs") -> dict | None:

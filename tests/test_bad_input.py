@@ -5,6 +5,7 @@ the fix) or in correct data. Real files are used where the mirror has them (copi
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import signal
@@ -245,12 +246,16 @@ def test_a_card_that_disagrees_is_rewritten_from_the_checkpoint(checkpoint, caps
     assert json.loads(card.read_text())["model_name"] == "cnn"
 
 
-def test_stale_temporary_files_are_removed_on_the_next_save(tmp_path):
+def test_stale_temporary_files_are_removed_on_the_next_save_but_a_live_writers_are_not(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     target = tmp_path / "x.json"
-    stale = tmp_path / ".x.json.abc123.tmp"
-    stale.write_text("half a write")
+    stale = tmp_path / f".x.json.pid{int(gone.stdout)}.abc123.tmp"      # its writer has exited: a kill's leftover
+    live = tmp_path / f".x.json.pid{os.getpid()}.def456.tmp"           # a write in progress (this process)
+    unnamed = tmp_path / ".x.json.ghi789.tmp"                           # no owner named: never taken for stale
+    for path in (stale, live, unnamed):
+        path.write_text("half a write")
     atomic_write(target, lambda f: f.write(b"{}"))
-    assert target.read_text() == "{}" and not stale.exists()
+    assert target.read_text() == "{}" and not stale.exists() and live.exists() and unnamed.exists()
 
 
 # ---------------------------------------------------------------- a run killed at a random point

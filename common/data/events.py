@@ -16,6 +16,24 @@ that changes them, so a run with other settings never reuses stale frames.
 
 tonic's ``ToFrame(n_time_bins=T)`` cuts [t_first, t_first + T * w) with w = (t_last - t_first) // T
 into half-open bins, so the event(s) at exactly t_last are not counted; we keep tonic's binning.
+
+What the readers accept (:func:`list_recordings`; tonic's own listing is replaced, it dropped a
+symlinked class folder, read any name ending in ``bin`` and crashed on a stray folder):
+
+- N-MNIST: ``NMNIST/Train|Test/<digit 0-9>/<name>.bin``, the folder naming the label;
+- DVS128 Gesture: ``DVSGesture/ibmGestureTrain|ibmGestureTest/user<NN>_<lighting>/<class 0-10>.npy``;
+- a class or user folder that is a symbolic link to a folder is followed;
+- names starting with ``.`` (``.DS_Store``, editors' files) are ignored;
+- anything else in a split is refused with a message naming it: an upper-case extension (``.BIN``,
+  ``.NPY``: rename it), a file whose name merely ends in ``bin``, a file outside a class folder, a
+  folder of any other name (empty or not), a folder inside a class folder. Nothing is dropped or
+  relabelled in silence.
+
+Every recording is checked as it is on disk, before tonic converts it (tonic casts DVS polarity to
+bool and DVS times to integer microseconds, so a polarity of 2 or a time in the wrong unit would pass):
+N-MNIST x, y inside 34 x 34, times (23-bit unsigned microseconds plus overflow records, so finite and
+non-negative by the format) in order over a plausible span; DVS Gesture x, y whole numbers inside
+128 x 128, polarity 0/1, times finite, non-negative, in order, in milliseconds over a plausible span.
 """
 from __future__ import annotations
 
@@ -54,25 +72,24 @@ class NMNIST(tonic.datasets.NMNIST):
     def _check_exists(self) -> bool:
         return self._folder_contains_at_least_n_files_of_type(1, ".bin")
 
+    def __getitem__(self, index):
+        refuse_if(raw_nmnist_problems(np.fromfile(self.data[index], dtype=np.uint8)), "nmnist", self.data[index])
+        return super().__getitem__(index)
+
     def download(self) -> None:   # never download from inside the reader: see _fetch_nmnist
         raise DatasetNotFoundError(f"no .bin files in {Path(self.location_on_system, self.folder_name)}")
 
 
 class DVSGesture(tonic.datasets.DVSGesture):
     """tonic's DVS128 Gesture reader without its ">= 100 .npy files and the archive" check, and with
-    a check of the raw array before tonic casts its millisecond times to integer microseconds
-    (a NaN would silently become an arbitrary integer)."""
+    a check of the raw array before tonic casts its polarity to bool and its millisecond times to
+    integer microseconds (a polarity of 2 would become True, a NaN an arbitrary integer)."""
 
     def _check_exists(self) -> bool:
         return self._folder_contains_at_least_n_files_of_type(1, ".npy")
 
     def __getitem__(self, index):
-        raw = np.load(self.data[index])
-        if raw.ndim != 2 or raw.shape[1] != 4 or not np.isfinite(raw).all():
-            what = (f"an array of shape {raw.shape}, not (N, 4) columns x, y, p, t" if raw.ndim != 2 or raw.shape[1] != 4
-                    else f"{int((~np.isfinite(raw)).sum())} values that are NaN or infinite")
-            raise DatasetCorruptError(f"Dataset 'dvsgesture': {self.data[index]} is not a valid recording: "
-                                      f"it holds {what}. Delete the file and download it again, or re-copy the mirror.")
+        refuse_if(raw_dvs_problems(np.load(self.data[index], allow_pickle=False)), "dvsgesture", self.data[index])
         return super().__getitem__(index)
 
     def download(self) -> None:   # see _fetch_dvsgesture
@@ -84,6 +101,79 @@ EVENT_DATASETS = {
     "nmnist": (NMNIST, "NMNIST", ("Train", "Test"), ".bin"),
     "dvsgesture": (DVSGesture, "DVSGesture", ("ibmGestureTrain", "ibmGestureTest"), ".npy"),
 }
+
+
+# ---------------------------------------------------------------- recordings as they are on disk
+
+NMNIST_SENSOR, DVS_SENSOR = 34, 128
+# Plausible spans beyond the lower bounds of MIN_SPAN_US: an N-MNIST recording is three ~100 ms saccades
+# (1,100 real ones span 291-314 ms); a DVS Gesture clip is a gesture of about 1.5-6 s, its times in
+# milliseconds, so microseconds (x1000) or seconds (/1000) fall outside (100 ms, 60 s).
+NMNIST_MAX_SPAN_US = 1_000_000
+DVS_SPAN_MS = (100, 60_000)
+FIX = "Delete the file and download it again, or re-copy the mirror."
+
+
+def refuse_if(problems: list[str], dataset: str, path) -> None:
+    if problems:
+        raise DatasetCorruptError(f"Dataset {dataset!r}: {path} is not a valid recording: {'; '.join(problems)}. {FIX}")
+
+
+def _span_problem(times: np.ndarray, field: str, unit: str, low: float, high: float) -> list[str]:
+    if (np.diff(times) < 0).any():
+        return [f"field {field}: times out of order ({int((np.diff(times) < 0).sum())} steps back)"]
+    span = float(times[-1] - times[0])
+    if span < low:
+        return [f"field {field}: events over only {span:g} {unit}, where a whole recording spans at least "
+                f"{low:g} {unit}: the file is truncated"]
+    if span > high:
+        return [f"field {field}: events over {span:g} {unit}, more than the {high:g} {unit} a whole recording "
+                f"spans: times in another unit?"]
+    return []
+
+
+def raw_nmnist_problems(raw: np.ndarray) -> list[str]:
+    """What is wrong with an N-MNIST file's bytes (``uint8``, 5 per event), decoded as tonic decodes them:
+    x, y bytes; polarity bit 7 of byte 2; 23-bit microseconds, plus 2^13 after every overflow record (y = 240)."""
+    if len(raw) == 0 or len(raw) % NMNIST_EVENT_BYTES:
+        return [f"{len(raw)} bytes, not a whole number of {NMNIST_EVENT_BYTES}-byte events" if len(raw)
+                else "it holds no events"]
+    raw = raw.astype(np.int64)
+    x, y = raw[0::5], raw[1::5]
+    t = ((raw[2::5] & 127) << 16) | (raw[3::5] << 8) | raw[4::5]
+    t = t + 2 ** 13 * np.cumsum(y == 240)
+    events = y != 240
+    x, y, t = x[events], y[events], t[events]
+    if len(t) == 0:
+        return ["it holds no events (only time-overflow records)"]
+    problems = [f"field {name}: values up to {int(v.max())} in {int((v >= NMNIST_SENSOR).sum())} events, outside the "
+                f"{NMNIST_SENSOR} x {NMNIST_SENSOR} sensor (0..{NMNIST_SENSOR - 1})"
+                for name, v in (("x", x), ("y", y)) if v.max() >= NMNIST_SENSOR]
+    return problems + _span_problem(t, "t", "us", MIN_SPAN_US["nmnist"], NMNIST_MAX_SPAN_US)
+
+
+def raw_dvs_problems(raw: np.ndarray) -> list[str]:
+    """What is wrong with a DVS Gesture clip as tonic's archive stores it: an (N, 4) numeric array of
+    x, y, p, t, t in milliseconds."""
+    if raw.ndim != 2 or raw.shape[1] != 4 or raw.dtype.kind not in "fiu":
+        return [f"an array of shape {raw.shape} and dtype {raw.dtype}, not (N, 4) numbers: columns x, y, p, t"]
+    if len(raw) == 0:
+        return ["it holds no events"]
+    if not np.isfinite(raw).all():
+        return [f"{int((~np.isfinite(raw)).sum())} values that are NaN or infinite "
+                f"(fields {', '.join(n for n, c in zip('xypt', raw.T) if not np.isfinite(c).all())})"]
+    problems = []
+    for name, column in zip("xy", raw.T):
+        if (column != np.round(column)).any() or column.min() < 0 or column.max() >= DVS_SENSOR:
+            problems.append(f"field {name}: values {column.min():g}..{column.max():g}, not whole pixels or outside "
+                            f"the {DVS_SENSOR} x {DVS_SENSOR} sensor (0..{DVS_SENSOR - 1})")
+    polarity = raw[:, 2]
+    if not np.isin(polarity, (0, 1)).all():
+        problems.append(f"field p: polarities other than 0/1 ({sorted(set(np.unique(polarity).tolist()) - {0, 1})[:5]})")
+    t = raw[:, 3]
+    if t.min() < 0:
+        problems.append(f"field t: {int((t < 0).sum())} negative times (down to {t.min():g} ms)")
+    return problems + _span_problem(t, "t", "ms", *DVS_SPAN_MS)
 
 
 @dataclass
@@ -190,41 +280,59 @@ def find_event_split(dataset: str, train: bool, data_root: str | Path, mirror: s
     return root
 
 
-def check_layout(dataset: str, split_folder: Path) -> None:
-    """The folder layout tonic's reader relies on, checked before it reads (it would otherwise stop
-    with ``invalid literal for int()`` or, worse, silently skip files or take a wrong label)."""
+def list_recordings(dataset: str, split_folder: Path) -> list[tuple[Path, int, str]]:
+    """(path, label, class folder) of every recording in ``split_folder``, sorted by path, under the rules
+    of the module docstring; anything else in the split raises :class:`DatasetCorruptError` naming it."""
     suffix = EVENT_DATASETS[dataset][3]
     expected = ("<digit 0-9>/<id>.bin" if dataset == "nmnist" else "user<NN>_<lighting>/<class 0-10>.npy")
-    misplaced = []
-    for path in sorted(split_folder.rglob(f"*{suffix}")):
-        parts = path.relative_to(split_folder).parts
-        if dataset == "nmnist":
-            ok = len(parts) == 2 and parts[0] in tuple("0123456789")
-        else:
-            ok = (len(parts) == 2 and re.fullmatch(r"user\d+_.+", parts[0]) is not None
-                  and re.fullmatch(r"(10|[0-9])\.npy", parts[1]) is not None)
-        if not ok:
-            misplaced.append(path)
-    if misplaced:
-        shown = ", ".join(str(p.relative_to(split_folder)) for p in misplaced[:3])
+    class_folder = re.compile(r"[0-9]" if dataset == "nmnist" else r"user\d+_.+")
+    file_name = re.compile(r".+\.bin" if dataset == "nmnist" else r"(10|[0-9])\.npy")
+    found, refused = [], []
+    for entry in sorted(split_folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():   # is_dir follows a symbolic link: a linked class folder is read
+            refused.append(f"{entry.name} (a file outside a class folder)")
+            continue
+        if not class_folder.fullmatch(entry.name):
+            empty = next(entry.iterdir(), None) is None
+            refused.append(f"{entry.name}/ ({'an empty' if empty else 'a'} folder that is not a class folder)")
+            continue
+        for path in sorted(entry.iterdir()):
+            if path.name.startswith("."):
+                continue
+            if path.is_dir():
+                refused.append(f"{entry.name}/{path.name}/ (a folder inside a class folder)")
+            elif file_name.fullmatch(path.name):
+                label = int(entry.name if dataset == "nmnist" else path.stem)
+                found.append((path, label, entry.name))
+            elif path.suffix.lower() == suffix:
+                refused.append(f"{entry.name}/{path.name} (extension {path.suffix}: rename it to {suffix})")
+            else:
+                refused.append(f"{entry.name}/{path.name} (not a {suffix} recording)")
+    if refused:
+        shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
         raise DatasetCorruptError(
-            f"Dataset {dataset!r}: {len(misplaced)} {suffix} file(s) in {split_folder} are not in the layout "
-            f"{split_folder}/{expected} that the reader takes labels from (e.g. {shown}). Move each file into "
-            f"its class folder as in the original archive, or re-copy the mirror.")
+            f"Dataset {dataset!r}: {len(refused)} entr{'y' if len(refused) == 1 else 'ies'} in {split_folder} "
+            f"{'is' if len(refused) == 1 else 'are'} not in the layout {split_folder}/{expected} that the reader "
+            f"takes labels from: {shown}. Move each recording into its class folder as in the original archive and "
+            f"anything else out of the split, or re-copy the mirror.")
+    return found
 
 
 def open_event_dataset(dataset: str, train: bool, data_root: str | Path, mirror: str | Path | None = None,
                        download: bool = True, transform=None):
     """tonic's reader for the split (recordings in sorted path order), after checking every file."""
     root = find_event_split(dataset, train, data_root, mirror, download)
-    check_layout(dataset, _split_folder(root, dataset, train))
+    recordings = list_recordings(dataset, _split_folder(root, dataset, train))   # before tonic walks the folder
     cls = EVENT_DATASETS[dataset][0]
     ds = cls(str(root), train=train, transform=transform)
-    order = sorted(range(len(ds.data)), key=lambda i: ds.data[i])   # os.walk order is not portable
-    for name in ("data", "targets", "users", "lighting"):
-        if hasattr(ds, name):
-            values = getattr(ds, name)
-            setattr(ds, name, [values[i] for i in order])
+    # our listing, not tonic's os.walk (which skips symbolic links and takes any name ending in "bin")
+    ds.data = [str(path) for path, _, _ in recordings]
+    ds.targets = [label for _, label, _ in recordings]
+    if dataset == "dvsgesture":
+        ds.users = [int(folder.split("_", 1)[0][4:]) for _, _, folder in recordings]
+        ds.lighting = [folder.split("_", 1)[1] for _, _, folder in recordings]
     for path in ds.data:
         size = os.path.getsize(path)
         if size == 0 or (dataset == "nmnist" and size % NMNIST_EVENT_BYTES):

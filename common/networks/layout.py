@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -108,6 +109,29 @@ def shape_key(x: torch.Tensor) -> str:
     return f"T={T} B<={1 << max(0, (B - 1).bit_length())} {tuple(rest)}"
 
 
+def _valid_entry(entry) -> bool:
+    return isinstance(entry, dict) and str(entry.get("chunk")) in {str(c or "all") for c in CANDIDATES}
+
+
+def read_cache() -> dict:
+    """The machine's saved choices; a damaged file (cut, edited, from another version) is set aside with a
+    notice and rebuilt by measuring again, instead of failing every training step."""
+    if not CACHE.is_file():
+        return {}
+    try:
+        saved = json.loads(CACHE.read_text())
+        problem = None if isinstance(saved, dict) else f"a {type(saved).__name__}, not a table of choices"
+        if problem is None and not all(_valid_entry(e) for e in saved.values()):
+            problem = f"entries whose chunk is not one of {[str(c or 'all') for c in CANDIDATES]}"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        problem = f"not readable JSON ({type(error).__name__}: {error})"
+    if problem is None:
+        return saved
+    print(f"notice: the time-chunk cache {CACHE} holds {problem}; rebuilding it (the first training step of each "
+          f"shape measures its chunk again)", file=sys.stderr)
+    return {}
+
+
 def time_chunk(model, x: torch.Tensor) -> int | None:
     """The chunk of time bins the model's convolutions run in for input ``x`` ``[T, B, C, H, W]``."""
     is_forced, chunk = forced()
@@ -118,7 +142,7 @@ def time_chunk(model, x: torch.Tensor) -> int | None:
         return _memory.get(key)   # inference: the choice training made for this shape, or all bins at once
     if key in _memory:
         return _memory[key]
-    saved = json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+    saved = read_cache()
     if key not in saved:
         with torch.enable_grad():
             timings = calibrate(model, x.detach())

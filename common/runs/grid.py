@@ -16,16 +16,29 @@ a killed grid resumes where it stopped (a killed cell itself resumes from its la
 Runners: :func:`run_grid` runs cells one after another, or in a local process pool
 (``workers > 1``, concurrent.futures, no server); ``backend="ray"`` hands them to Ray Tune
 (``pip install .[ray]``) for when one machine is not enough. Only the calling process writes the
-table, whatever the backend.
+table, whatever the backend. A pool's workers end when the calling process dies (a kill -9 of the
+grid leaves no worker training on).
+
+One writer per table: a grid holds its table's lock (and its output root's, ``context["output_root"]``)
+from before it reads which cells are done until its last row is written, so the cells it runs are
+claimed under the lock. A second run of the same grid waits (one sentence names the holder) and then
+finds every cell done: two simultaneous runs never train or append a cell twice
+(common.files.exclusive; $SNN_LOCK_WAIT=0 makes the second run stop instead of waiting).
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Callable
 
+from common.files import ENV_HELD_LOCKS, held_locks, hold_root
+from common.runs.preflight import preflight
 from common.runs.records import ResultsTable, on_disk
 from common.runs.stats import KEY, SEED
 
@@ -75,33 +88,52 @@ def run_grid(grid, run_cell: Callable[[dict, dict], dict], table: str | Path | R
     """
     table = table if isinstance(table, ResultsTable) else ResultsTable(table)
     context = dict(context or {})
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    preflight(context.get("output_root") or table.path.parent, context.get("device"), context.get("data_root"))
     cells = expand_grid(grid, seeds)
-    done = table.keys()
-    todo = [c for c in cells if cell_key(c) not in done]
-    if verbose:
-        print(f"{len(cells)} cells: {len(cells) - len(todo)} already in {table.path.name}, {len(todo)} to run")
-    if todo and backend == "ray":
-        run_ray(todo, run_cell, table, context, workers, verbose)
-    elif todo and workers > 1:
-        import multiprocessing
-        # longest first (by epochs), so no long cell starts last while the other workers sit idle
-        todo = sorted(todo, key=lambda cell: -float(cell.get("epochs", 0) or 0))
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        with pool:
-            futures = {pool.submit(run_cell, cell, context): cell for cell in todo}
-            for n, future in enumerate(as_completed(futures), 1):
-                table.append(_tagged(futures[future], future.result()))
+    root = hold_root(context["output_root"]) if context.get("output_root") else contextlib.nullcontext()
+    with root, table.lock():
+        table.append()                      # lines that cannot be read, and second rows, set aside now
+        done = table.keys()
+        todo = [c for c in cells if cell_key(c) not in done]
+        if verbose:
+            print(f"{len(cells)} cells: {len(cells) - len(todo)} already in {table.path.name}, {len(todo)} to run")
+        if todo and backend == "ray":
+            run_ray(todo, run_cell, table, context, workers, verbose)
+        elif todo and workers > 1:
+            import multiprocessing
+            # longest first (by epochs), so no long cell starts last while the other workers sit idle
+            todo = sorted(todo, key=lambda cell: -float(cell.get("epochs", 0) or 0))
+            pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=end_with_parent, initargs=(os.getpid(),))
+            with pool:
+                futures = {pool.submit(run_cell, cell, context): cell for cell in todo}
+                for n, future in enumerate(as_completed(futures), 1):
+                    table.append(_tagged(futures[future], future.result()))
+                    if verbose:
+                        print(f"  [{n}/{len(todo)}] {cell_key(futures[future])}")
+        else:
+            for n, cell in enumerate(todo, 1):
                 if verbose:
-                    print(f"  [{n}/{len(todo)}] {cell_key(futures[future])}")
-    elif todo:
-        if backend != "local":
-            raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-        for n, cell in enumerate(todo, 1):
-            if verbose:
-                print(f"  [{n}/{len(todo)}] {cell_key(cell)}", flush=True)
-            table.append(_tagged(cell, run_cell(cell, context)))
+                    print(f"  [{n}/{len(todo)}] {cell_key(cell)}", flush=True)
+                table.append(_tagged(cell, run_cell(cell, context)))
     wanted = {cell_key(c) for c in cells}
     return [row for row in table.rows() if row[KEY] in wanted]
+
+
+def end_with_parent(parent_pid: int, every: float = 1.0) -> None:
+    """A pool worker's initializer: a thread that ends the worker once its parent is gone.
+
+    A worker whose parent was killed (kill -9: no chance to shut the pool down) is re-parented, so
+    ``os.getppid()`` changes; polled each second. This is portable, and unlike Linux's PR_SET_PDEATHSIG it
+    does not fire when merely the thread that started the worker ends.
+    """
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(every)
+        os._exit(1)   # nothing to save: the parent that would write this worker's row is gone
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 def run_ray(cells: list[dict], run_cell, table: ResultsTable, context: dict, workers: int = 1,
@@ -121,8 +153,10 @@ def run_ray(cells: list[dict], run_cell, table: ResultsTable, context: dict, wor
     if not ray.is_initialized():
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=verbose,
                  runtime_env={"env_vars": {"PYTHONPATH": str(PROJECT_ROOT)}})
+    locks = held_locks()   # Ray's workers do not inherit this process's environment: they work under its locks
 
     def trainable(config):
+        os.environ[ENV_HELD_LOCKS] = locks
         tune.report({"row_json": json.dumps(on_disk(run_cell(config["cell"], context)), default=str)})
 
     tuner = tune.Tuner(

@@ -14,13 +14,14 @@ import json
 import os
 import platform
 import subprocess
+import warnings
 from importlib import metadata
 from pathlib import Path
 
 import torch
 
 from common.config import PROJECT_ROOT, RunConfig, default_output_root
-from common.files import atomic_write, write_json
+from common.files import atomic_write, exclusive, read_json, write_json
 
 PACKAGES = ("torch", "torchvision", "snntorch", "tonic", "grad-cam", "numpy", "opencv-python-headless")
 
@@ -107,31 +108,117 @@ def table_path(study: str, profile: str, output_root=None) -> Path:
     return Path(output_root or default_output_root(profile)) / "results" / f"{study}-{profile}.jsonl"
 
 
+CELL_KEY = "cell_key"   # as common.runs.grid tags a grid's rows (common.runs.stats.KEY)
+
+
+class TableWarning(UserWarning):
+    """Lines of a results table were left out: not JSON, not a record with a ``cell_key``, or a cell's second row."""
+
+
 class ResultsTable:
-    """A JSONL file of records, each tagged with its ``cell_key``; appends rewrite it atomically."""
+    """A JSONL file of records, each tagged with its ``cell_key``: at most one row per cell, one writer at a time.
+
+    :meth:`append` takes the table's lock (``.<name>.lock`` beside it), re-reads the table, leaves out a
+    row whose cell is there already, and rewrites the table atomically: two runs appending the same
+    cells leave one row per cell. A line that is not JSON or has no ``cell_key``, and a cell's second
+    row (the first is kept), are left out by every reader with a :class:`TableWarning` naming the file
+    and the line, and moved, at the next write, to ``<name>.rejected`` beside the table (with the reason
+    in a ``#`` line above each): never dropped in silence, never counted twice.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
-    def rows(self) -> list[dict]:
+    @property
+    def rejected_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rejected")
+
+    def lock(self):
+        """The table's lock (common.files.exclusive), for whoever claims and runs its cells."""
+        return exclusive(self.path, f"the results table {self.path}")
+
+    def _read(self) -> tuple[list[dict], list[tuple[int, str, str]]]:
+        """(rows: the first of each cell, left out: (line number, line, why) for every other line)."""
         if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+            return [], []
+        rows, left_out, first_line = [], [], {}
+        for number, raw in enumerate(self.path.read_bytes().splitlines(), 1):
+            try:
+                line = raw.decode()
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+            except UnicodeDecodeError:
+                left_out.append((number, raw.decode(errors="replace"), "not text"))
+                continue
+            except json.JSONDecodeError as error:
+                left_out.append((number, line, f"not JSON: {error.msg} at column {error.colno}"))
+                continue
+            key = row.get(CELL_KEY) if isinstance(row, dict) else None
+            if not isinstance(key, str):
+                left_out.append((number, line, f"not a grid record: no {CELL_KEY!r}"))
+            elif key in first_line:
+                left_out.append((number, line, f"a second row of cell {key} (line {first_line[key]} kept)"))
+            else:
+                first_line[key] = number
+                rows.append(row)
+        return rows, left_out
+
+    def _report(self, left_out, fate: str) -> str:
+        shown = "; ".join(f"line {n}: {why}" for n, _, why in left_out[:5])
+        more = f"; and {len(left_out) - 5} more" if len(left_out) > 5 else ""
+        return f"{self.path}: {len(left_out)} line(s) left out ({shown}{more}). {fate}"
+
+    def rows(self) -> list[dict]:
+        rows, left_out = self._read()
+        if left_out:
+            warnings.warn(self._report(left_out, f"They move to {self.rejected_path.name} at the table's next "
+                                                 f"write; a cell without a row is run again."), TableWarning,
+                          stacklevel=2)
+        return rows
 
     def keys(self) -> set[str]:
-        return {row["cell_key"] for row in self.rows()}
+        return {row[CELL_KEY] for row in self.rows()}
 
     def append(self, *rows: dict) -> None:
-        text = "".join(json.dumps(on_disk(row), default=str) + "\n" for row in [*self.rows(), *rows])
-        atomic_write(self.path, lambda handle: handle.write(text.encode()))
+        """Add ``rows`` (each with its ``cell_key``) under the table's lock; a cell already in the table
+        keeps its row (the new one is reported and dropped). With no rows: only set bad lines aside."""
+        missing = [row for row in rows if not isinstance(row.get(CELL_KEY), str)]
+        if missing:
+            raise ValueError(f"rows appended to {self.path} need a {CELL_KEY!r} (the grid's cell key); "
+                             f"{len(missing)} of {len(rows)} have none")
+        with self.lock():
+            kept, left_out = self._read()
+            have = {row[CELL_KEY] for row in kept}
+            new = []
+            for row in rows:
+                if row[CELL_KEY] in have:
+                    warnings.warn(f"{self.path}: cell {row[CELL_KEY]} has a row already; the new row is not "
+                                  f"appended (another run finished the cell first)", TableWarning, stacklevel=2)
+                else:
+                    have.add(row[CELL_KEY])
+                    new.append(row)
+            if left_out:
+                self._set_aside(left_out)
+            if new or left_out:
+                text = "".join(json.dumps(on_disk(row), default=str) + "\n" for row in [*kept, *new])
+                atomic_write(self.path, lambda handle: handle.write(text.encode()))
+
+    def _set_aside(self, left_out) -> None:
+        earlier = self.rejected_path.read_bytes() if self.rejected_path.exists() else b""
+        added = "".join(f"# {self.path.name} line {n}: {why}\n{line}\n" for n, line, why in left_out).encode()
+        atomic_write(self.rejected_path, lambda handle: handle.write(earlier + added))
+        warnings.warn(self._report(left_out, f"Moved to {self.rejected_path}."), TableWarning, stacklevel=3)
 
     def frame(self):
         return frame(self.rows())
 
 
 def load_results(folder: str | Path | None = None, profile: str | None = None) -> list[dict]:
-    """Every results file in ``folder`` (default ``results/``), optionally of one profile."""
+    """Every results file in ``folder`` (default ``results/``), optionally of one profile; a file that is
+    not valid JSON fails naming the file and the line (common.files.read_json)."""
     folder = Path(folder or PROJECT_ROOT / "results")
-    records = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-    records = [r for r in records if "config" in r and "test" in r]   # not e.g. efficiency-<profile>.json
+    records = [read_json(p, fix="Delete it and run its notebook again (finished runs are reused), or restore "
+                                "it from git.") for p in sorted(folder.glob("*.json"))]
+    records = [r for r in records if isinstance(r, dict) and "config" in r and "test" in r]   # not e.g. efficiency-<profile>.json
     return [r for r in records if profile is None or r["config"]["profile"] == profile]

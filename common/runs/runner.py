@@ -12,8 +12,10 @@ import torch
 
 from common.config import seed_everything
 from common.data.images import IMAGE_DATASETS, DatasetNotFoundError, image_data
+from common.files import hold_root
 from common.networks.registry import build_model, count_parameters
 from common.runs.checkpoint import load_model
+from common.runs.preflight import preflight
 from common.runs.records import make_record, save_record, table_path
 from common.runs.specs import ResolvedSpec, resolve, setup
 from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
@@ -52,9 +54,23 @@ def run(spec: ResolvedSpec, data, reuse_trained: bool = False, required: bool = 
     differ only by their seed. Without a training split (``data.train_loader`` None) the run's saved
     model is evaluated instead (:func:`evaluate_saved`). The record keeps the test predictions and
     labels as tensors for the notebook (``record["test"]["predictions"]``; lists in the files).
+
+    The machine is checked first (:func:`common.runs.preflight.preflight`), and the run holds its output
+    root's lock throughout (common.files.hold_root): a second run into the same root waits for it.
     """
+    config = spec.config
+    preflight(config.output_root, config.device, config.data_root)
+    with hold_root(config.output_root):
+        return _run(spec, data, reuse_trained, required, save, evaluate_every_epoch, replace_reference)
+
+
+def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bool,
+         evaluate_every_epoch: bool, replace_reference: bool = False) -> dict | None:
     if data.train_loader is None:
         return evaluate_saved(spec, data, required, save)
+    reference = None
+    if not reuse_trained and not replace_reference:
+        spec, reference = beside_reference(spec)
     config, objective = spec.config, spec.build_objective()
     seed_everything(config.seed)
     data.train_loader.generator.manual_seed(config.seed)

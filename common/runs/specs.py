@@ -10,12 +10,16 @@ read these specs, so a knob has one home. A notebook's parameters cell overrides
 ``resolve`` sets a knob everywhere it appears (``population_size`` is both a model argument and an
 objective parameter: they cannot disagree), refuses a name the spec does not have, and gives a run
 with overrides its own name (``<spec>_<digest>``), so an experiment never overwrites a reference run.
+Every knob has a type and a range (:data:`KNOBS`): ``resolve`` refuses a value outside it, and converts a
+string (papermill's parameters, a command line: :func:`parse_knob`) to the knob's type, once.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import json
+import math
+import numbers
 from dataclasses import dataclass, field, replace
 
 from common.config import PROFILES, RunConfig
@@ -221,6 +225,145 @@ FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_bet
                  "CNN, summed events": "cnn_nmnist_summed", "CNN, time bins as channels": "cnn_nmnist_time_bins"}
 
 
+# ------------------------------------------------------------------------------ what a knob may be
+
+@dataclass(frozen=True)
+class Knob:
+    """A knob's type and range. ``kind``: int, float, bool, str, "ints" (a list of positive integers),
+    "strs", "grids" (a list of factor grids) or dict; ``low``/``high`` bound a number (``open``: the bound
+    itself excluded); ``none``: None is allowed too (no limit, the model's default)."""
+
+    kind: type | str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    none: bool = False
+    length: int | None = None    # a list of exactly this many
+    meaning_of_none: str = ""
+
+    def allowed(self) -> str:
+        if self.kind in (int, float):
+            word = "an integer" if self.kind is int else "a number"
+            if self.low is not None and self.high is not None:
+                text = (f"{word} in {'(' if self.low_open else '['}{self.low:g}, "
+                        f"{self.high:g}{')' if self.high_open else ']'}")
+            elif self.low is not None:
+                text = f"{word} {'>' if self.low_open else '>='} {self.low:g}"
+            else:
+                text = word
+        else:
+            text = (f"a list of {self.length or 'one or more'} integers >= {self.low:g}" if self.kind == "ints" else
+                    {bool: "true or false", str: "a name", dict: "a dict of keyword arguments", "strs": "a list of names",
+                     "grids": "a list of factor grids (dicts of factor -> levels)"}[self.kind])
+        return text + (f", or None ({self.meaning_of_none})" if self.none else "")
+
+    def convert(self, value):
+        """``value`` as this knob's type: a string (papermill, a command line) is parsed once, here;
+        anything else must already be of the type. Raises ValueError without the knob's name."""
+        if isinstance(value, str) and (self.kind is not str or value.strip().lower() in ("none", "null")):
+            text = value.strip()
+            if text.lower() in ("none", "null"):
+                value = None
+            elif self.kind is int:
+                value = int(text)
+            elif self.kind is float:
+                value = float(text)
+            elif self.kind is bool:
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1", "yes")
+            else:                 # lists and dicts: JSON, as a notebook's parameters cell writes them
+                value = json.loads(text)
+        if value is None:
+            if not self.none:
+                raise ValueError("None")
+            return None
+        if self.kind is int and not (isinstance(value, numbers.Integral) and not isinstance(value, bool)):
+            raise ValueError(value)
+        if self.kind is float and not (isinstance(value, numbers.Real) and not isinstance(value, bool)
+                                       and math.isfinite(value)):
+            raise ValueError(value)
+        if self.kind in (bool, str, dict) and not isinstance(value, self.kind):
+            raise ValueError(value)
+        if self.kind in ("ints", "strs", "grids"):
+            item = {"ints": numbers.Integral, "strs": str, "grids": dict}[self.kind]
+            if (not isinstance(value, (list, tuple)) or not value or any(not isinstance(v, item) or isinstance(v, bool)
+                                                                          for v in value)
+                    or (self.length and len(value) != self.length)
+                    or (self.kind == "ints" and min(value) < self.low)):
+                raise ValueError(value)
+            return list(value)
+        if self.kind in (int, float):
+            if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+                raise ValueError(value)
+            if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+                raise ValueError(value)
+            value = int(value) if self.kind is int else value
+        return value
+
+
+COUNT = Knob(int, low=1)
+FLAG = Knob(bool)
+NAME = Knob(str)
+LIMIT = Knob(int, low=1, none=True, meaning_of_none="no limit")
+DECAY = Knob(float, low=0, high=1, low_open=True, high_open=True, none=True, meaning_of_none="the neuron's default")
+POSITIVE = Knob(float, low=0, low_open=True)
+
+# Every knob of every spec (tests/test_specs.py checks that none is missing): :func:`resolve` refuses a
+# value outside its range, naming the knob, the value and the range, before anything is built or trained.
+KNOBS: dict[str, Knob] = {
+    # how much work: positive counts
+    "epochs": COUNT, "batch_size": COUNT, "n_time_bins": COUNT, "n_steps": COUNT, "n_seeds": COUNT,
+    "seeds": COUNT, "workers": COUNT,
+    "train_limit": LIMIT, "test_limit": LIMIT,
+    "folds": Knob(int, low=2, none=True, meaning_of_none="the official split"),
+    "seed": Knob(int, low=0), "fold_seed": Knob(int, low=0, none=True, meaning_of_none="no folds"),
+    "max_shift": Knob(int, low=0), "augment": FLAG,
+    "target_size": Knob("ints", low=1, length=2, none=True, meaning_of_none="the sensor's size"),
+    "datasets": Knob("strs"), "main": Knob("grids"), "grid": Knob("grids"),
+    # optimizer: a one-cycle peak above 1 or a decay above 1 is a typo, not an experiment
+    "lr": Knob(float, low=0, high=1, low_open=True), "weight_decay": Knob(float, low=0, high=1),
+    # models
+    "beta": DECAY, "kappa": DECAY, "learn_beta": FLAG, "recurrent": FLAG, "neuron": NAME, "readout": NAME,
+    "input_form": NAME, "neuron_kwargs": Knob(dict, none=True, meaning_of_none="the neuron's defaults"),
+    "hidden": COUNT, "population_size": COUNT, "input_size": COUNT, "in_channels": COUNT, "n_inputs": COUNT,
+    "kernel_size": COUNT, "n_classes": Knob(int, low=2), "channels": Knob("ints", low=1),
+    "dropout": Knob(float, low=0, high=1, high_open=True), "threshold": POSITIVE, "lstm_threshold": POSITIVE,
+    "slope": POSITIVE,
+    # objectives: target spike rates are probabilities of a spike per time bin
+    "correct_rate": Knob(float, low=0, high=1, low_open=True), "incorrect_rate": Knob(float, low=0, high=1),
+}
+
+
+def _spec(name: str | Spec) -> Spec:
+    spec = name if isinstance(name, Spec) else SPECS.get(name)
+    if spec is None:
+        raise KeyError(f"unknown spec {name!r}; the study's specs: {sorted(SPECS)}")
+    return spec
+
+
+def check_knob(spec: Spec, knob: str, value):
+    """``value`` of ``knob`` as :func:`resolve` uses it (a string converted to the knob's type), or a
+    ValueError naming the spec, the knob, the value and what it may be."""
+    rule = KNOBS.get(knob)
+    if rule is None:
+        raise ValueError(f"knob {knob!r} of spec {spec.name!r} has no type and range in specs.KNOBS: add one there")
+    try:
+        return rule.convert(value)
+    except (ValueError, TypeError, json.JSONDecodeError):
+        raise ValueError(f"knob {knob!r} of spec {spec.name!r} must be {rule.allowed()}, got {value!r}") from None
+
+
+def parse_knob(spec: str | Spec, knob: str, text: str):
+    """The value a command line's ``--set knob=text`` gives ``knob`` of ``spec``: the conversion and the
+    checks :func:`resolve` applies (an unknown knob or a value out of range raises ValueError naming it)."""
+    spec = _spec(spec)
+    if knob != "seed" and knob not in knobs(spec):
+        raise ValueError(f"spec {spec.name!r} has no knob {knob!r}; its knobs: {', '.join(sorted(knobs(spec)))}")
+    return check_knob(spec, knob, text)
+
+
 @dataclass
 class ResolvedSpec:
     """A spec under one profile with its overrides: what :func:`common.runs.runner.run` takes."""
@@ -289,16 +432,16 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     ``run_name`` and ``extra`` (added to the recorded settings) are for the grids, whose cells name
     themselves; locations and device default to the environment (common.config.resolve_locations).
     """
-    spec = name if isinstance(name, Spec) else SPECS.get(name)
+    spec = _spec(name)
     overrides = dict(overrides or {})
-    seed = overrides.pop("seed", seed)      # the seed is a knob too, but names a run only by _seed<k>
-    if spec is None:
-        raise KeyError(f"unknown spec {name!r}; the study's specs: {sorted(SPECS)}")
+    seed = check_knob(spec, "seed", overrides.pop("seed", seed))   # a knob too, but names a run only by _seed<k>
     places = knobs(spec, profile)
     unknown = sorted(set(overrides) - set(places))
     if unknown:
         raise ValueError(f"spec {spec.name!r} has no knob {', '.join(map(repr, unknown))}; its knobs: "
                          f"{', '.join(sorted(places))}")
+    # every value checked (and a string converted) once, here, before anything is built or trained
+    overrides = {knob: check_knob(spec, knob, value) for knob, value in overrides.items()}
     settings = profile_settings(spec.settings, profile)
     model_kwargs, objective = dict(spec.model_kwargs), dict(spec.objective)
     training = {"batch_size": settings.get("batch_size", spec.batch_size), "lr": settings.get("lr", spec.lr),
@@ -317,7 +460,11 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
 
 
 def setup(name: str, profile: str = "quick", overrides: dict | None = None, **locations) -> ResolvedSpec:
-    """What a notebook's first code cell calls: :func:`resolve`, printed."""
+    """What a notebook's first code cell calls: :func:`resolve`, printed, and the machine checked for it
+    (output root writable with space to spare, device present, data root a folder) before any data loads."""
+    from common.runs.preflight import preflight
+
     spec = resolve(name, profile, overrides=overrides, **locations)
     print(spec)
+    preflight(spec.config.output_root, spec.config.device, spec.config.data_root)
     return spec

@@ -125,7 +125,7 @@ def _span_problem(times: np.ndarray, field: str, unit: str, low: float, high: fl
     span = float(times[-1] - times[0])
     if span < low:
         return [f"field {field}: events over only {span:g} {unit}, where a whole recording spans at least "
-                f"{low:g} {unit}: the file is truncated"]
+                f"{low:g} {unit}: the file is truncated, or its times are not in {unit}"]
     if span > high:
         return [f"field {field}: events over {span:g} {unit}, more than the {high:g} {unit} a whole recording "
                 f"spans: times in another unit?"]

@@ -24,13 +24,19 @@ def test_nmnist_test_split_alone_evaluates_the_saved_model(tmp_path, monkeypatch
     torch.manual_seed(0)
     history = [{"epoch": 1, "train_seconds": 3.0}, {"epoch": 2, "train_seconds": 2.0}]
     config = spec.config
-    common.save_checkpoint(config.path("models", ".pth"), common.build_model("scnn", **config.model_kwargs), "scnn",
-                           config.model_kwargs, meta={"config": {**config.to_dict(), "epochs": 2}, "history": history})
+    model = common.build_model("scnn", **config.model_kwargs)
+    # a checkpoint of another run (here: more epochs) is refused, naming both
+    common.save_checkpoint(config.path("models", ".pth"), model, "scnn", config.model_kwargs,
+                           meta={"config": {**config.to_dict(), "epochs": 2}, "history": history})
+    with pytest.raises(common.CheckpointError, match="not a checkpoint of run 'scnn_nmnist_beta0.5'.*epochs: checkpoint 2, run 1"):
+        runner.run(spec, data)
+    common.save_checkpoint(config.path("models", ".pth"), model, "scnn", config.model_kwargs,
+                           meta={"config": config.to_dict(), "history": history})
     record = runner.run(spec, data)
     assert record["test"]["n_samples"] == 20 and record["evaluation_only"]
     assert record["seconds_per_epoch"] == 2.0 and record["history"] == history
     saved = json.loads(config.path("results", ".json").read_text())
-    assert saved["train_seconds"] == 5.0 and saved["trained_with"]["epochs"] == 2
+    assert saved["train_seconds"] == 5.0 and saved["trained_with"]["run_name"] == "scnn_nmnist_beta0.5"
     assert len(saved["test"]["predictions"]) == 20                 # on disk as a list, for paired tests
     assert runs_table([record])["s/epoch (measured)"].isna().all()   # no training here: no timing
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from common.config import PROJECT_ROOT, RunConfig, default_output_root
+from common.config import PROJECT_ROOT, RunConfig, default_output_root, portable_config
 from common.files import atomic_write, exclusive, read_json, write_json
 
 PACKAGES = ("torch", "torchvision", "snntorch", "tonic", "grad-cam", "numpy", "opencv-python-headless")
@@ -56,7 +56,7 @@ def make_record(config: RunConfig, outcome: dict, **measurements) -> dict:
     (parameter count, spikes per layer, accuracy over time, ...). The test predictions and labels stay
     tensors here, for the notebook's use; :func:`on_disk` writes them as lists."""
     return {
-        "run": config.tag, "config": config.to_dict(), "test": outcome["test"],
+        "run": config.tag, "config": portable_config(config.to_dict()), "test": outcome["test"],
         "history": outcome["history"], "train_seconds": outcome["train_seconds"],
         "checkpoint": os.path.relpath(outcome["checkpoint"], config.output_root),
         "device": config.device, "machine": machine(), "packages": package_versions(),
@@ -74,9 +74,42 @@ def on_disk(record: dict) -> dict:
     return kept
 
 
+# What a re-evaluation of the same model changes without changing its result: when and where it ran, how long
+# the evaluation took. A record that differs from the one on disk only in these is not rewritten.
+PROVENANCE = ("date", "git_commit", "machine", "packages", "device", "results_file")
+LOCATIONS = ("device", "data_root", "mirror", "output_root")
+
+
+def result_of(record: dict) -> dict:
+    """``record`` on disk without its provenance and timings of evaluation: what a rerun must reproduce."""
+    kept = {k: v for k, v in json.loads(json.dumps(on_disk(record), default=str)).items() if k not in PROVENANCE}
+    kept["test"] = {k: v for k, v in kept.get("test", {}).items() if k != "seconds"}
+    kept["config"] = {k: v for k, v in kept.get("config", {}).items() if k not in LOCATIONS}
+    return kept
+
+
+def machine_paths(record: dict) -> bool:
+    """Whether a record written before paths were kept relative holds an absolute path of its machine."""
+    return any(os.path.isabs(str(v)) for k, v in record.get("config", {}).items() if k in LOCATIONS and v)
+
+
 def save_record(record: dict, output_root: str | Path) -> Path:
-    """Write a single run's record to ``results/<run>.json`` (atomically)."""
+    """Write a single run's record to ``results/<run>.json`` (atomically), unless the file there already holds
+    the same result (then it is left as it is: a resumed study leaves ``git status`` clean). An evaluation
+    without training data (``evaluation_only``) never replaces the record of the run that trained the model."""
     path = Path(output_root) / "results" / f"{record['run']}.json"
+    if path.is_file():
+        try:
+            earlier = json.loads(path.read_text())
+        except ValueError:
+            earlier = None
+        if earlier is not None and result_of(earlier) == result_of(record) and not machine_paths(earlier):
+            return path
+        if earlier is not None and record.get("evaluation_only") and not earlier.get("evaluation_only"):
+            print(f"{path.name} keeps the record of the run that trained the model: this evaluation had no "
+                  f"training data (test accuracy here {record['test']['accuracy']:.2%}, "
+                  f"recorded {earlier['test']['accuracy']:.2%}).")
+            return path
     write_json(path, on_disk(record))
     return path
 

@@ -8,13 +8,15 @@ factors, N-MNIST folds, notebook 06's seeds) is one call too.
 """
 from __future__ import annotations
 
+import json
+
 import torch
 
 from common.config import seed_everything
 from common.data.images import IMAGE_DATASETS, DatasetNotFoundError, image_data
 from common.files import hold_root
 from common.networks.registry import build_model, count_parameters
-from common.runs.checkpoint import load_model
+from common.runs.checkpoint import load_run_model
 from common.runs.preflight import preflight
 from common.runs.records import make_record, save_record, table_path
 from common.runs.specs import ResolvedSpec, resolve, setup
@@ -46,9 +48,13 @@ def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **
     return spec, data
 
 
-def run(spec: ResolvedSpec, data, reuse_trained: bool = False, required: bool = True, save: bool = True,
-        evaluate_every_epoch: bool = True) -> dict | None:
+def run(spec: ResolvedSpec, data, reuse_trained: bool = True, required: bool = True, save: bool = True,
+        evaluate_every_epoch: bool = True, replace_reference: bool = False) -> dict | None:
     """Train (or resume) ``spec`` on ``data`` and return its record (written to ``results/`` when ``save``).
+
+    A finished run of the same spec (its checkpoint's config matches) is reused and evaluated, unless
+    ``reuse_trained=False``; a retrain then never replaces that reference: it is named ``<run>_retrain`` and
+    shown beside it, unless ``replace_reference=True`` (:func:`beside_reference`).
 
     The training loader's shuffling is re-seeded with the run's seed, so runs that share one loader
     differ only by their seed. Without a training split (``data.train_loader`` None) the run's saved
@@ -81,7 +87,59 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
                   epoch_metrics=(lambda m: m.epoch_metrics()) if hasattr(model, "epoch_metrics") else None)
     record = make_record(config, outcome, **measure(model, spec, data, objective, outcome),
                          train_samples=len(data.train_loader.labels))
-    return _saved(record, save)
+    if reference is not None:
+        compare_with_reference(record, reference)
+    return _saved(record, save, config)
+
+
+RETRAIN_SUFFIX = "_retrain"
+
+
+def run_config(spec: ResolvedSpec, record: dict):
+    """The config of the run ``record`` is of: ``spec``'s, or its ``<run>_retrain`` twin's (whose model, not the
+    reference's, the notebook then explains)."""
+    from common.config import RunConfig
+
+    if record["run"] == spec.config.tag:
+        return spec.config
+    return RunConfig(**{**spec.config.to_dict(), "run_name": record["config"]["run_name"]})
+
+
+def beside_reference(spec: ResolvedSpec) -> tuple[ResolvedSpec, dict | None]:
+    """``spec`` unchanged when no finished run of it exists; else the same run named ``<run>_retrain`` (its own
+    checkpoint, record and videos) and the reference it is retrained beside (its record, or its checkpoint's
+    meta when it has none). The reference stays as it is: replacing it takes ``replace_reference=True``."""
+    from dataclasses import replace as replaced
+
+    from common.config import RunConfig, shown
+    from common.runs.checkpoint import CheckpointError, check_identity, read_checkpoint
+
+    path = spec.config.path("models", ".pth")
+    if not path.is_file():
+        return spec, None
+    try:
+        saved = read_checkpoint(path)
+        check_identity(path, saved["meta"].get("config"), spec.config.to_dict())
+    except CheckpointError:
+        return spec, None          # not this run's (or unreadable): fit() starts over, as it always did
+    if not (saved.get("training_state") or {}).get("finished", True):
+        return spec, None          # an unfinished run resumes where it stopped
+    results = spec.config.path("results", ".json")
+    reference = json.loads(results.read_text()) if results.is_file() else {"run": spec.config.tag, **saved["meta"]}
+    name = spec.config.run_name + RETRAIN_SUFFIX
+    print(f"Retraining beside the reference {shown(path)}, as {name}-{spec.config.profile}: the reference stays "
+          f"(replace_reference=True overwrites it).")
+    return replaced(spec, config=RunConfig(**{**spec.config.to_dict(), "run_name": name})), reference
+
+
+def compare_with_reference(record: dict, reference: dict) -> None:
+    """The retrain's test accuracy beside the reference's, and whether the two models answer alike."""
+    test, earlier = record["test"], reference.get("test") or {"accuracy": reference.get("test_accuracy")}
+    same = "predictions" in earlier and list(test["predictions"].tolist()) == list(earlier["predictions"])
+    print(f"retrain {record['run']}: {test['accuracy']:.2%} | reference {reference['run']}: "
+          + (f"{earlier['accuracy']:.2%}" if earlier.get("accuracy") is not None else "no test accuracy recorded")
+          + (" (the same prediction on every test sample)" if same else ""))
+    record["reference"] = {"run": reference["run"], "test_accuracy": earlier.get("accuracy"), "same_predictions": same}
 
 
 def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool = True) -> dict | None:
@@ -90,17 +148,19 @@ def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool =
 
     With no such checkpoint either: raise :class:`DatasetNotFoundError` (the study then records the
     notebook as skipped) or, with ``required=False``, print why and return None."""
+    from common.config import portable_config, shown
+
     config = spec.config
     path = config.path("models", ".pth")
     if not path.is_file():
         message = (f"No training split of {config.dataset!r} and no saved model to evaluate instead "
-                   f"({path} does not exist). Get the training split as below, or put a checkpoint of run "
-                   f"{config.run_name!r} trained elsewhere at {path}.\n{data.missing_train}")
+                   f"({shown(path)} does not exist). Get the training split as below, or put a checkpoint of run "
+                   f"{config.run_name!r} trained elsewhere at {shown(path)}.\n{data.missing_train}")
         if required:
             raise DatasetNotFoundError(message)
-        print(f"{config.tag}: not evaluated, no training split and no saved model at {path}.")
+        print(f"{config.tag}: not evaluated, no training split and no saved model at {shown(path)}.")
         return None
-    model, meta = load_model(path, config.device)
+    model, meta = load_run_model(config)
     objective = spec.build_objective()
     history = meta.get("history") or []
     test = evaluate(model, data.test_loader, objective, config.device, desc="test (saved model)")
@@ -109,8 +169,8 @@ def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool =
     print(f"{config.tag}: evaluated the saved model {path.name} (trained for {len(history)} epochs elsewhere) "
           f"on {test['n_samples']} test samples, no training here.")
     record = make_record(config, outcome, **measure(model, spec, data, objective, outcome), train_samples=None,
-                         evaluation_only=True, trained_with=meta.get("config"))
-    return _saved(record, save)
+                         evaluation_only=True, trained_with=portable_config(meta.get("config") or {}))
+    return _saved(record, save, config)
 
 
 def measure(model, spec: ResolvedSpec, data, objective, outcome) -> dict:
@@ -129,9 +189,9 @@ def epoch_seconds(history: list[dict]) -> float | None:
     return float(torch.tensor([row["train_seconds"] for row in history]).median())
 
 
-def _saved(record: dict, save: bool) -> dict:
+def _saved(record: dict, save: bool, config) -> dict:
     if save:
-        record["results_file"] = str(save_record(record, record["config"]["output_root"]))
+        record["results_file"] = str(save_record(record, config.output_root))
     return record
 
 

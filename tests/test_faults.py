@@ -255,7 +255,7 @@ def test_nmnist_fields_are_checked_on_the_raw_bytes(mirror, tmp_path):
 @pytest.mark.mirror
 @pytest.mark.parametrize("change, message", [
     (lambda clip: clip[:, 2].__setitem__(slice(0, 10), 2), r"field p: polarities other than 0/1 \(\[2.0\]\)"),
-    (lambda clip: clip[:, 3].__imul__(1000), r"field t: events over .* ms, more than the 60000 ms .*another unit"),
+    (lambda clip: clip[:, 3].__imul__(1000), r"field t: events over .* ms, more than the 60000 ms .*in another unit"),
     (lambda clip: clip[:, 3].__isub__(500), r"field t: .* negative times"),
     (lambda clip: clip[:, 0].__iadd__(0.5), r"field x: values .*not whole pixels"),
 ])

@@ -128,7 +128,7 @@ def _span_problem(times: np.ndarray, field: str, unit: str, low: float, high: fl
                 f"{low:g} {unit}: the file is truncated, or its times are not in {unit}"]
     if span > high:
         return [f"field {field}: events over {span:g} {unit}, more than the {high:g} {unit} a whole recording "
-                f"spans: times in another unit?"]
+                f"spans, so its times are likely in another unit"]
     return []
 
 

@@ -244,3 +244,15 @@ def test_a_notebook_run_from_its_folder_finds_the_mirror_without_variables(mirro
     text = executed.read_text()
     assert "No replicated estimate of cnn_mnist" in text
     assert machine_paths_in(text) == []
+
+
+def test_the_committed_records_cards_and_executed_notebooks_hold_no_machine_path():
+    """What a study writes into the repository (its grids' tables aside, whose lines written before paths were kept
+    relative stay as they were) names no folder of the machine that wrote it."""
+    listed = subprocess.run(["git", "ls-files", "results/*.json", "models/*.json", "runs/*/study.json",
+                             "runs/*/*.ipynb"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout.split()
+    if not listed:
+        pytest.skip("not a git checkout")
+    found = {name: machine_paths_in((PROJECT_ROOT / name).read_text()) for name in listed
+             if (PROJECT_ROOT / name).is_file()}
+    assert {name: paths for name, paths in found.items() if paths} == {}

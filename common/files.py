@@ -120,7 +120,9 @@ def read_json(path: str | Path, fix: str = "Delete it to have it written again, 
 
 # ------------------------------------------------------------------------------ locks
 
-_held: dict[str, int] = {}   # lock file -> depth, for the locks this process holds
+# lock file -> depth, for the locks this process holds: re-entrant per process, not per thread (a process runs
+# one grid or one run at a time; its nested calls, grid -> cell -> run, must not wait for themselves)
+_held: dict[str, int] = {}
 
 
 def _lock_file(path: Path) -> Path:

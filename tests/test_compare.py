@@ -35,8 +35,14 @@ def test_source_comparison_lines_up_reported_numbers():
 
 def test_measure_reopens_the_checkpoint_and_runs_neurobench(tmp_path):
     model = build_model("cnn")
-    save_checkpoint(tmp_path / "models" / "x.pth", model, "cnn", {}, meta={})
-    row = measure(record("cnn_mnist", 0, 0.9), torch.zeros(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), tmp_path)
+    run = record("cnn_mnist", 0, 0.9)
+    run["config"]["model"] = "cnn"
+    save_checkpoint(tmp_path / "models" / "x.pth", model, "cnn", {}, meta={"config": run["config"]})
+    row = measure(run, torch.zeros(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), tmp_path)
+    # raw black images, normalisation folded in: the first layer sees zeros (only its mean-padded border works)
+    dense_first = 24 * 26 * 26 * 25
+    assert row["Effective_MACs"] < row["Dense"] - 0.5 * dense_first
+    assert row["energy_memory_nJ"] > row["energy_nJ"] and row["neurons"] == 24 * 26 * 26 + 64 * 11 * 11 + 64 + 10
     assert row["Effective_MACs"] >= 0 and row["Dense"] > 1e6 and row["Effective_ACs"] == 0
     assert row["inference ms/sample"] > 0 and row["test samples"] == 8
 
@@ -75,10 +81,13 @@ def test_grid_records_bring_only_the_headline_cells(tmp_path):
 
 def test_measure_counts_spike_driven_work_of_the_lif_alif_network(tmp_path):
     model = build_model("rsnn", neuron="alif", hidden=16)
-    save_checkpoint(tmp_path / "models" / "x.pth", model, "rsnn", {"neuron": "alif", "hidden": 16}, meta={})
+    run = record("rsnn_alif_mnist", 0, 0.9)
+    run["config"]["model"] = "rsnn"
+    save_checkpoint(tmp_path / "models" / "x.pth", model, "rsnn", {"neuron": "alif", "hidden": 16},
+                    meta={"config": run["config"]})
     spikes = torch.zeros(6, 4, 784)
     spikes[:, :, :10] = 1.0                                           # 10 input spikes per step
-    row = measure(record("rsnn_alif_mnist", 0, 0.9), spikes, torch.zeros(4, dtype=torch.long), tmp_path)
+    row = measure(run, spikes, torch.zeros(4, dtype=torch.long), tmp_path)
     assert row["Effective_ACs"] == 6 * 10 * 16 + row["spikes/sample"] * 10   # input spikes into fc_in, hidden into fc_out
     assert row["Effective_MACs"] == 0 and row["MembraneUpdates"] > 0
     model.eval()

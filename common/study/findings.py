@@ -182,20 +182,42 @@ def single_runs(records: list[dict]) -> list[str]:
 
 
 def efficiency(frame: pd.DataFrame) -> list[str]:
-    """NeuroBench's numbers (notebook 08) per model, as one table: energy from its synaptic operations."""
+    """NeuroBench's counts (notebook 08) under both cost models (common/study/energy.py): the table, and for each
+    spiking/conventional pair on the same data which side is cheaper under which model, and at what spike rate
+    the winner would change."""
     if frame.empty:
         return []
+    from common.study.compare import energy_pairs, label
     from common.study.energy import ENERGY_PJ
 
-    out = [f"**Efficiency in NeuroBench's terms** (notebook 08, `results/efficiency-<profile>.json`), per inference "
-           f"over each model's whole test set; energy = effective MACs x {ENERGY_PJ['mac']} pJ + effective ACs x "
-           f"{ENERGY_PJ['ac']} pJ (45 nm, a model that counts no memory traffic); CPU time on the machine of that run, "
-           "whose dense arithmetic skips no zeros:", "",
-           "  | model | energy (nJ) | effective MACs | effective ACs | activation sparsity | membrane updates | CPU ms |",
-           "  |---|---|---|---|---|---|---|"]
-    out += [f"  | {run} | {row['energy_nJ']:,.0f} | {row['Effective_MACs']:,.0f} | {row['Effective_ACs']:,.0f} "
-            f"| {row['ActivationSparsity']:.2f} | {row['MembraneUpdates']:,.0f} | {row['inference ms/sample']:.4f} |"
-            for run, row in frame.iterrows()]
+    out = [f"**Energy per inference under two cost models** (notebook 08, `results/efficiency-<profile>.json`; "
+           "NeuroBench's effective operations on each model's whole test set, conventional image networks counted on "
+           "raw inputs with their normalisation folded into the first layer). *Operations*: MACs x "
+           f"{ENERGY_PJ['mac']} pJ + ACs x {ENERGY_PJ['ac']} pJ (Horowitz, 45 nm). *Operations + memory*: each "
+           "operation also reads its weight and its input or membrane from SRAM, and a spiking neuron's membrane is "
+           "read and written per input spike and per time bin (Lemaire et al. 2022, Yan et al. 2024). CPU time is "
+           "from the machine of that run, whose dense arithmetic skips no zeros:", "",
+           "  | model | dataset | error | energy, operations (nJ) | energy, operations + memory (nJ) | effective MACs "
+           "| effective ACs | activation sparsity | CPU ms |", "  |---|---|---|---|---|---|---|---|---|"]
+    from common.study.compare import DATASET_OF
+    out += [f"  | {label(run)} | {DATASET_OF(run)} | {pct(1 - row['ClassificationAccuracy'])} | {row['energy_nJ']:,.0f} "
+            f"| {row['energy_memory_nJ']:,.0f} | {row['Effective_MACs']:,.0f} | {row['Effective_ACs']:,.0f} "
+            f"| {row['ActivationSparsity']:.2f} | {row['inference ms/sample']:.4f} |"
+            for run, row in frame.iterrows() if "energy_memory_nJ" in row]
+    pairs = energy_pairs(frame)
+    if len(pairs):
+        out.append("")
+        out.append("  Spiking against conventional, same data (the pairs of `common.study.compare.ENERGY_PAIRS`):")
+        for (conventional, spiking), group in pairs.groupby(["conventional", "spiking"], sort=False):
+            words = []
+            for _, p in group.iterrows():
+                rate = p["crossover spike rate"]
+                change = ("no spike rate changes the winner" if math.isinf(rate) else
+                          "the spiking network would cost more even without a single spike" if rate == 0
+                          else f"the winner changes at a spike rate of {rate:.3f}")
+                words.append(f"under *{p['cost model']}* the {p.cheaper} network is cheaper "
+                             f"({p['spiking / conventional']:.2f}x; measured spike rate {p['spike rate']:.3f}, {change})")
+            out.append(f"  - {label(spiking)} against {label(conventional)} ({DATASET_OF(spiking)}): " + "; ".join(words) + ".")
     return out
 
 

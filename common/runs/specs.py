@@ -223,6 +223,16 @@ FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_bet
                  "learned beta": "scnn_nmnist_learned_beta", "population code": "scnn_nmnist_population",
                  "population code, equal size": "scnn_nmnist_population_small",
                  "CNN, summed events": "cnn_nmnist_summed", "CNN, time bins as channels": "cnn_nmnist_time_bins"}
+# The fold study's one family of tests, declared before its runs: every (a, b) pair (b - a is reported) after
+# each of these time bins; Holm's adjustment runs over all of them together (common.study.nmnist_folds).
+FOLD_FAMILY = {
+    "pairs": [("beta 0.5", "beta 0.8"), ("beta 0.8", "learned beta"),
+              ("beta 0.8", "population code"),                        # coding and size together
+              ("population code, equal size", "population code"),     # size alone (same coding)
+              ("beta 0.8", "population code, equal size"),            # coding alone (about the same size)
+              ("CNN, summed events", "beta 0.8"), ("CNN, time bins as channels", "beta 0.8")],   # spiking - conventional
+    "time_bins": [3, 6, 10, 15, 25],
+}
 
 
 # ------------------------------------------------------------------------------ what a knob may be

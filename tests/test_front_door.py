@@ -172,7 +172,10 @@ def test_an_executed_notebook_showing_the_same_is_not_rewritten(tmp_path):
         return json.dumps({"cells": [{"source": "print(1)", "metadata": {"execution": {"seconds": seconds}},
                                       "outputs": [{"output_type": "stream", "name": "stdout",
                                                    "text": f"model at {PROJECT_ROOT}/models/x.pth\n"},
-                                                  {"output_type": "stream", "name": "stderr", "text": stderr}]}],
+                                                  {"output_type": "stream", "name": "stderr", "text": stderr},
+                                                  {"output_type": "display_data", "metadata": {},
+                                                   "data": {"application/vnd.jupyter.widget-view+json":
+                                                            {"model_id": stderr}, "text/plain": ["0%"]}}]}],
                            "metadata": {"papermill": {"duration": seconds}}})
     output = tmp_path / "01.ipynb"
     (tmp_path / "run.ipynb").write_text(notebook("10it/s", 1.0))

@@ -84,7 +84,9 @@ def result_of(record: dict) -> dict:
     """``record`` on disk without its provenance and timings of evaluation: what a rerun must reproduce."""
     kept = {k: v for k, v in json.loads(json.dumps(on_disk(record), default=str)).items() if k not in PROVENANCE}
     kept["test"] = {k: v for k, v in kept.get("test", {}).items() if k != "seconds"}
-    kept["config"] = {k: v for k, v in kept.get("config", {}).items() if k not in LOCATIONS}
+    from common.runs.checkpoint import comparable   # the run's identity: no locations, no grid design
+
+    kept["config"] = comparable(kept.get("config", {}))
     return kept
 
 

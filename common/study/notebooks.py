@@ -79,9 +79,12 @@ def run_notebook(notebook: Path, profile: str, out_dir: Path, parameters: dict |
 
 def shown_content(notebook: dict) -> list:
     """What an executed notebook shows: every cell's source and outputs, without what changes from run to run
-    when nothing else does (execution metadata and times, progress bars on stderr)."""
-    return [(cell.get("source"), [o for o in cell.get("outputs", [])
-                                  if not (o.get("output_type") == "stream" and o.get("name") == "stderr")])
+    when nothing else does (execution metadata and times, progress bars: on stderr, or as widgets with a new id)."""
+    def progress(output):
+        return (output.get("output_type") == "stream" and output.get("name") == "stderr") \
+            or "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+
+    return [(cell.get("source"), [o for o in cell.get("outputs", []) if not progress(o)])
             for cell in notebook.get("cells", [])]
 
 

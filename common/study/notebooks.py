@@ -91,6 +91,8 @@ def shown_content(notebook: dict) -> list:
 def settle(running: Path, output: Path) -> None:
     """Move the executed notebook ``running`` to ``output``, its machine paths made relative to the repository
     (common.study.status.portable_text); if ``output`` already shows the same, keep it and drop ``running``."""
+    if not running.is_file():      # papermill stopped before writing anything: nothing to keep
+        return
     text = portable_text(running.read_text())
     running.unlink()
     if output.is_file():

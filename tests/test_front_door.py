@@ -259,3 +259,13 @@ def test_the_committed_records_cards_and_executed_notebooks_hold_no_machine_path
     found = {name: machine_paths_in((PROJECT_ROOT / name).read_text()) for name in listed
              if (PROJECT_ROOT / name).is_file()}
     assert {name: paths for name, paths in found.items() if paths} == {}
+
+
+def test_a_result_is_the_same_up_to_the_summation_order_of_another_cpu():
+    from common.runs.records import same_result
+
+    a = {"test": {"loss": 0.016955011733807625, "predictions": [1, 2]}, "accuracy_by_time_bins": [0.5, 0.99]}
+    b = {"test": {"loss": 0.016955011477693915, "predictions": [1, 2]}, "accuracy_by_time_bins": [0.5, 0.99]}
+    assert same_result(a, b)
+    assert not same_result(a, {**b, "test": {**b["test"], "predictions": [1, 3]}})
+    assert not same_result(a, {**b, "accuracy_by_time_bins": [0.5, 0.98]})

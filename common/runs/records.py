@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
@@ -90,6 +91,18 @@ def result_of(record: dict) -> dict:
     return kept
 
 
+def same_result(a, b, rel_tol: float = 1e-6) -> bool:
+    """``a == b``, floats to ``rel_tol``: another CPU sums a test loss in another order (the CNN's moved in the
+    tenth digit between a Xeon and an EPYC, every prediction the same), which is not another result."""
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=rel_tol)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_result(a[k], b[k], rel_tol) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_result(x, y, rel_tol) for x, y in zip(a, b))
+    return a == b
+
+
 def machine_paths(record: dict) -> bool:
     """Whether a record written before paths were kept relative holds an absolute path of its machine."""
     return any(os.path.isabs(str(v)) for k, v in record.get("config", {}).items() if k in LOCATIONS and v)
@@ -105,7 +118,7 @@ def save_record(record: dict, output_root: str | Path) -> Path:
             earlier = json.loads(path.read_text())
         except ValueError:
             earlier = None
-        if earlier is not None and result_of(earlier) == result_of(record) and not machine_paths(earlier):
+        if earlier is not None and same_result(result_of(earlier), result_of(record)) and not machine_paths(earlier):
             return path
         if earlier is not None and record.get("evaluation_only") and not earlier.get("evaluation_only"):
             print(f"{path.name} keeps the record of the run that trained the model: this evaluation had no "

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from common.config import PROJECT_ROOT
 from common.runs.records import load_results
 from common.study.findings import p_text
@@ -90,7 +92,12 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
     for column in [c for c in pairs.columns if c.startswith(("p ", "Holm p"))]:
         pairs[column] = [p_text(p) for p in pairs[column]]
     n = len({recording for r in rows for recording in r["recordings"]})
-    return (f"N-MNIST, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
+    seconds = pd.DataFrame([{"variant": r["cell"]["variant"], "s": r.get("wall_seconds") or r.get("train_seconds") or 0}
+                            for r in rows]).groupby("variant", sort=False)["s"].sum()
+    cost = ("Its cost, from the records (each cell one process with one thread; 2 cells at a time on a 2-core CPU): "
+            + ", ".join(f"{v} {s / 60:.0f} min" for v, s in seconds.items())
+            + f"; {seconds.sum() / 3600:.1f} h of cell time in all, about {seconds.sum() / 7200:.1f} h of wall time.\n\n")
+    return (cost + f"N-MNIST, {rows[0]['folds']}-fold cross-validation over all {n:,} real recordings "
             f"(`results/nmnist_folds-{profile}.jsonl`, notebooks 03-04): each recording tested once per run, "
             "every variant on the same folds and training seeds. Accuracy in % after all bins, mean over folds "
             "(seeds averaged within a fold) with its 95% interval corrected for overlapping training sets:\n\n"

@@ -60,12 +60,13 @@ def test_nmnist_notebooks(name, runs, tmp_path, nmnist_root, no_env):
         assert all(0 < b < 1 for b in learned["learned_beta"].values())
         assert any(abs(b - 0.8) > 1e-6 for b in learned["learned_beta"].values())   # it moved
         rows = [json.loads(line) for line in (out / "results" / "nmnist_folds-smoke.jsonl").read_text().splitlines()]
-        assert len(rows) == 4 * 2                                          # 4 variants x 2 folds (smoke)
+        from common.study.nmnist_folds import VARIANTS
+        assert len(rows) == len(VARIANTS) * 2                              # every variant x 2 folds (smoke)
         for variant in {r["cell"]["variant"] for r in rows}:               # every recording tested once
             tested = [rec for r in rows if r["cell"]["variant"] == variant for rec in r["recordings"]]
             assert len(tested) == len(set(tested)) == 300
         executed = next((tmp_path / "executed").glob("03_*.ipynb")).read_text()
-        assert "McNemar p" in executed and "95% CI" in executed
+        assert "Holm p (folds)" in executed and "95% CI" in executed and "decided accuracy" in executed
     videos = sorted(p.name for p in (out / "videos").iterdir())
     assert videos == [f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"]
     executed = next((tmp_path / "executed").glob(f"{name}_*.ipynb")).read_text()

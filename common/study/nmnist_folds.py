@@ -226,6 +226,14 @@ def head_to_head(records: list[dict], pairs=None, bins=None) -> pd.DataFrame:
     return table
 
 
+def family_lines(records: list[dict], pairs) -> pd.DataFrame:
+    """The lines of the study's whole family (:func:`head_to_head` with its defaults, so Holm runs over every
+    declared test) that compare one of ``pairs``: what a notebook shows of the family without shrinking it."""
+    table = head_to_head(records)
+    wanted = {tuple(p) for p in pairs}
+    return table[[(a, b) in wanted for a, b in zip(table["a"], table["b"])]].reset_index(drop=True)
+
+
 def early_decisions(records: list[dict], bins=None) -> pd.DataFrame:
     """Per variant after t bins, means over runs: accuracy, the fraction without a decision (silent or tied),
     and the accuracy of the decided answers alone. A variant can be right more often early only because it

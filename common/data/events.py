@@ -53,7 +53,7 @@ from tonic.download_utils import download_and_extract_archive
 
 from common.data.augment import random_translate
 from common.files import atomic_write
-from common.config import ENV_MIRROR, downloads_allowed
+from common.config import downloads_allowed, resolve_locations
 from common.data.images import (DatasetCorruptError, DatasetNotFoundError, TensorLoader, candidate_roots, not_found_message,
                    offline_hint)
 
@@ -259,7 +259,7 @@ def find_event_split(dataset: str, train: bool, data_root: str | Path, mirror: s
     if dataset not in EVENT_DATASETS:
         raise ValueError(f"unknown event dataset {dataset!r}; choose one of {sorted(EVENT_DATASETS)}")
     suffix = EVENT_DATASETS[dataset][3]
-    mirror = mirror or os.environ.get(ENV_MIRROR) or None
+    mirror = mirror or resolve_locations(data_root)[1]     # the one way to find a mirror (common.config)
     roots = candidate_roots(data_root, mirror)
     for root in roots:
         if _has_files(_split_folder(root, dataset, train), suffix):

@@ -79,7 +79,9 @@ def offline_hint(download: bool) -> str:
 
 
 def candidate_roots(data_root: str | Path, mirror: str | Path | None) -> list[Path]:
-    return [Path(r) for r in (mirror, data_root) if r]
+    """Where to look, in order: the mirror (unless it is $SNN_DATA_MIRROR's "none"), then the data root."""
+    from common.config import NO_MIRROR
+    return [Path(r) for r in (mirror, data_root) if r and str(r).lower() != NO_MIRROR]
 
 
 @dataclass

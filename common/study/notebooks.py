@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from common.config import PROFILES, PROJECT_ROOT
+from common.config import PROFILES, PROJECT_ROOT, resolve_locations
+from common.files import hold_root, read_json
 from common.config import shown
 from common.study.status import STATUS_FILE, NotebookOutcome, first_lines, portable_text, read_status, write_status
 
@@ -228,14 +229,17 @@ def main(argv: list[str] | None = None) -> int:
                   **({"locations": {"output_root": str(args.output_root)}} if args.output_root else {})}
     outcomes = []
     status_file = out_dir / STATUS_FILE
-    earlier = json.loads(status_file.read_text()) if status_file.is_file() else None
-    for i, notebook in enumerate(notebooks, 1):
-        print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
-        outcome = run_one(notebook, args.profile, out_dir, declared(notebook, parameters), earlier)
-        outcomes.append(outcome)
-        write_status(status_file, args.profile, outcomes, earlier)   # after each: notebook 08 reads it
-        print(f"    {outcome.status} in {format_seconds(outcome.seconds)}"
-              + (f": {first_lines(outcome.reason, 1)}" if outcome.reason else f" -> {outcome.executed}"), flush=True)
+    earlier = read_json(status_file) if status_file.is_file() else None
+    # one study at a time per output root: a second one waits (its notebooks' kernels inherit this lock)
+    with hold_root(resolve_locations(None, None, args.output_root, args.profile)[2]):
+        for i, notebook in enumerate(notebooks, 1):
+            print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
+            outcome = run_one(notebook, args.profile, out_dir, declared(notebook, parameters), earlier)
+            outcomes.append(outcome)
+            write_status(status_file, args.profile, outcomes, earlier)   # after each: notebook 08 reads it
+            print(f"    {outcome.status} in {format_seconds(outcome.seconds)}"
+                  + (f": {first_lines(outcome.reason, 1)}" if outcome.reason else f" -> {outcome.executed}"),
+                  flush=True)
     report_failed = False
     if args.profile != "smoke" and not args.no_report and not args.output_root:
         try:

@@ -3,7 +3,6 @@ its time and why). Written by the study command after every notebook; read by no
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -62,4 +61,5 @@ def write_status(path: Path, profile: str, outcomes: list[NotebookOutcome], earl
 def read_status(profile: str, runs_dir: Path = PROJECT_ROOT / "runs") -> dict | None:
     """The last study run's table for ``profile`` (``runs/<profile>/study.json``), if any."""
     path = Path(runs_dir) / profile / STATUS_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    from common.files import read_json
+    return read_json(path) if path.is_file() else None

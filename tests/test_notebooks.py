@@ -132,13 +132,14 @@ def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tm
 
 def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
     out = execute("06", tmp_path, data_root=str(dvsgesture_root))
-    runs = [f"cmp_{m}_dvsgesture_seed{s}" for m in ("slstm", "scnn") for s in (0, 1)]
-    lines = (out / "results" / "dvs_head_to_head-smoke.jsonl").read_text().splitlines()   # one grid, 4 records
+    runs = [f"cmp_{m}_dvsgesture_seed{s}" for m in ("slstm", "scnn", "cnn") for s in (0, 1)]
+    lines = (out / "results" / "dvs_head_to_head-smoke.jsonl").read_text().splitlines()   # one grid, 6 records
     records = {r["config"]["run_name"]: r for r in map(json.loads, lines)}
     assert sorted(records) == sorted(runs)
     check_dvs_runs(out, runs, records=records)
     budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "extra")}
-    assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"])   # same budget
+    assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"]) == budget(records[runs[4]]["config"])
+    assert records[runs[4]]["config"]["model_kwargs"]["n_time_bins"] == 8         # the profile's bins, as channels
     assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
 
 

@@ -7,8 +7,23 @@ from torch import nn
 from common.networks.registry import register
 
 
+class TwoConvReLU:
+    """What Grad-CAM needs of a network of conv1 - pool - conv2 - act2 (the CNN and the event CNN)."""
+
+    @property
+    def gradcam_layer(self) -> nn.Module:
+        # The rectified maps of the last conv: on the raw conv output the class-weighted sum is
+        # often negative everywhere, and 73% of the quick model's test maps came out empty.
+        return self.act2
+
+    @property
+    def cam_stages(self) -> list:
+        """The layers between the input and ``gradcam_layer`` (common.explanations.gradcam.to_input reads them)."""
+        return [self.conv1, self.pool, self.conv2]
+
+
 @register("cnn")
-class CNN(nn.Module):
+class CNN(TwoConvReLU, nn.Module):
     """The source study's MNIST CNN: 24C5(pad 1)-MP2-64C5(pad 1)-MP2-FC64-FC10.
 
     28 -> 26 -> 13 -> 11 -> 5, so the classifier sees 64 * 5 * 5 = 1600 features.
@@ -25,17 +40,6 @@ class CNN(nn.Module):
         self.fc2 = nn.Linear(64, n_classes)
         self.dropout = nn.Dropout(dropout)
 
-    @property
-    def gradcam_layer(self) -> nn.Module:
-        # The rectified maps of the last conv: on the raw conv output the class-weighted sum is
-        # often negative everywhere, and 73% of the quick model's test maps came out empty.
-        return self.act2
-
-    @property
-    def cam_stages(self) -> list:
-        """The layers between the input and ``gradcam_layer`` (common.explanations.gradcam.to_input reads them)."""
-        return [self.conv1, self.pool, self.conv2]
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.conv1.in_channels, 28, 28)   # the classifier's 1600 features fix the image size
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
@@ -48,7 +52,7 @@ class CNN(nn.Module):
 
 
 @register("cnn_events")
-class EventCNN(nn.Module):
+class EventCNN(TwoConvReLU, nn.Module):
     """A conventional CNN on event frames ``[T, B, C, H, W]``: the spiking CNN's layers (conv k5 - pool 2 -
     conv k5 - pool 2 - linear) with ReLU for the spiking neurons, so the two compare on the same recordings.
 
@@ -83,14 +87,6 @@ class EventCNN(nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.act1, self.act2 = nn.ReLU(), nn.ReLU()
         self.fc = nn.Linear(channels[1] * side * side, n_classes)
-
-    @property
-    def gradcam_layer(self) -> nn.Module:
-        return self.act2
-
-    @property
-    def cam_stages(self) -> list:
-        return [self.conv1, self.pool, self.conv2]
 
     def classify(self, frame: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.act1(self.conv1(frame)))

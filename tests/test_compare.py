@@ -137,6 +137,12 @@ def test_every_comparison_figure_renders_from_small_records(tmp_path):
                               index=pd.Index(["cnn_mnist", "mlp_mnist", "scnn_nmnist_beta0.8"], name="run"))
     for figure in (plot_accuracy(table), plot_tradeoff(efficiency), plot_spikes(records)):
         assert figure.axes and all(ax.has_data() for ax in figure.axes if ax.get_label() != "<colorbar>")
+    # what the accuracy figure draws is the table's error rates, labelled with the models' names
+    panel = plot_accuracy(table).axes[0]
+    mnist = table[table["dataset"] == "mnist"]
+    drawn = sorted(line.get_xdata()[0] for line in panel.lines if line.get_marker() in ("o", "D"))
+    assert drawn == pytest.approx(sorted(100 * (1 - mnist["accuracy_mean"])))
+    assert {t.get_text() for t in panel.get_yticklabels()} == {"CNN (1x)", "MLP (2x)"}
     # what the trade-off figure draws is the table: MNIST row, second column = the memory-aware energies
     drawn = plot_tradeoff(efficiency).axes[1]
     xs = sorted(line.get_xdata()[0] for line in drawn.lines if line.get_marker() == "o")

@@ -257,7 +257,8 @@ def plot_accuracy(table: pd.DataFrame):
             ax.errorbar(err, y, xerr=[[err - low], [high - err]], capsize=3, ms=7, ls="none", **style)
             if row["run"] in SOURCE_REPORTED:
                 ax.plot(100 * (1 - SOURCE_REPORTED[row["run"]][0]), y, "x", color="red", ms=8, mew=2)
-        ax.set_yticks(range(len(part)), [f"{r} ({n}x)" for r, n in zip(part["run"], part["seeds"])], fontsize=9)
+        names = [label(r) if lab == r else lab for r, lab in zip(part["run"], part["label"])]
+        ax.set_yticks(range(len(part)), [f"{name} ({n}x)" for name, n in zip(names, part["seeds"])], fontsize=9)
         ax.set_xscale("log")
         _plain_log_ticks(ax.xaxis)
         ax.set_title(dataset, fontsize=11, loc="left")

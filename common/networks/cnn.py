@@ -63,7 +63,8 @@ class EventCNN(TwoConvReLU, nn.Module):
     ``channels`` sets the two convolutions' widths: (12, 32), the spiking CNN's, for the summed form (18,254
     parameters on N-MNIST); (5, 32) keeps the stacked form at 18,297 (its first layer has 25x the inputs).
 
-    Output ``[T', B, n_classes]`` logits: in training, ``T' = 1`` (the whole clip); in eval mode ``T' = T``,
+    Output ``[T', B, n_classes]`` logits: in training (or with ``answer_every_prefix`` False), ``T' = 1`` (the
+    whole clip); in eval mode ``T' = T``,
     row ``t`` the answer from the first ``t + 1`` bins only (the later ones unseen: summed over bins 1..t+1,
     or zero in the stacked form), so it is compared with the spiking CNN after t bins.
     The objective ``cross_entropy_over_prefixes`` reads the last row.
@@ -87,6 +88,9 @@ class EventCNN(TwoConvReLU, nn.Module):
         self.pool = nn.MaxPool2d(2)
         self.act1, self.act2 = nn.ReLU(), nn.ReLU()
         self.fc = nn.Linear(channels[1] * side * side, n_classes)
+        # eval mode answers after every prefix (accuracy over time bins); False: one answer per clip, what one
+        # inference costs (notebook 08 counts and times it so)
+        self.answer_every_prefix = True
 
     def classify(self, frame: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.act1(self.conv1(frame)))
@@ -108,6 +112,6 @@ class EventCNN(TwoConvReLU, nn.Module):
         if C != self.in_channels or (self.input_form == "time_bins_as_channels" and T != self.n_time_bins):
             raise ValueError(f"expected input [T={self.n_time_bins if self.input_form != 'summed' else 'any'}, B, "
                              f"C={self.in_channels}, H, W], got shape {tuple(x.shape)}")
-        if self.training:
+        if self.training or not self.answer_every_prefix:
             return self.classify(self.prefix_frames(x, T)).unsqueeze(0)
         return torch.stack([self.classify(self.prefix_frames(x, t)) for t in range(1, T + 1)])

@@ -89,10 +89,12 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
 def predictor(model):
     """How NeuroBench turns the model's output into a class: the study's own objectives, i.e. most spikes
     per class group for a spiking output (no decision when silent or tied), argmax of logits otherwise."""
-    from common.networks.objectives import CROSS_ENTROPY, spike_count_mse
+    from common.networks.objectives import CROSS_ENTROPY, CROSS_ENTROPY_OVER_PREFIXES, spike_count_mse
 
     if hasattr(model, "population_size"):      # outputs spikes [T, B, n_classes * population_size]
         return spike_count_mse(n_classes=model.n_classes, population_size=model.population_size).predict
+    if hasattr(model, "answer_every_prefix"):  # a CNN on event frames: logits [T', B, C], the last row decides
+        return CROSS_ENTROPY_OVER_PREFIXES.predict
     return CROSS_ENTROPY.predict
 
 
@@ -136,6 +138,8 @@ def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_roo
     if config["dataset"] in IMAGE_DATASETS and config["model"] in FIRST_LAYER:
         mean, std = IMAGE_DATASETS[config["dataset"]][2]
         model = fold_input_normalisation(model, FIRST_LAYER[config["model"]], mean, std)
+    if hasattr(model, "answer_every_prefix"):
+        model.answer_every_prefix = False     # one inference: the whole clip once, not one pass per prefix
     time_first = inputs.dim() != 4            # [T, N, C, H, W] event frames or [T, N, 784] spike trains
     batch = inputs[:, :n_timing] if time_first else inputs[:n_timing]
     n = batch.shape[1 if time_first else 0]
@@ -146,7 +150,8 @@ def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_roo
         model(batch)
         seconds.append(time.perf_counter() - start)
     seconds = min(seconds)
-    spikes = sum(model.spike_counts.values()) if time_first else float("nan")
+    counts = getattr(model, "spike_counts", None)   # spiking models only (a CNN on event frames is time-first too)
+    spikes = sum(counts.values()) if counts else float("nan")
     neurons = neurons_per_sample(model, batch, time_first)
     nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels, predictor(model),
                             time_first)
@@ -324,6 +329,8 @@ def plot_tradeoff(efficiency: pd.DataFrame):
             if len(front) > 1:
                 ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", lw=1)
             ax.set(xscale="log", title=f"{dataset}, cost: {name}")
+            _plain_log_ticks(ax.xaxis)
+            ax.margins(x=0.25, y=0.2)          # room for the labels inside the panel
             ax.set_xlabel("energy per inference (nJ, log)", fontsize=9)
             ax.set_ylabel("test error (%)", fontsize=9)
             ax.grid(alpha=0.3, which="both")
@@ -463,28 +470,34 @@ def energy_pairs(efficiency: pd.DataFrame) -> pd.DataFrame:
 
 def plot_energy_sweep(efficiency: pd.DataFrame):
     """Energy per inference of each spiking model of :data:`ENERGY_PAIRS` as its spike rate is scaled (first
-    layer and membrane updates fixed), one panel per cost model, against its conventional partner's energy
-    (dashed); a dot marks the measured rate. Where the curve crosses its dashed line, the winner changes."""
+    layer and membrane updates fixed), one panel per cost model, against its conventional partners' energies
+    (dashed, same colour, named at the right); a dot marks the measured rate. Where a curve crosses a dashed
+    line of its colour, the winner changes."""
     import matplotlib.pyplot as plt
     import numpy as np
 
     pairs = energy_pairs(efficiency)
-    fig, axes = plt.subplots(1, len(COST_MODELS), figsize=(9, 4), squeeze=False)
+    spiking_models = list(dict.fromkeys(pairs["spiking"]))
+    fig, axes = plt.subplots(1, len(COST_MODELS), figsize=(9, 4.6), squeeze=False)
     for ax, name in zip(axes[0], COST_MODELS):
-        part = pairs[pairs["cost model"] == name]
         model = cost(name)
-        for i, (_, line) in enumerate(part.iterrows()):
-            counts = _counts(efficiency.loc[line.spiking])
-            rates = line["spike rate"] * np.logspace(-1.5, 1, 60)
-            scale = rates / line["spike rate"]
-            energy = [model({**counts, "acs": counts["acs"] * s, "spikes": counts["spikes"] * s}) for s in scale]
+        for i, spiking in enumerate(spiking_models):
             color = f"C{i}"
-            ax.plot(rates, energy, color=color, label=f"{line.spiking} vs {line.conventional}")
-            ax.axhline(line["conventional nJ"], color=color, ls="--", lw=0.8)
-            ax.plot(line["spike rate"], line["spiking nJ"], "o", color=color)
+            counts = _counts(efficiency.loc[spiking])
+            rate = counts["spikes"] / counts["membrane_updates"]
+            scale = np.logspace(-1.5, 1, 60)
+            energy = [model({**counts, "acs": counts["acs"] * k, "spikes": counts["spikes"] * k}) for k in scale]
+            ax.plot(rate * scale, energy, color=color, label=f"{label(spiking)} ({DATASET_OF(spiking)})")
+            ax.plot(rate, model(counts), "o", color=color)
+            for _, line in pairs[(pairs["spiking"] == spiking) & (pairs["cost model"] == name)].iterrows():
+                ax.axhline(line["conventional nJ"], color=color, ls="--", lw=0.8)
+                ax.annotate(label(line.conventional), (1.0, line["conventional nJ"]), xycoords=("axes fraction", "data"),
+                            fontsize=7, color=color, ha="right", va="bottom")
         ax.set(xscale="log", yscale="log", xlabel="spike rate (spikes per neuron per time bin)",
                ylabel="energy per inference (nJ)", title=f"cost model: {name}")
+        _plain_log_ticks(ax.yaxis)
         ax.grid(alpha=0.3, which="both")
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig

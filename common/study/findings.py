@@ -185,7 +185,7 @@ def efficiency(frame: pd.DataFrame) -> list[str]:
     """NeuroBench's counts (notebook 08) under both cost models (common/study/energy.py): the table, and for each
     spiking/conventional pair on the same data which side is cheaper under which model, and at what spike rate
     the winner would change."""
-    if frame.empty:
+    if "energy_memory_nJ" not in frame:       # not yet measured under both cost models: notebook 08 writes them
         return []
     from common.study.compare import energy_pairs, label
     from common.study.energy import ENERGY_PJ
@@ -203,7 +203,7 @@ def efficiency(frame: pd.DataFrame) -> list[str]:
     out += [f"  | {label(run)} | {DATASET_OF(run)} | {pct(1 - row['ClassificationAccuracy'])} | {row['energy_nJ']:,.0f} "
             f"| {row['energy_memory_nJ']:,.0f} | {row['Effective_MACs']:,.0f} | {row['Effective_ACs']:,.0f} "
             f"| {row['ActivationSparsity']:.2f} | {row['inference ms/sample']:.4f} |"
-            for run, row in frame.iterrows() if "energy_memory_nJ" in row]
+            for run, row in frame.iterrows()]
     pairs = energy_pairs(frame)
     if len(pairs):
         out.append("")

@@ -145,7 +145,7 @@ def write_figures(records: list[dict], results_dir: Path) -> None:
     table = accuracy_table(everything)
     figures = {"accuracy.png": plot_accuracy(table)}
     efficiency = load_efficiency("quick", Path(results_dir).parent)
-    if len(efficiency):
+    if "energy_memory_nJ" in efficiency:     # an efficiency file of both cost models (notebook 08)
         figures["tradeoff.png"] = plot_tradeoff(efficiency)
         from common.study.compare import energy_pairs
         if "energy_memory_nJ" in efficiency and len(energy_pairs(efficiency)):

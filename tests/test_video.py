@@ -107,3 +107,20 @@ def test_show_video_embeds(tmp_path):
     path = write_mp4(tmp_path / "bar.mp4", moving_bar())
     video = show_video(path, width=200)
     assert "data:video/mp4;base64" in video._repr_html_()
+
+
+def test_a_rerender_with_the_same_pictures_leaves_the_file_as_it_was(tmp_path):
+    import numpy as np
+
+    from common.explanations.video import write_mp4
+
+    frames = [np.full((16, 16, 3), 40 * i, dtype=np.uint8) for i in range(5)]
+    path = write_mp4(tmp_path / "a.mp4", frames)
+    before = path.read_bytes()
+    nudged = [f.copy() for f in frames]
+    nudged[2][0, 0, 0] += 1                              # one value one level up: the same picture
+    write_mp4(path, nudged)
+    assert path.read_bytes() == before
+    changed = [np.full((16, 16, 3), 255 - 40 * i, dtype=np.uint8) for i in range(5)]
+    write_mp4(path, changed)                             # another picture: written
+    assert path.read_bytes() != before

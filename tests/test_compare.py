@@ -166,3 +166,14 @@ def test_every_comparison_figure_renders_from_small_records(tmp_path):
     for name in ("accuracy", "tradeoff", "spikes", "nmnist_folds"):
         for suffix in (".png", ".svg"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 5_000, name
+
+
+def test_error_bars_never_point_the_wrong_way():
+    """A zero-width interval computed another way than the mean differs in its last bit; the bar stays >= 0."""
+    from common.study.compare import _error
+    row = {"accuracy_mean": 0.09333333333333334, "accuracy_low": 0.09333333333333335,
+           "accuracy_high": 0.09333333333333335, "seeds": 2}
+    err, low, high = _error(row)
+    assert low <= err <= high
+    wide = {"accuracy_mean": 0.5, "accuracy_low": -0.2, "accuracy_high": 1.3, "seeds": 2}
+    assert _error(wide)[1:] == (0.0, 100.0)            # clipped to what an error rate can be

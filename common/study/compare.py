@@ -219,7 +219,9 @@ def _error(row) -> tuple[float, float, float]:
     err = 100 * (1 - row["accuracy_mean"])
     if row["seeds"] < 2 or pd.isna(row["accuracy_low"]):
         return err, err, err
-    return err, 100 * (1 - row["accuracy_high"]), 100 * (1 - row["accuracy_low"])
+    # clipped to [0, 100] and around the point (a zero-width interval computed another way differs in its last bit)
+    low, high = 100 * (1 - min(1.0, row["accuracy_high"])), 100 * (1 - max(0.0, row["accuracy_low"]))
+    return err, min(low, err), max(high, err)
 
 
 def _short(value: float) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from common.runs.stats import holm, t_interval, verdict
+from common.runs.stats import holm, paired, verdict
 
 
 def pct(x: float, digits: int = 2) -> str:
@@ -106,12 +106,10 @@ def nmnist(rows: list[dict]) -> list[str]:
 # ---------------------------------------------------------------- LIF vs ALIF (notebook 07)
 
 def _paired_by_seed(rows: list[dict], a: dict, b: dict) -> dict:
-    """b - a over the seeds both have, ``a``/``b`` matching cells by their factors."""
+    """b - a over the seeds both have (:func:`common.runs.stats.paired`), ``a``/``b`` matching cells by factors."""
     pick = lambda want: {r["seed"]: r["test_accuracy"] for r in rows
                          if all(r.get(k) == v for k, v in want.items())}
-    left, right = pick(a), pick(b)
-    seeds = sorted(set(left) & set(right))
-    return t_interval([right[s] - left[s] for s in seeds])
+    return paired(pick(a), pick(b))
 
 
 def lif_alif(rows: list[dict]) -> list[str]:

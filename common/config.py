@@ -57,11 +57,12 @@ def project_path(path) -> Path:
 
 def repo_relative(path) -> str | None:
     """``path`` as committed files keep it: relative to the repository (``data``, ``../shared/datasets``) when it
-    lies in the repository or beside it, else None (a scratch folder of one machine says nothing to another)."""
+    lies in the repository or in the shared folder beside it, else None (a scratch folder of one machine, even one
+    beside the clone, says nothing to another)."""
     if path is None:
         return None
     path = project_path(path)
-    for base in (PROJECT_ROOT, PROJECT_ROOT.parent):
+    for base in (PROJECT_ROOT, DEFAULT_MIRROR.parent):
         if path.is_relative_to(base):
             return os.path.relpath(path, PROJECT_ROOT)
     return None

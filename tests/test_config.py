@@ -1,16 +1,30 @@
 import pytest
 import torch
 
-from common.config import PROFILES, RunConfig, pick_device, seed_everything
+from common.config import DEFAULT_MIRROR, PROFILES, PROJECT_ROOT, RunConfig, pick_device, repo_relative, seed_everything
 from common.runs.specs import profile_settings
 
 
-def test_device_override_and_default(monkeypatch):
+def test_device_prefers_cuda_then_mps_then_cpu_and_obeys_the_override(monkeypatch):
     monkeypatch.delenv("SNN_DEVICE", raising=False)
-    assert pick_device("cpu") == torch.device("cpu")
-    assert pick_device().type in {"cpu", "cuda", "mps"}
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert pick_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert pick_device() == torch.device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device() == torch.device("cuda")
     monkeypatch.setenv("SNN_DEVICE", "cpu")
     assert pick_device() == torch.device("cpu")
+    assert pick_device("mps") == torch.device("mps")
+
+
+def test_committed_paths_are_relative_only_inside_the_repository_or_the_shared_folder():
+    assert repo_relative(PROJECT_ROOT / "results" / "x.jsonl") == "results/x.jsonl"
+    assert repo_relative(DEFAULT_MIRROR) == "../shared/datasets"
+    # a scratch folder beside the clone (pytest's, when the clone sits in /tmp) belongs to one machine
+    assert repo_relative(PROJECT_ROOT.parent / "pytest-of-someone" / "run0") is None
+    assert repo_relative("/elsewhere/data") is None
 
 
 def test_seed_everything_repeats_draws():

@@ -11,15 +11,15 @@ Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
+
+from common.machine import cpu_description
 
 ENV_TIME_CHUNK = "SNN_TIME_CHUNK"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snn-study" / "time_chunk.json"
@@ -37,19 +37,6 @@ def forced() -> tuple[bool, int | None]:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"${ENV_TIME_CHUNK} must be a positive integer or 'all', got {value!r}")
     return True, int(value)
-
-
-@functools.lru_cache(maxsize=None)
-def cpu_description() -> str:
-    """The CPU model and its vector extensions (AVX, AVX-512, AMX, FMA), read once per process."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        first_line = lambda field: text.split(field, 1)[1].splitlines()[0]
-        name = first_line("model name").strip(" :\t")
-        flags = sorted({f for f in first_line("flags").split() if f.startswith(("avx", "amx", "fma"))})
-        return f"{name} [{' '.join(flags)}]"
-    except (OSError, IndexError):
-        return f"{platform.processor() or platform.machine()} []"
 
 
 def machine_key(device: torch.device) -> str:

@@ -13,7 +13,6 @@ import datetime as dt
 import json
 import math
 import os
-import platform
 import subprocess
 import warnings
 from importlib import metadata
@@ -23,6 +22,7 @@ import torch
 
 from common.config import PROJECT_ROOT, RunConfig, default_output_root, portable_config
 from common.files import atomic_write, exclusive, read_json, write_json
+from common.machine import machine
 
 PACKAGES = ("torch", "torchvision", "snntorch", "tonic", "grad-cam", "numpy", "opencv-python-headless")
 
@@ -43,13 +43,6 @@ def git_commit() -> str | None:
                               text=True, timeout=5).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def machine() -> dict:
-    from common.networks.layout import cpu_description
-    return {"platform": platform.platform(), "processor": platform.machine(), "cpu": cpu_description(),
-            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version()}
 
 
 def make_record(config: RunConfig, outcome: dict, **measurements) -> dict:
@@ -127,10 +120,6 @@ def save_record(record: dict, output_root: str | Path) -> Path:
             return path
     write_json(path, on_disk(record))
     return path
-
-
-def accuracy(record: dict) -> float:
-    return record["test"]["accuracy"]
 
 
 def flat(record: dict) -> dict:

@@ -7,8 +7,28 @@ import pytest
 from common.study import energy
 
 
-def test_operations_model_counts_macs_and_acs_at_the_cited_energies():
-    assert energy.energy_nj(1000, 0) == pytest.approx(4.6) and energy.energy_nj(0, 1000) == pytest.approx(0.9)
+def test_operations_energy_of_a_network_follows_from_its_counted_operations():
+    """NeuroBench's energy of a two-layer network, against a count by hand: a graded input (pixels) reaching a
+    non-zero weight is a MAC (4.6 pJ), a binary one (a spike) an AC (0.9 pJ); zeros cost nothing."""
+    import torch
+    from torch import nn
+
+    from common.study import neurobench
+
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[2.0, 0, 0, 0], [0, 0.5, 0, 0], [-1, -1, -1, -1]]))
+        net[2].weight.copy_(torch.tensor([[1.0, 0, 3], [0, 2, 3]]))
+        net[0].bias.zero_(), net[2].bias.zero_()
+    x = torch.tensor([[0.5, 2.0, 0.0, 0.0]])                        # graded; the hidden layer answers [1, 1, 0]
+    hidden = net[1](net[0](x))
+    assert hidden.tolist() == [[1.0, 1.0, 0.0]]
+    reached = lambda inputs, weight: int(((inputs != 0).float() @ (weight != 0).float().T).sum())
+    macs, acs = reached(x, net[0].weight), reached(hidden, net[2].weight)   # 2 + 2 MACs; 1 + 1 ACs
+    assert (macs, acs) == (4, 2)
+    results = neurobench.metrics(net, x, torch.tensor([0]), lambda out: out.argmax(-1), time_first=False)
+    assert (results["Effective_MACs"], results["Effective_ACs"]) == (macs, acs)
+    assert results["energy_nJ"] == pytest.approx((macs * 4.6 + acs * 0.9) / 1000)
 
 
 def test_sram_word_energy_follows_horowitz_table_between_its_sizes():

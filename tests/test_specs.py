@@ -46,11 +46,54 @@ def test_the_printed_spec_shows_every_knob_as_used():
         assert part in text
 
 
-def test_every_spec_builds_its_model_and_objective():
-    for name, spec in specs.SPECS.items():
-        resolved = specs.resolve(name, "smoke")
-        resolved.build_objective()
-        specs.knobs(spec)       # imports the model's module on demand
+def spec_batch(resolved: specs.ResolvedSpec, batch: int = 2):
+    """A small batch of inputs as the spec's loaders give them (common.runs.runner.load_data), and the number of
+    classes of its dataset: images, spike trains of the images (the LIF/ALIF network), or event frames on the
+    sensor's grid, or pooled to the profile's ``target_size``."""
+    import tonic.datasets
+    import torch
+
+    from common.data.images import IMAGE_DATASETS
+
+    config, settings = resolved.config, resolved.settings
+    if config.dataset in IMAGE_DATASETS:
+        classes = len(IMAGE_DATASETS[config.dataset][3])
+        if config.model == "rsnn":
+            return (torch.rand(settings["n_steps"], batch, 28 * 28) < 0.3).float(), classes
+        return torch.rand(batch, 1, 28, 28), classes
+    reader = {"nmnist": tonic.datasets.NMNIST, "dvsgesture": tonic.datasets.DVSGesture}[config.dataset]
+    width, height, polarities = reader.sensor_size
+    width, height = settings.get("target_size") or (width, height)
+    frames = torch.poisson(torch.full((settings["n_time_bins"], batch, polarities, height, width), 0.5))
+    return frames, len(reader.classes)
+
+
+@pytest.mark.parametrize("name", sorted(specs.SPECS))
+def test_every_spec_builds_its_model_and_objective(name, monkeypatch):
+    """The spec's model takes a batch of its dataset's shape. Training, its objective turns the output into a
+    finite loss that reaches every weight; evaluated, it answers with one output per class (and population
+    neuron) per sample, after every time bin where the spec measures over time, and one prediction per sample."""
+    import torch
+
+    from common.networks.registry import build_model
+
+    monkeypatch.setenv("SNN_TIME_CHUNK", "all")     # no layout calibration for a two-sample batch
+    torch.manual_seed(0)
+    resolved = specs.resolve(name, "smoke")
+    inputs, n_classes = spec_batch(resolved)
+    labels = torch.arange(2) % n_classes
+    model = build_model(resolved.config.model, **resolved.config.model_kwargs)
+    objective = resolved.build_objective()
+    loss = objective.loss(model.train()(inputs), labels)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    with torch.no_grad():
+        output = model.eval()(inputs)
+    per_sample = (inputs.shape[0], 2) if resolved.spec.over_time else (2,)
+    outputs = n_classes * resolved.config.model_kwargs.get("population_size", 1)
+    assert tuple(output.shape) == (*per_sample, outputs)
+    assert objective.predict(output).shape == (2,)
 
 
 def test_no_batch_size_or_learning_rate_literal_outside_the_specs():

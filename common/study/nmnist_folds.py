@@ -22,11 +22,11 @@ import pandas as pd
 import torch
 
 from common.runs.records import flat
+from common.runs.specs import FOLD_VARIANTS
 from common.runs.stats import cmh_by_run, corrected_resampled_t, holm
 
-# The variants of notebooks 02-04 (their specs: common.runs.specs.FOLD_VARIANTS), in the tables' order.
-VARIANTS = ("beta 0.5", "beta 0.8", "learned beta", "population code", "population code, equal size",
-            "CNN, summed events", "CNN, time bins as channels")
+# The variants, in the tables' order: the names of the spec table's FOLD_VARIANTS (one source).
+VARIANTS = tuple(FOLD_VARIANTS)
 
 
 def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
@@ -88,7 +88,7 @@ def fold_cell(cell: dict, context: dict) -> dict:
     study's ``folds``)."""
     from common.data.events import EventData, event_loaders
     from common.runs.runner import run
-    from common.runs.specs import FOLD_VARIANTS, resolve
+    from common.runs.specs import resolve
 
     variant, seed, fold = cell["variant"], int(cell["seed"]), cell.get("fold")
     torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each

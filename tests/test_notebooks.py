@@ -130,8 +130,29 @@ def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tm
     assert "keeps the record of the run that trained the model" in executed
 
 
-def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
-    out = execute("06", tmp_path, data_root=str(dvsgesture_root))
+def event_data_root(tmp_path, **trees):
+    """One data root holding the given fixture trees (``NMNIST=root``, ``DVSGesture=root``) as links."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, root in trees.items():
+        (data / name).symlink_to(root / name)
+    return data
+
+
+def check_nmnist_head_to_head(out, executed):
+    rows = [json.loads(line) for line in (out / "results" / "nmnist_folds-smoke.jsonl").read_text().splitlines()]
+    lstm = [r for r in rows if r["cell"]["variant"] == "spiking LSTM, equal size"]
+    assert len(lstm) == 2 and {r["config"]["model"] for r in lstm} == {"slstm"}       # both smoke folds
+    assert all(r["config"]["model_kwargs"]["channels"] == [4, 8] for r in lstm)
+    assert "spiking LSTM, equal size" in executed and "Holm p (folds)" in executed and "fold 1" in executed
+    torch.load(out / "models" / "slstm_nmnist_small-smoke.pth", weights_only=True)    # the maps' model
+    assert executed.count("image/png") >= 3           # curves, and Grad-CAM over time of both models
+
+
+def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_env):
+    out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root,
+                                                                DVSGesture=dvsgesture_root)))
+    check_nmnist_head_to_head(out, (tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text())
     runs = [f"cmp_{m}_dvsgesture_seed{s}" for m in ("slstm", "scnn", "cnn") for s in (0, 1)]
     lines = (out / "results" / "dvs_head_to_head-smoke.jsonl").read_text().splitlines()   # one grid, 6 records
     records = {r["config"]["run_name"]: r for r in map(json.loads, lines)}
@@ -141,6 +162,14 @@ def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
     assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"]) == budget(records[runs[4]]["config"])
     assert records[runs[4]]["config"]["model_kwargs"]["n_time_bins"] == 8         # the profile's bins, as channels
     assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
+
+
+def test_06_without_dvs_training_data_answers_on_nmnist(tmp_path, nmnist_root, no_env):
+    out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root)))
+    executed = (tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text()
+    check_nmnist_head_to_head(out, executed)
+    assert "No DVS128 Gesture training split here" in executed
+    assert not (out / "results" / "dvs_head_to_head-smoke.jsonl").exists()
 
 
 def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env):

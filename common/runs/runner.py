@@ -13,7 +13,8 @@ import json
 import torch
 
 from common.config import seed_everything
-from common.data.images import IMAGE_DATASETS, DatasetNotFoundError, image_data
+from common.data.errors import DatasetNotFoundError
+from common.data.images import IMAGE_DATASETS, image_data
 from common.files import hold_root
 from common.networks.registry import build_model, count_parameters
 from common.runs.checkpoint import load_run_model
@@ -46,6 +47,16 @@ def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **
     data = load_data(spec)
     print(data.summary())
     return spec, data
+
+
+def prepare_optional(name: str, profile: str = "quick", overrides: dict | None = None, **locations):
+    """:func:`prepare`, or ``(spec, None)`` with the reason printed in one line when the dataset is absent: for a
+    notebook that answers its question on other data where this one is missing (notebook 06)."""
+    try:
+        return prepare(name, profile, overrides, **locations)
+    except DatasetNotFoundError as missing:
+        print(f"{name}: no data here ({str(missing).splitlines()[0]})")
+        return setup(name, profile, overrides, **locations), None
 
 
 def run(spec: ResolvedSpec, data, reuse_trained: bool = True, required: bool = True, save: bool = True,

@@ -234,6 +234,25 @@ def family_lines(records: list[dict], pairs) -> pd.DataFrame:
     return table[[(a, b) in wanted for a, b in zip(table["a"], table["b"])]].reset_index(drop=True)
 
 
+def fold_differences(records: list[dict], a: str, b: str, bins=None) -> pd.DataFrame:
+    """b - a in accuracy points per fold (seeds averaged within the fold) after each of ``bins`` time bins
+    (default: the family's): the per-fold signs beside :func:`head_to_head`'s pooled tests."""
+    from common.runs.specs import FOLD_FAMILY
+
+    rows = [flat(r) for r in records]
+    n_bins = len(rows[0]["predictions_by_time_bins"])
+    runs_a, runs_b = _runs(rows, a), _runs(rows, b)
+    keys = sorted(set(runs_a) & set(runs_b), key=str)
+    table = {}
+    for t in dict.fromkeys(min(x, n_bins) for x in (bins or FOLD_FAMILY["time_bins"])):
+        by_fold: dict = {}
+        for fold, seed in keys:
+            by_fold.setdefault(fold, []).append(100 * (_right(runs_b[fold, seed], t).mean()
+                                                       - _right(runs_a[fold, seed], t).mean()))
+        table[f"after {t} bins"] = {f"fold {fold}": float(np.mean(v)) for fold, v in by_fold.items()}
+    return pd.DataFrame(table).rename_axis(f"{b} - {a} (points)")
+
+
 def early_decisions(records: list[dict], bins=None) -> pd.DataFrame:
     """Per variant after t bins, means over runs: accuracy, the fraction without a decision (silent or tied),
     and the accuracy of the decided answers alone. A variant can be right more often early only because it
@@ -271,8 +290,9 @@ def curves(rows: list[dict]) -> dict[str, dict]:
     return out
 
 
-def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST, every recording tested once"):
-    """Accuracy after t bins per variant with its band, and the paired difference of ``pair`` with its band
+def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST, every recording tested once",
+                variants=None):
+    """Accuracy after t bins per variant (``variants``, default every one) with its band, and the paired difference of ``pair`` with its band
     (both: 95% intervals over folds, corrected for overlapping training sets). The lines' data are the
     values of :func:`curves` and :func:`head_to_head`, which tests/test_nmnist_folds.py checks."""
     rows = [flat(r) for r in rows]
@@ -280,6 +300,8 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))   # README width: text stays >= 9 pt
     for variant, curve in curves(rows).items():
+        if variants is not None and variant not in variants:
+            continue
         bins = range(1, len(curve["mean"]) + 1)
         line, = left.plot(bins, curve["mean"], label=variant, ls="--" if variant.startswith("CNN") else "-")
         left.fill_between(bins, np.clip(curve["low"], 0, 1), np.clip(curve["high"], 0, 1), alpha=0.15,

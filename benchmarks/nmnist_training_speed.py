@@ -35,7 +35,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 import common
-from common.data.events import event_frames, event_loaders, open_event_dataset
+from common.data.events import event_frames, event_loaders
+from common.data.readers import balanced_subset, open_event_dataset
 from common.networks.objectives import spike_count_mse
 
 T, BATCH, LR, BETA = 25, 128, 2e-3, 0.5
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
         project = run_project(args.epochs, args.limit, data_root, mirror)
         # The source loop trains on the very recordings the project loop framed (same subset).
         train_ds = open_event_dataset("nmnist", True, data_root, mirror)
-        chosen = common.data.events.balanced_subset(train_ds.targets, args.limit)
+        chosen = balanced_subset(train_ds.targets, args.limit)
         test_idx = list(range(len(open_event_dataset("nmnist", False, data_root, mirror).targets)))
         print(f"source loop ({args.epochs} epochs) ...", flush=True)
         source = run_source(args.epochs, chosen, test_idx, data_root, mirror)

@@ -6,7 +6,7 @@ Models are registered where they are defined; ``build_model`` imports their modu
 """
 import patches as _patches
 from common.config import PROFILES, PROJECT_ROOT, RunConfig, pick_device, seed_everything
-from common.data.images import DatasetCorruptError, DatasetNotFoundError
+from common.data.errors import DatasetCorruptError, DatasetNotFoundError
 from common.networks.objectives import CROSS_ENTROPY, Objective
 from common.networks.registry import build_model, count_parameters
 from common.runs.checkpoint import CheckpointError, load_model, save_checkpoint

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 matplotlib.use("Agg")
-from common.data.images import TensorLoader  # noqa: E402
+from common.data.loader import TensorLoader  # noqa: E402
 from common.explanations.analysis import (  # noqa: E402
     plot_accuracy_over_time,
     plot_learned_beta,

@@ -19,9 +19,9 @@ import pytest
 import torch
 from event_fixtures import make_dvsgesture_tree, make_nmnist_tree
 
-from common.data import events
+from common.data import validation
+from common.data.errors import DatasetCorruptError, DatasetNotFoundError
 from common.data.events import event_frames
-from common.data.images import DatasetCorruptError, DatasetNotFoundError
 from common.files import atomic_write
 from common.networks.registry import build_model
 from common.runs.checkpoint import CheckpointError, load_model, read_checkpoint, save_checkpoint
@@ -98,7 +98,7 @@ def test_a_35_byte_recording_names_the_file_instead_of_a_ufunc_error(nmnist):
 def test_a_recording_emptied_by_denoising_is_named(tmp_path, monkeypatch):
     from event_fixtures import write_nmnist_bin
 
-    monkeypatch.setitem(events.MIN_SPAN_US, "nmnist", 0)
+    monkeypatch.setitem(validation.MIN_SPAN_US, "nmnist", 0)
     # isolated events 50 ms apart, each at another corner: the 10 ms filter keeps none of them
     path = write_nmnist_bin(tmp_path / "NMNIST" / "Train" / "1" / "00001.bin", [0, 33, 0, 33], [0, 0, 33, 33],
                             [1, 1, 0, 0], [20_000, 70_000, 120_000, 170_000])
@@ -273,7 +273,7 @@ def train_toy(out: str, reuse_trained: bool = True) -> dict:
     from test_train import separable
 
     from common.config import RunConfig
-    from common.data.images import TensorLoader
+    from common.data.loader import TensorLoader
     from common.networks.objectives import CROSS_ENTROPY
     from common.runs.train import adamw_one_cycle, fit
 

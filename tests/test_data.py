@@ -2,14 +2,9 @@ import pytest
 import torch
 from idx_fixtures import write_image_dataset
 
-from common.data.images import (
-    DatasetCorruptError,
-    DatasetNotFoundError,
-    TensorLoader,
-    image_loaders,
-    image_transform,
-    load_image_dataset,
-)
+from common.data.errors import DatasetCorruptError, DatasetNotFoundError
+from common.data.images import image_loaders, image_transform, load_image_dataset
+from common.data.loader import TensorLoader
 
 
 def test_reads_idx_through_torchvision(mnist_root):
@@ -123,7 +118,7 @@ def test_corrupt_copy_of_real_file(mirror, tmp_path):
 
 def test_a_missing_split_is_never_told_to_rename_the_other_split(tmp_path):
     """Only ibmGestureTest on disk: renaming it to ibmGestureTrain would train and test on the same clips."""
-    from common.data.images import describe_place
+    from common.data.locations import describe_place
 
     (tmp_path / "DVSGesture" / "ibmGestureTest").mkdir(parents=True)
     (tmp_path / "DVSGesture" / "ibmgesturetrain ").mkdir()             # a near-miss of the right split

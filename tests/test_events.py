@@ -11,9 +11,10 @@ import tonic.datasets
 import torch
 from event_fixtures import make_dvsgesture_tree, make_nmnist_tree, write_nmnist_bin
 
-from common.data import events
-from common.data.events import event_frames, event_loaders, open_event_dataset
-from common.data.images import DatasetCorruptError, DatasetNotFoundError
+from common.data import events, fetching, validation
+from common.data.errors import DatasetCorruptError, DatasetNotFoundError
+from common.data.events import event_frames, event_loaders
+from common.data.readers import open_event_dataset
 
 pytestmark = pytest.mark.usefixtures("no_env")
 
@@ -46,7 +47,7 @@ def test_subset_of_ten_recordings_loads_with_tonic_reader(tmp_path):
 
 
 def test_frames_count_events_per_bin_and_clip_at_255(tmp_path, monkeypatch):
-    monkeypatch.setitem(events.MIN_SPAN_US, "nmnist", 0)   # a hand-made recording of 0.4 ms, not a whole one
+    monkeypatch.setitem(validation.MIN_SPAN_US, "nmnist", 0)   # a hand-made recording of 0.4 ms, not a whole one
     # tonic: 4 bins of (400 - 0) // 4 = 100 us from the first event, half-open: t = 400 is not counted
     x = [5] * 300 + [1, 33, 33, 7, 9]
     y = [6] * 300 + [2, 33, 33, 8, 9]
@@ -144,7 +145,7 @@ def test_missing_dataset_names_dataset_and_folders(tmp_path, monkeypatch):
     def offline(url, *args, **kwargs):
         raise OSError("no network")
 
-    monkeypatch.setattr(events, "download_and_extract_archive", offline)
+    monkeypatch.setattr(fetching, "download_and_extract_archive", offline)
     for dataset in ("nmnist", "dvsgesture"):
         with pytest.raises(DatasetNotFoundError) as info:
             frames(tmp_path / "data", dataset, mirror=tmp_path / "mirror", download=True)
@@ -190,7 +191,7 @@ def test_dvsgesture_download_tries_tonic_url_then_figshare_api(tmp_path, monkeyp
         calls.append((url, download_root, filename, md5))
         raise RuntimeError("File not found or corrupted.")
 
-    monkeypatch.setattr(events, "download_and_extract_archive", challenge_page)
+    monkeypatch.setattr(fetching, "download_and_extract_archive", challenge_page)
     with pytest.raises(DatasetNotFoundError) as info:
         frames(tmp_path, "dvsgesture", download=True)
     cls = tonic.datasets.DVSGesture
@@ -209,7 +210,7 @@ def test_dvsgesture_download_tries_tonic_url_then_figshare_api(tmp_path, monkeyp
             raise RuntimeError("File not found or corrupted.")
         make_dvsgesture_tree(tmp_path, users=[1], classes=[2], train=False)
 
-    monkeypatch.setattr(events, "download_and_extract_archive", second_source_works)
+    monkeypatch.setattr(fetching, "download_and_extract_archive", second_source_works)
     result = frames(tmp_path, "dvsgesture", train=False, download=True, target_size=(16, 16))
     assert len(calls) == 2 and result.labels.tolist() == [2]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from common.data.events import event_frames
-from common.data.images import DatasetCorruptError
+from common.data.errors import DatasetCorruptError
 from common.files import Busy, UnreadableFile, atomic_write, exclusive, read_json
 from common.runs import specs
 from common.runs.grid import KEY, run_grid

@@ -2,7 +2,7 @@
 never class 0; and it is counted beside accuracy, per class and per time bin."""
 import torch
 
-from common.data.images import TensorLoader
+from common.data.loader import TensorLoader
 from common.explanations.analysis import per_class_accuracy
 from common.explanations.plots import confusion_matrix
 from common.networks.objectives import CROSS_ENTROPY, NO_DECISION, decided_argmax, spike_count_mse

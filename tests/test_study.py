@@ -37,7 +37,7 @@ def three_notebooks(tmp_path):
     folder.mkdir()
     write_notebook(folder / "01_ok.ipynb", "assert reuse_trained is True   # the study resumes finished runs")
     write_notebook(folder / "02_no_data.ipynb",
-                   "from common.data.images import DatasetNotFoundError\n"
+                   "from common.data.errors import DatasetNotFoundError\n"
                    "raise DatasetNotFoundError(\"Dataset 'toy' was not found.\\nHow to get it: download it\")")
     write_notebook(folder / "03_after.ipynb", "print('still runs')")
     return folder

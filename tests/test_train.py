@@ -1,7 +1,7 @@
 import torch
 
 from common.config import RunConfig
-from common.data.images import TensorLoader
+from common.data.loader import TensorLoader
 from common.networks.objectives import CROSS_ENTROPY
 from common.runs.checkpoint import read_checkpoint
 from common.runs.train import adamw_one_cycle, evaluate, fit, train_one_epoch

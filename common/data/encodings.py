@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from common.data.images import TensorLoader
+from common.data.loader import TensorLoader
 
 ENCODINGS = ("rate", "latency", "periodic")
 
@@ -86,7 +86,7 @@ class SpikeEncoder:
 
 
 class SpikeLoader(TensorLoader):
-    """A :class:`~common.data.images.TensorLoader` whose transform is a :class:`SpikeEncoder`, reset every pass."""
+    """A :class:`~common.data.loader.TensorLoader` whose transform is a :class:`SpikeEncoder`, reset every pass."""
 
     def __iter__(self):
         if isinstance(self.transform, SpikeEncoder):

@@ -1,21 +1,17 @@
-"""Datasets: real files read by the real loaders (torchvision, tonic), from a mirror or a download.
-
-Where a dataset is looked for, in order:
-1. the mirror folder (``mirror=`` or $SNN_DATA_MIRROR), a local copy in the same layout the
-   library writes (e.g. ``<mirror>/MNIST/raw/train-images-idx3-ubyte``); it may hold a subset;
-2. the data root (``data_root=`` or $SNN_DATA_ROOT, default ``./data``);
-3. a download into the data root, where the library offers one.
-If all fail, :class:`DatasetNotFoundError` says which dataset, where it looked and how to get it.
-"""
+"""MNIST and Fashion-MNIST, read by torchvision's own IDX reader from a mirror or a download
+(:mod:`common.data.locations`), held in memory as uint8 and batched, standardised, by :class:`TensorLoader`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 
-from common.config import ENV_MIRROR, ENV_OFFLINE, downloads_allowed
+from common.config import downloads_allowed
+from common.data.errors import DatasetCorruptError, DatasetNotFoundError
+from common.data.loader import TensorLoader
+from common.data.locations import candidate_roots, not_found_message, offline_hint
 
 # name -> (torchvision class name, folder, (mean, std) of the training images, class names)
 IMAGE_DATASETS = {
@@ -24,64 +20,6 @@ IMAGE_DATASETS = {
                       ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]),
 }
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """A dataset is in none of the places looked at, and could not be downloaded."""
-
-
-class DatasetCorruptError(ValueError):
-    """A dataset file exists but cannot be parsed (truncated, wrong format)."""
-
-
-def describe_place(path: Path) -> str:
-    """Where ``path`` stops existing, and a folder of a near-miss name there, with the rename to make
-    (``mnist`` for ``MNIST``, ``ibmGestureTest `` with a trailing space, ...)."""
-    import difflib
-
-    path = Path(path)
-    if path.is_dir():
-        return f"{path} (exists, but without the dataset's files)"
-    missing, parent = path, path.parent
-    while not parent.is_dir() and parent != parent.parent:
-        missing, parent = parent, parent.parent
-    if not parent.is_dir():
-        return f"{path} (does not exist)"
-    siblings = {child.name.strip().lower(): child for child in parent.iterdir() if child.is_dir()}
-    near = difflib.get_close_matches(missing.name.lower(), list(siblings), n=1, cutoff=0.75)
-    note = f"no folder {missing}"
-    if near and siblings[near[0]].name != missing.name:
-        if _other_split(siblings[near[0]].name, missing.name):   # never "rename the test split to train"
-            note += f"; there is {siblings[near[0]]}, the other split, which cannot stand in for it"
-        else:
-            note += f"; there is {siblings[near[0]]}: rename it to {missing.name!r}"
-    return f"{path} ({note})"
-
-
-def _other_split(found: str, wanted: str) -> bool:
-    """``found`` and ``wanted`` name the two splits of one dataset (ibmGestureTest / ibmGestureTrain)."""
-    split = lambda name: "test" if "test" in name.lower() else "train" if "train" in name.lower() else None
-    return None not in (split(found), split(wanted)) and split(found) != split(wanted)
-
-
-def not_found_message(dataset: str, looked_in: list[Path], how_to_get: str) -> str:
-    places = "\n".join(f"  - {describe_place(p)}" for p in looked_in)
-    return (f"Dataset {dataset!r} was not found. Looked in:\n{places}\n"
-            f"How to get it: {how_to_get}\n"
-            f"Offline? Point ${ENV_MIRROR} (or `mirror` in a notebook's `locations` parameter) at a folder that "
-            f"holds it in the library's layout, e.g. ../shared/datasets.")
-
-
-def offline_hint(download: bool) -> str:
-    """Why nothing was downloaded, when downloads were off."""
-    return (f"downloads are off (${ENV_OFFLINE} is set); unset it, or " if download
-            else "run with download=True, or ")
-
-
-def candidate_roots(data_root: str | Path, mirror: str | Path | None) -> list[Path]:
-    """Where to look, in order: the mirror (unless it is $SNN_DATA_MIRROR's "none"), then the data root."""
-    from common.config import NO_MIRROR
-    return [Path(r) for r in (mirror, data_root) if r and str(r).lower() != NO_MIRROR]
 
 
 @dataclass
@@ -140,34 +78,6 @@ def load_image_dataset(name: str, train: bool, data_root: str | Path, mirror: st
                       str(root / folder / "raw"))
 
 
-class TensorLoader:
-    """Batches from tensors already in memory: far faster than a per-sample DataLoader on 2 cores.
-
-    ``transform`` runs on each whole batch (uint8 in, float model input out). Shuffling uses its
-    own seeded generator, so an epoch's order is fixed by the seed and the epoch number.
-    ``drop_last`` is never used: every sample of a test set is evaluated.
-    """
-
-    def __init__(self, inputs: torch.Tensor, labels: torch.Tensor, batch_size: int, shuffle: bool,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None, seed: int = 0):
-        if len(inputs) != len(labels):
-            raise ValueError(f"{len(inputs)} inputs but {len(labels)} labels")
-        self.inputs, self.labels = inputs, labels
-        self.batch_size, self.shuffle, self.transform = batch_size, shuffle, transform
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.labels)
-        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
-        for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
-            batch = self.inputs[index]
-            yield (self.transform(batch) if self.transform else batch), self.labels[index]
-
-
 def image_transform(mean_std: tuple[float, float],
                     augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
     """uint8 batch -> [0, 1] -> optional augmentation (training only) -> standardised."""
@@ -188,10 +98,9 @@ def image_loaders(name: str, data_root: str | Path, mirror: str | Path | None = 
     """Train and test loaders for MNIST / Fashion-MNIST; augmentation touches training data only."""
     train = load_image_dataset(name, True, data_root, mirror, download, train_limit)
     test = load_image_dataset(name, False, data_root, mirror, download, test_limit)
-    train_loader = TensorLoader(train.images, train.labels, batch_size, shuffle=True,
-                                transform=image_transform(train.mean_std, augment), seed=seed)
-    test_loader = TensorLoader(test.images, test.labels, 1000, shuffle=False,
-                               transform=image_transform(train.mean_std))
+    augmented, plain = image_transform(train.mean_std, augment), image_transform(train.mean_std)
+    train_loader = TensorLoader(train.images, train.labels, batch_size, shuffle=True, transform=augmented, seed=seed)
+    test_loader = TensorLoader(test.images, test.labels, 1000, shuffle=False, transform=plain)
     return train_loader, test_loader, train
 
 

@@ -1,0 +1,116 @@
+"""Every event recording checked as it is on disk, and again as tonic decodes it; a file that fails is named
+with its field, never skipped.
+
+On disk, before tonic converts it (tonic casts DVS polarity to bool and DVS times to integer microseconds, so a
+polarity of 2 or a time in the wrong unit would pass): N-MNIST x, y inside 34 x 34, times (23-bit unsigned
+microseconds plus overflow records, so finite and non-negative by the format) in order over a plausible span;
+DVS Gesture x, y whole numbers inside 128 x 128, polarity 0/1, times finite, non-negative, in order, in
+milliseconds over a plausible span. Decoded (:func:`check_recording`): on the sensor, polarity 0/1, times
+finite, in order and spanning a whole recording.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from common.data.errors import DatasetCorruptError
+
+NMNIST_EVENT_BYTES = 5   # one N-MNIST event is 40 bits
+NMNIST_SENSOR, DVS_SENSOR = 34, 128
+# The shortest whole recording: an N-MNIST recording is three ~100 ms saccades (1,100 real ones span 291-314 ms),
+# so a file cut on an event boundary is caught by its span even though its size is a whole number of events.
+MIN_SPAN_US = {"nmnist": 250_000, "dvsgesture": 0}
+# Plausible spans beyond those lower bounds: a DVS Gesture clip is a gesture of about 1.5-6 s, its times in
+# milliseconds, so microseconds (x1000) or seconds (/1000) fall outside (100 ms, 60 s).
+NMNIST_MAX_SPAN_US = 1_000_000
+DVS_SPAN_MS = (100, 60_000)
+FIX = "Delete the file and download it again, or re-copy the mirror."
+
+
+def refuse_if(problems: list[str], dataset: str, path) -> None:
+    if problems:
+        raise DatasetCorruptError(f"Dataset {dataset!r}: {path} is not a valid recording: {'; '.join(problems)}. {FIX}")
+
+
+def _span_problem(times: np.ndarray, field: str, unit: str, low: float, high: float) -> list[str]:
+    if (np.diff(times) < 0).any():
+        return [f"field {field}: times out of order ({int((np.diff(times) < 0).sum())} steps back)"]
+    span = float(times[-1] - times[0])
+    if span < low:
+        return [f"field {field}: events over only {span:g} {unit}, where a whole recording spans at least "
+                f"{low:g} {unit}: the file is truncated, or its times are not in {unit}"]
+    if span > high:
+        return [f"field {field}: events over {span:g} {unit}, more than the {high:g} {unit} a whole recording "
+                f"spans, so its times are likely in another unit"]
+    return []
+
+
+def raw_nmnist_problems(raw: np.ndarray) -> list[str]:
+    """What is wrong with an N-MNIST file's bytes (``uint8``, 5 per event), decoded as tonic decodes them:
+    x, y bytes; polarity bit 7 of byte 2; 23-bit microseconds, plus 2^13 after every overflow record (y = 240)."""
+    if len(raw) == 0 or len(raw) % NMNIST_EVENT_BYTES:
+        return [f"{len(raw)} bytes, not a whole number of {NMNIST_EVENT_BYTES}-byte events" if len(raw)
+                else "it holds no events"]
+    raw = raw.astype(np.int64)
+    x, y = raw[0::5], raw[1::5]
+    t = ((raw[2::5] & 127) << 16) | (raw[3::5] << 8) | raw[4::5]
+    t = t + 2 ** 13 * np.cumsum(y == 240)
+    events = y != 240
+    x, y, t = x[events], y[events], t[events]
+    if len(t) == 0:
+        return ["it holds no events (only time-overflow records)"]
+    problems = [f"field {name}: values up to {int(v.max())} in {int((v >= NMNIST_SENSOR).sum())} events, outside the "
+                f"{NMNIST_SENSOR} x {NMNIST_SENSOR} sensor (0..{NMNIST_SENSOR - 1})"
+                for name, v in (("x", x), ("y", y)) if v.max() >= NMNIST_SENSOR]
+    return problems + _span_problem(t, "t", "us", MIN_SPAN_US["nmnist"], NMNIST_MAX_SPAN_US)
+
+
+def raw_dvs_problems(raw: np.ndarray) -> list[str]:
+    """What is wrong with a DVS Gesture clip as tonic's archive stores it: an (N, 4) numeric array of
+    x, y, p, t, t in milliseconds."""
+    if raw.ndim != 2 or raw.shape[1] != 4 or raw.dtype.kind not in "fiu":
+        return [f"an array of shape {raw.shape} and dtype {raw.dtype}, not (N, 4) numbers: columns x, y, p, t"]
+    if len(raw) == 0:
+        return ["it holds no events"]
+    if not np.isfinite(raw).all():
+        return [f"{int((~np.isfinite(raw)).sum())} values that are NaN or infinite "
+                f"(fields {', '.join(n for n, c in zip('xypt', raw.T) if not np.isfinite(c).all())})"]
+    problems = []
+    for name, column in zip("xy", raw.T):
+        if (column != np.round(column)).any() or column.min() < 0 or column.max() >= DVS_SENSOR:
+            problems.append(f"field {name}: values {column.min():g}..{column.max():g}, not whole pixels or outside "
+                            f"the {DVS_SENSOR} x {DVS_SENSOR} sensor (0..{DVS_SENSOR - 1})")
+    polarity = raw[:, 2]
+    if not np.isin(polarity, (0, 1)).all():
+        problems.append(f"field p: polarities other than 0/1 ({sorted(set(np.unique(polarity).tolist()) - {0, 1})[:5]})")
+    t = raw[:, 3]
+    if t.min() < 0:
+        problems.append(f"field t: {int((t < 0).sum())} negative times (down to {t.min():g} ms)")
+    return problems + _span_problem(t, "t", "ms", *DVS_SPAN_MS)
+
+
+def check_recording(events: np.ndarray, dataset: str, sensor_size, path) -> None:
+    """Raise :class:`DatasetCorruptError` naming ``path`` unless every event is on the sensor, every
+    polarity is 0/1 and the times are finite, non-decreasing and span a whole recording."""
+    width, height, _ = sensor_size
+    problems = []
+    if len(events) == 0:
+        problems.append("it holds no events")
+    else:
+        x, y, p, t = (events[name] for name in "xypt")
+        if x.min() < 0 or x.max() >= width or y.min() < 0 or y.max() >= height:
+            problems.append(f"coordinates outside the {width} x {height} sensor (x {x.min()}..{x.max()}, "
+                            f"y {y.min()}..{y.max()})")
+        if not np.isin(p, (0, 1)).all():
+            problems.append(f"polarities other than 0/1 ({sorted(set(np.unique(p).tolist()))[:5]})")
+        times = t.astype(np.float64)
+        if not np.isfinite(times).all():
+            problems.append("times that are not finite")
+        elif (np.diff(times) < 0).any():
+            problems.append(f"times out of order ({int((np.diff(times) < 0).sum())} steps back)")
+        elif times[-1] - times[0] < MIN_SPAN_US[dataset]:
+            problems.append(f"events over {(times[-1] - times[0]) / 1000:.1f} ms only, where a whole "
+                            f"{dataset} recording spans at least {MIN_SPAN_US[dataset] / 1000:.0f} ms: "
+                            f"the file is truncated")
+    if problems:
+        raise DatasetCorruptError(f"Dataset {dataset!r}: {path} is not a valid recording: "
+                                  f"{'; '.join(problems)}. {FIX}")

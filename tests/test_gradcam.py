@@ -88,7 +88,7 @@ def peak(cam):
 
 def distance_to_peak(cam, centre):
     """Pixels from ``centre`` to the nearest pixel of the heatmap's top (>= 98% of its maximum), and the
-    top's size: a border cell's value is flat out to the frame's edge, so the top may be a small area."""
+    top's size (the top may be a small area)."""
     top = np.argwhere(cam >= 0.98 * cam.max())
     return np.abs(top - np.asarray(centre)).max(1).min(), len(top)
 
@@ -152,3 +152,114 @@ def test_stretching_the_map_over_the_frame_misses_a_border_stimulus(monkeypatch)
     monkeypatch.setattr(gradcam, "to_input", stretch)
     wrong = distance_to_peak(gradcam.grad_cam_over_time(model, clip, target_class=0)[1], (23, 23))[0]
     assert right <= 1 and wrong >= 3, (right, wrong)
+
+
+# ---------------------------------------------------------------- the mass of the heat, not only its peak
+
+def top_half_centre(cam):
+    """The centre of mass of the map's top half (pixels at >= 50% of its maximum), weighted by their heat."""
+    heat = np.where(cam >= 0.5 * cam.max(), cam, 0)
+    return np.array([(axis * heat).sum() / heat.sum() for axis in np.indices(cam.shape)])
+
+
+def edge_places(n, side=3):
+    """Top-left pixel of a ``side`` x ``side`` stimulus at the centre, the middle of each edge and each corner."""
+    last, middle = n - side, n // 2 - 1
+    return {"centre": (middle, middle), "top edge": (0, middle), "bottom edge": (last, middle),
+            "left edge": (middle, 0), "right edge": (middle, last), "top-left corner": (0, 0),
+            "top-right corner": (0, last), "bottom-left corner": (last, 0), "bottom-right corner": (last, last)}
+
+
+# the three geometries of the study: the MNIST CNN, the N-MNIST spiking CNN, the spiking LSTM
+GEOMETRIES = {"cnn": (28, {}), "scnn": (34, {"input_size": 34}), "slstm": (32, {"n_classes": 11, "input_size": 32})}
+
+
+def geometry_maps(name, row, col):
+    """Every map of an isolated stimulus at ``(row, col)``: the CNN's, or a spiking model's per bin and whole clip."""
+    from common.explanations.gradcam import grad_cam_over_time
+
+    n, kwargs = GEOMETRIES[name]
+    model = blob_network(name, **kwargs)
+    if name == "cnn":
+        return [grad_cam(model, patch_input(n, row, col, (1, 1, n, n)), classes=[0])[0]]
+    per_bin, whole_clip = grad_cam_over_time(model, patch_input(n, row, col, (4, 2, n, n), scale=8.0), target_class=0)
+    return [*per_bin[per_bin.reshape(4, -1).max(1) > 0], whole_clip]
+
+
+# The spiking CNN's corner: its outermost centre is 6.5 px in on both axes, and a continuation that reaches
+# the corner (the mass at 2.49 px here) moves the heat of a stimulus 4-6 px in by up to 7 px instead.
+CORNER_LIMIT = pytest.mark.xfail(strict=True, reason="spiking CNN corner: the mass lies 2.5 px from the stimulus")
+
+
+def border_cases():
+    return [pytest.param(name, place, marks=[CORNER_LIMIT] if name == "scnn" and "corner" in place else [])
+            for name in GEOMETRIES for place in edge_places(28)]
+
+
+@pytest.mark.parametrize("name, place", border_cases())
+def test_the_mass_of_the_heat_lies_on_the_stimulus_at_the_centre_edges_and_corners(name, place):
+    n = GEOMETRIES[name][0]
+    row, col = edge_places(n)[place]
+    for cam in geometry_maps(name, row, col):
+        centre = top_half_centre(cam)
+        assert np.linalg.norm(centre - (row + 1, col + 1)) <= 2, (name, place, centre.round(2), (row + 1, col + 1))
+        assert distance_to_peak(cam, (row + 1, col + 1))[0] <= 2
+
+
+@pytest.mark.parametrize("name", list(GEOMETRIES))
+def test_the_heat_stays_near_a_stimulus_anywhere_along_the_border_strip(name):
+    """A stimulus swept from the corner inward along the diagonal and from the edge inward across it: the peak
+    stays within 2 px and the mass within 3 px (the former placement: up to 4.9 px for the spiking CNN)."""
+    n = GEOMETRIES[name][0]
+    for r in range(0, n // 2):
+        for row, col in ((r, r), (r, n // 2 - 1)):
+            for cam in geometry_maps(name, row, col):
+                assert np.linalg.norm(top_half_centre(cam) - (row + 1, col + 1)) <= 3, (name, row, col)
+                assert distance_to_peak(cam, (row + 1, col + 1))[0] <= 2, (name, row, col)
+
+
+def test_holding_the_border_value_put_the_mass_of_an_edge_stimulus_off_it(monkeypatch):
+    """The placement before: past the outermost centres every pixel took the border cell's value, so the heat
+    of a corner stimulus of the spiking CNN spread evenly over the 6.5 px strip, its mass > 3 px away."""
+    from common.explanations import gradcam
+
+    def hold(maps, stages, size):
+        (off_h, off_w), (st_h, st_w), (sz_h, sz_w) = gradcam.receptive_field(stages)
+        rows = held_border_weights(maps.shape[-2], size[0], off_h, st_h, sz_h)
+        cols = held_border_weights(maps.shape[-1], size[1], off_w, st_w, sz_w)
+        return rows @ np.asarray(maps, np.float32) @ cols.T
+
+    monkeypatch.setattr(gradcam, "to_input", hold)
+    cam = geometry_maps("scnn", 0, 0)[-1]
+    assert np.linalg.norm(top_half_centre(cam) - (1, 1)) > 3
+
+
+def held_border_weights(n_cells, n_pixels, offset, stride, size):
+    """The former placement: interpolation between centres, the border cell's value held out to the edge."""
+    pixels = np.arange(n_pixels)
+    position = np.clip((pixels - offset - (size - 1) / 2) / stride, 0, n_cells - 1)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, n_cells - 1)
+    weights = np.zeros((n_pixels, n_cells), dtype=np.float32)
+    weights[pixels, low] += 1 - (position - low)
+    weights[pixels, high] += position - low
+    seen = (pixels >= offset) & (pixels < offset + stride * (n_cells - 1) + size)
+    return weights * seen[:, None]
+
+
+@pytest.mark.parametrize("name", list(GEOMETRIES))
+def test_maps_between_the_outermost_centres_are_placed_as_before(name):
+    """Only the strip past the outermost cell centres moved: inside them every pixel is what it was."""
+    from common.explanations.gradcam import receptive_field, to_input
+
+    n, kwargs = GEOMETRIES[name]
+    model = build_model(name, **kwargs)
+    (offset, _), (stride, _), (size, _) = receptive_field(model.cam_stages)
+    cells = {"cnn": 11, "scnn": 11, "slstm": 16}[name]
+    first, last = offset + (size - 1) / 2, offset + (size - 1) / 2 + stride * (cells - 1)
+    inside = (np.arange(n) >= first) & (np.arange(n) <= last)
+    maps = np.random.default_rng(0).random((3, cells, cells)).astype(np.float32)
+    before = held_border_weights(cells, n, offset, stride, size)
+    placed = to_input(maps, model.cam_stages, (n, n))
+    assert np.allclose(placed[:, inside][:, :, inside], (before @ maps @ before.T)[:, inside][:, :, inside], atol=1e-6)
+    assert placed.min() >= 0                                   # extrapolated, but never negative heat

@@ -6,8 +6,12 @@ pooling. Stretching the map over the whole frame (what pytorch-grad-cam's resize
 pixel 1.6 where its window is centred at 6.5. Here every model names the stages between its input and its
 Grad-CAM layer (``cam_stages``); :func:`to_input` derives each cell's input window from them, puts the
 cell's value at the window's centre and interpolates in between. Between the frame's edge and the
-outermost centres (6.5 px wide here) a pixel takes the border cell's value: only that cell sees it
-well, so the map cannot say more there, and it says no less.
+outermost centres (6.5 px wide here) the border is continued (:func:`place_along_last_axis`): a border cell
+brighter than its neighbour says the evidence lies further out (an isolated stimulus at the edge lights
+cell 0 and hardly cell 1), a border peak or a darker border cell that it lies further in, so the heat
+tapers off toward the edge. Holding the border cell's value instead spread the heat of an edge stimulus
+evenly over the whole strip, its mass up to 3.4 px away from the stimulus (tests/test_gradcam.py). The
+interior, between the outermost centres, is placed as before.
 """
 from __future__ import annotations
 
@@ -47,30 +51,58 @@ def receptive_field(stages) -> tuple[tuple[int, int], tuple[int, int], tuple[int
     return tuple(zip(*fields))   # ((offset_h, offset_w), (stride_h, stride_w), (size_h, size_w))
 
 
-def interpolation_weights(n_cells: int, n_pixels: int, offset: int, stride: int, size: int) -> np.ndarray:
+def interpolation_weights(n_cells: int, n_pixels: int, offset: int, stride: int, size: int,
+                          reach: float = 0.0) -> np.ndarray:
     """``[n_pixels, n_cells]``: linear interpolation between the cells' window centres, each pixel's
-    row summing to 1; past the outermost centres a pixel takes the border cell's value (the cell that
-    sees it best), and a pixel outside every cell's window gets nothing (a row of zeros)."""
+    row summing to 1. Past the outermost centres the line through the last two cells continues for
+    ``reach`` cell spacings and is then held (``reach=0``: the border cell's value is held); a pixel
+    outside every cell's window gets nothing (a row of zeros). One cell: every pixel it sees takes its value."""
     pixels = np.arange(n_pixels)
-    position = np.clip((pixels - offset - (size - 1) / 2) / stride, 0, n_cells - 1)   # in cell units
-    low = np.floor(position).astype(int)
+    position = np.clip((pixels - offset - (size - 1) / 2) / stride, -reach, n_cells - 1 + reach)   # cell units
+    if n_cells == 1:
+        position = np.zeros_like(position)
+    low = np.clip(np.floor(position).astype(int), 0, max(n_cells - 2, 0))     # the segment's first cell
     high = np.minimum(low + 1, n_cells - 1)
+    fraction = position - low                                             # < 0 or > 1 past the centres
     weights = np.zeros((n_pixels, n_cells), dtype=np.float32)
-    weights[pixels, low] += 1 - (position - low)
-    weights[pixels, high] += position - low
+    np.add.at(weights, (pixels, low), 1 - fraction)
+    np.add.at(weights, (pixels, high), fraction)
     seen = (pixels >= offset) & (pixels < offset + stride * (n_cells - 1) + size)
     return weights * seen[:, None]
 
 
+REACH = 1.0   # cell spacings the border slope is continued (tests/test_gradcam.py: the mass of an edge stimulus)
+
+
+def place_along_last_axis(maps: np.ndarray, n_pixels: int, offset: int, stride: int, size: int) -> np.ndarray:
+    """``[..., n]`` cells -> ``[..., n_pixels]``: linear between the centres; past the outermost centres the lower
+    of two continuations of the border, the line through the last two cells (for :data:`REACH` spacings, then
+    held) and the parabola through the last three. A border cell brighter than its neighbour raises the heat
+    toward the edge (an edge stimulus lights cell 0 and hardly cell 1); a border peak (the parabola turns
+    down) or a darker border cell lowers it."""
+    n = maps.shape[-1]
+    placed = maps @ interpolation_weights(n, n_pixels, offset, stride, size, REACH).T
+    if n < 3:
+        return placed
+    position = (np.arange(n_pixels) - offset - (size - 1) / 2) / stride
+    for cells, t in (([0, 1, 2], position), ([n - 1, n - 2, n - 3], n - 1 - position)):   # t < 0: beyond
+        a, b, c = (maps[..., [i]] for i in cells)
+        parabola = a * (t - 1) * (t - 2) / 2 - b * t * (t - 2) + c * t * (t - 1) / 2
+        beyond = t < 0
+        placed[..., beyond] = np.minimum(placed, parabola)[..., beyond]
+    return placed
+
+
 def to_input(maps: np.ndarray, stages, input_size: tuple[int, int]) -> np.ndarray:
     """Maps ``[..., h, w]`` on the Grad-CAM layer's grid -> ``[..., H, W]`` on the input: each cell's
-    value sits at the centre of its input window (:func:`receptive_field`) and pixels in between are
-    interpolated (:func:`interpolation_weights`)."""
+    value sits at the centre of its input window (:func:`receptive_field`), pixels in between are
+    interpolated and the strip past the outermost centres continues the border
+    (:func:`place_along_last_axis`, along W then H). A non-negative map (every CAM) stays non-negative."""
     maps = np.asarray(maps, dtype=np.float32)
     (off_h, off_w), (st_h, st_w), (sz_h, sz_w) = receptive_field(stages)
-    rows = interpolation_weights(maps.shape[-2], input_size[0], off_h, st_h, sz_h)     # [H, h]
-    cols = interpolation_weights(maps.shape[-1], input_size[1], off_w, st_w, sz_w)     # [W, w]
-    return (rows @ maps @ cols.T).astype(np.float32)
+    placed = place_along_last_axis(maps, input_size[1], off_w, st_w, sz_w)
+    placed = place_along_last_axis(placed.swapaxes(-1, -2), input_size[0], off_h, st_h, sz_h).swapaxes(-1, -2)
+    return (np.maximum(placed, 0) if maps.size and maps.min() >= 0 else placed).astype(np.float32)
 
 
 def grad_cam_map(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:

@@ -54,7 +54,7 @@ def test_fixed_beta_is_a_buffer_not_a_parameter():
     model = RecurrentSNN("lif", 8, learn_beta=False)
     names = {n for n, _ in model.named_parameters()}
     assert not any("beta" in n or "kappa" in n for n in names)
-    assert model.betas["beta_hidden"] == pytest.approx(torch.exp(torch.tensor(-1 / 20)).item())
+    assert model.decays()["hidden"] == pytest.approx(torch.exp(torch.tensor(-1 / 20)).item())
 
 
 @pytest.mark.parametrize("readout", ["mean", "max", "last"])

@@ -31,3 +31,24 @@ def test_a_model_is_built_by_name_without_importing_its_module_first():
             "m = build_model('slstm', n_classes=11, input_size=32); assert type(m).__name__ == 'SpikingConvLSTM'; "
             "assert 'common.networks.slstm' in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
+
+
+def test_each_network_offers_whole_capabilities_and_registration_refuses_half_of_one():
+    from torch import nn
+
+    from common.networks.registry import Decaying, Explained, Recorded, register
+
+    offered = {name: {c.__name__ for c in (Explained, Decaying, Recorded) if isinstance(build_model(name), c)}
+               for name in ("cnn", "cnn_events", "scnn", "scnn_wide", "slstm", "rsnn", "mlp")}
+    assert offered == {"cnn": {"Explained"}, "cnn_events": {"Explained"}, "mlp": set(),
+                       "scnn": {"Explained", "Decaying", "Recorded"}, "scnn_wide": {"Explained", "Decaying", "Recorded"},
+                       "slstm": {"Explained", "Decaying"}, "rsnn": {"Decaying", "Recorded"}}
+    assert build_model("scnn", beta=0.8).decays() == pytest.approx({"lif1": 0.8, "lif2": 0.8, "lif3": 0.8})
+    assert build_model("slstm", beta=0.8).decays() == pytest.approx({"out": 0.8})
+    assert set(build_model("rsnn").decays()) == {"hidden", "readout"}
+
+    class HalfExplained(nn.Module):
+        gradcam_layer = property(lambda self: self)          # no cam_stages: Grad-CAM could not place its maps
+
+    with pytest.raises(TypeError, match="HalfExplained offers part of Explained: it lacks cam_stages"):
+        register("half")(HalfExplained)

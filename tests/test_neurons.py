@@ -59,12 +59,12 @@ def test_decays_out_of_range_are_refused():
 def test_learned_beta_gets_gradient_and_stays_in_unit_interval():
     torch.manual_seed(0)
     lif = LIF(beta=0.9, learn_beta=True)
-    assert 0 < lif.beta.item() < 1 and lif.beta.item() == pytest.approx(0.9)
+    assert 0 < lif.decay.item() < 1 and lif.decay.item() == pytest.approx(0.9)
     lif(torch.rand(10, 8, 16) * 2).sum().backward()
     assert lif.beta_logit.grad is not None and lif.beta_logit.grad.abs() > 0
     with torch.no_grad():
         lif.beta_logit.fill_(50.0)     # an optimiser step of any size keeps beta inside (0, 1)
-    assert 0 < lif.beta.item() <= 1.0 and lif.beta.item() == pytest.approx(1.0)
+    assert 0 < lif.decay.item() <= 1.0 and lif.decay.item() == pytest.approx(1.0)
 
 
 def test_alif_adaptation_path_carries_gradient():

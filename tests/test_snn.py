@@ -35,7 +35,7 @@ def poisson_input(T=6, B=3, size=34, rate=0.5, seed=1):
 
 def per_step_reference(model: S.SpikingCNN, x: torch.Tensor) -> torch.Tensor:
     """The source study's order of work: every layer once per time bin, snntorch Leaky neurons."""
-    betas = model.betas()
+    betas = model.decay_tensor()
     spike_grad = surrogate.fast_sigmoid(slope=25)
     lifs = [snn.Leaky(beta=betas[i], threshold=1.0, spike_grad=spike_grad, reset_mechanism="subtract")
             for i in range(3)]
@@ -106,15 +106,15 @@ def test_spike_counts_and_rates_describe_last_forward():
 
 def test_learned_beta_gets_gradient_and_stays_in_unit_interval():
     model = S.SpikingCNN(beta=0.8, learn_beta=True)
-    assert all(abs(b - 0.8) < 1e-6 for b in model.beta.values())
+    assert all(abs(b - 0.8) < 1e-6 for b in model.decays().values())
     out = model(torch.poisson(torch.full((5, 2, 2, 34, 34), 0.5)))
     out.sum().backward()   # even a silent output passes gradient to beta through the surrogate
     assert model.beta_logit.grad is not None and (model.beta_logit.grad != 0).all()
     with torch.no_grad():
         model.beta_logit.add_(10.0)                           # a wild optimizer step
-    assert all(0 < b < 1 for b in model.beta.values())
+    assert all(0 < b < 1 for b in model.decays().values())
     fixed = S.SpikingCNN(beta=0.5)
-    assert fixed.beta == {"lif1": 0.5, "lif2": 0.5, "lif3": 0.5}
+    assert fixed.decays() == {"lif1": 0.5, "lif2": 0.5, "lif3": 0.5}
     assert "beta_fixed" not in dict(fixed.named_parameters()) and "beta_fixed" in fixed.state_dict()
 
 
@@ -125,7 +125,7 @@ def test_checkpoint_rebuilds_the_scnn(tmp_path):
     loaded, _ = load_model(tmp_path / "scnn.pth")
     x = torch.poisson(torch.full((4, 2, 2, 32, 32), 1.0))
     assert isinstance(loaded, S.SpikingCNN) and torch.equal(loaded(x), model(x))
-    assert loaded.beta == model.beta
+    assert loaded.decays() == model.decays()
 
 
 def test_population_prediction_sums_each_class_group():

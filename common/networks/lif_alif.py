@@ -56,18 +56,17 @@ class RecurrentSNN(nn.Module):
         """The recurrent weights actually used: diagonal zeroed (no neuron drives itself)."""
         return self.w_rec * self.rec_mask
 
-    @property
-    def betas(self) -> dict[str, float]:
-        """Current decays: hidden membrane ``beta`` and readout ``kappa``."""
-        return {"beta_hidden": self.hidden.beta.item(), "beta_readout": self.readout.kappa.item()}
+    def decays(self) -> dict[str, float]:
+        """Current decay per layer: the hidden membrane's ``beta`` and the readout's ``kappa``."""
+        return {"hidden": self.hidden.decay.item(), "readout": self.readout.decay.item()}
 
     def epoch_metrics(self) -> dict:
-        """What the runner records after every epoch: the decays (trained or not)."""
-        return self.betas
+        """What the runner records after every epoch: the decays (trained or not), as ``beta_<layer>``."""
+        return {f"beta_{layer}": value for layer, value in self.decays().items()}
 
     def learned_decays(self) -> dict:
         """What the runner records of the trained model: the decays and the hidden layer's spike rate."""
-        return {**self.betas, "spike_rate": self.spike_rate}
+        return {**self.epoch_metrics(), "spike_rate": self.spike_rate}
 
     def forward(self, spikes: torch.Tensor) -> torch.Tensor:
         T = getattr(self, "expected_time_bins", None)   # set by common.load_model from the run's config

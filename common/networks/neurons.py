@@ -108,7 +108,8 @@ class LIF(nn.Module):
         self.trace = SpikeTrace()
 
     @property
-    def beta(self) -> torch.Tensor:
+    def decay(self) -> torch.Tensor:
+        """The membrane decay per step, ``beta`` (a tensor: differentiable when learned)."""
         return torch.sigmoid(self.beta_logit) if self.learn_beta else self.beta_fixed
 
     def init_state(self, like: torch.Tensor) -> dict:
@@ -120,7 +121,7 @@ class LIF(nn.Module):
 
     def forward(self, current: torch.Tensor, recurrent=None) -> torch.Tensor:
         steps = current.unbind(0)
-        state, beta, spikes, membrane = self.init_state(steps[0]), self.beta, [], []
+        state, beta, spikes, membrane = self.init_state(steps[0]), self.decay, [], []
         observed = bool(self.trace.observers)
         for step in steps:
             if recurrent is not None:
@@ -174,11 +175,12 @@ class LeakyReadout(nn.Module):
             self.register_buffer("kappa_fixed", torch.tensor(kappa))
 
     @property
-    def kappa(self) -> torch.Tensor:
+    def decay(self) -> torch.Tensor:
+        """The readout's decay per step, ``kappa`` (a tensor: differentiable when learned)."""
         return torch.sigmoid(self.kappa_logit) if self.learn_kappa else self.kappa_fixed
 
     def forward(self, current: torch.Tensor) -> torch.Tensor:
-        kappa, u, out = self.kappa, torch.zeros_like(current[0]), []
+        kappa, u, out = self.decay, torch.zeros_like(current[0]), []
         for step in current.unbind(0):
             u = kappa * u + step
             out.append(u)

@@ -3,34 +3,94 @@
 The one model interface: ``forward`` takes one batch and returns what the objective needs:
 an ANN returns logits ``[B, C]``; a spiking network returns output spikes over time ``[T, B, C]``
 (input ``[T, B, ...]``) and resets its own state at the start of every forward call.
-``gradcam_layer`` names the layer whose activations Grad-CAM explains.
+
+What a network offers beyond that is one of the capabilities below, each a Protocol: Grad-CAM
+(:class:`Explained`), membrane decays (:class:`Decaying`), entries of its own in the record
+(:class:`Recorded`). ``@register`` refuses a class that offers part of one, so a call site asks
+``isinstance(model, Recorded)`` and finds the whole capability or none of it.
+
+The decorators are the one list of models: a name that is not registered yet is looked for by importing
+this package's modules, once, so a checkpoint rebuilds in a fresh process whatever has been imported.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+import pkgutil
+from typing import Callable, Protocol, runtime_checkable
 
 from torch import nn
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
-# Where each registered network is defined, so a checkpoint rebuilds it whatever has been imported.
-HOMES = {"cnn": "common.networks.cnn", "cnn_events": "common.networks.cnn", "scnn": "common.networks.snn", "scnn_wide": "common.networks.snn",
-         "slstm": "common.networks.slstm", "rsnn": "common.networks.lif_alif", "mlp": "common.networks.lif_alif"}
+
+
+@runtime_checkable
+class Explained(Protocol):
+    """Grad-CAM explains it (common.explanations.gradcam): ``gradcam_layer``, the layer whose activations are
+    weighed, and ``cam_stages``, the layers from the input to it, through which a map is placed on the input."""
+
+    @property
+    def gradcam_layer(self) -> nn.Module: ...
+
+    @property
+    def cam_stages(self) -> list: ...
+
+
+@runtime_checkable
+class Decaying(Protocol):
+    """A spiking network's membrane decays, ``{layer: decay per time step}`` (``beta`` is only the constructor's
+    argument)."""
+
+    def decays(self) -> dict[str, float]: ...
+
+
+@runtime_checkable
+class Recorded(Protocol):
+    """What the runner records of the network beside its accuracy: after every epoch (``epoch_metrics``) and of
+    the trained model (``learned_decays``)."""
+
+    def epoch_metrics(self) -> dict: ...
+
+    def learned_decays(self) -> dict: ...
+
+
+CAPABILITIES = (Explained, Decaying, Recorded)
+
+
+def _members(capability) -> list[str]:
+    """The methods and properties a capability names."""
+    return sorted(name for name, member in vars(capability).items()
+                  if not name.startswith("_") and (callable(member) or isinstance(member, property)))
+
+
+def check_capabilities(cls) -> None:
+    """Raise TypeError if ``cls`` offers some members of a capability but not all."""
+    for capability in CAPABILITIES:
+        members = _members(capability)
+        missing = [name for name in members if not hasattr(cls, name)]
+        if missing and len(missing) < len(members):
+            raise TypeError(f"{cls.__name__} offers part of {capability.__name__}: it lacks {', '.join(missing)}")
 
 
 def register(name: str):
     def add(cls):
+        check_capabilities(cls)
         MODELS[name] = cls
         return cls
     return add
 
 
+def _import_networks() -> None:
+    """Import every module of this package, so each one's ``@register`` has run."""
+    for module in pkgutil.iter_modules(importlib.import_module(__package__).__path__):
+        importlib.import_module(f"{__package__}.{module.name}")
+
+
 def model_class(name: str) -> Callable[..., nn.Module]:
-    """The network registered as ``name``, importing the module that defines it if need be."""
-    if name not in MODELS and name in HOMES:
-        importlib.import_module(HOMES[name])
+    """The network registered as ``name``, importing the package's modules if need be."""
     if name not in MODELS:
-        raise KeyError(f"unknown model {name!r}; the study's models: {sorted(HOMES)}")
+        _import_networks()
+    if name not in MODELS:
+        raise KeyError(f"unknown model {name!r}; the study's models: {sorted(MODELS)}")
     return MODELS[name]
 
 

@@ -83,6 +83,11 @@ class SpikingConvLSTM(nn.Module):
         self.spike_counts: dict[str, float] = {}
         self.spike_rates: dict[str, float] = {}
 
+    def decays(self) -> dict[str, float]:
+        """The output layer's membrane decay (the LSTM layers have none). Its buffer keeps the constructor's name,
+        ``beta``, which the saved checkpoints hold."""
+        return {LSTM_LAYERS[-1]: self.beta.item()}
+
     @property
     def gradcam_layer(self) -> nn.Module:
         return self.hidden_tap

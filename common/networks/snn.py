@@ -175,22 +175,21 @@ class SpikingCNN(nn.Module):
         self.spike_counts: dict[str, float] = {}
         self.spike_rates: dict[str, float] = {}
 
-    def betas(self) -> torch.Tensor:
-        """The three layers' decay rates as a tensor (differentiable when learned)."""
+    def decay_tensor(self) -> torch.Tensor:
+        """The three layers' decays as one tensor, as the forward pass uses them (differentiable when learned)."""
         return torch.sigmoid(self.beta_logit) if self.learn_beta else self.beta_fixed
 
-    @property
-    def beta(self) -> dict[str, float]:
-        """Current beta of each spiking layer, e.g. ``{"lif1": 0.5, "lif2": 0.5, "lif3": 0.5}``."""
-        return dict(zip(LAYERS, self.betas().detach().cpu().tolist()))
+    def decays(self) -> dict[str, float]:
+        """Current decay (beta) of each spiking layer, e.g. ``{"lif1": 0.5, "lif2": 0.5, "lif3": 0.5}``."""
+        return dict(zip(LAYERS, self.decay_tensor().detach().cpu().tolist()))
 
     def epoch_metrics(self) -> dict:
         """What the runner records after every epoch: each layer's beta, when it is learned."""
-        return {f"beta_{k}": v for k, v in self.beta.items()} if self.learn_beta else {}
+        return {f"beta_{k}": v for k, v in self.decays().items()} if self.learn_beta else {}
 
     def learned_decays(self) -> dict:
         """What the runner records of the trained model beside its accuracy."""
-        return {"learned_beta": self.beta} if self.learn_beta else {}
+        return {"learned_beta": self.decays()} if self.learn_beta else {}
 
     @property
     def gradcam_layer(self) -> nn.Module:
@@ -213,7 +212,7 @@ class SpikingCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = event_batch(x, self.in_channels, self.input_size, self.expected_time_bins)
         T, B = x.shape[:2]
-        beta = self.betas()
+        beta = self.decay_tensor()
 
         def lif(current, i):   # spikes of layer i, shown to its trace (NeuroBench observes there)
             spikes, membrane = leaky_over_time(current, beta[i], self.threshold, self.surrogate_grad, True)

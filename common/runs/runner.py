@@ -16,7 +16,7 @@ from common.config import seed_everything
 from common.data.errors import DatasetNotFoundError
 from common.data.images import IMAGE_DATASETS, image_data
 from common.files import hold_root
-from common.networks.registry import build_model, count_parameters
+from common.networks.registry import Recorded, build_model, count_parameters
 from common.runs.checkpoint import load_run_model
 from common.runs.preflight import preflight
 from common.runs.records import make_record, save_record, table_path
@@ -95,7 +95,7 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
     optimizer, scheduler = adamw_one_cycle(model, config, len(data.train_loader))
     outcome = fit(model, config, data.train_loader, data.test_loader, objective, optimizer, scheduler,
                   reuse_trained=reuse_trained, evaluate_every_epoch=evaluate_every_epoch,
-                  epoch_metrics=(lambda m: m.epoch_metrics()) if hasattr(model, "epoch_metrics") else None)
+                  epoch_metrics=(lambda m: m.epoch_metrics()) if isinstance(model, Recorded) else None)
     record = make_record(config, outcome, **measure(model, spec, data, objective, outcome),
                          train_samples=len(data.train_loader.labels))
     if reference is not None:
@@ -189,7 +189,8 @@ def measure(model, spec: ResolvedSpec, data, objective, outcome) -> dict:
     found = {"parameters": count_parameters(model), "seconds_per_epoch": epoch_seconds(outcome["history"])}
     if spec.spec.over_time:       # spiking output [T, B, C]: every prefix of the recording is an answer
         found.update(evaluate_over_time(model, data.test_loader, objective, spec.config.device))
-    found.update(getattr(model, "learned_decays", lambda: {})())
+    if isinstance(model, Recorded):
+        found.update(model.learned_decays())
     return found
 
 

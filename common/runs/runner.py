@@ -97,7 +97,7 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
                   reuse_trained=reuse_trained, evaluate_every_epoch=evaluate_every_epoch,
                   epoch_metrics=(lambda m: m.epoch_metrics()) if isinstance(model, Recorded) else None)
     record = make_record(config, outcome, **measure(model, spec, data, objective, outcome),
-                         train_samples=len(data.train_loader.labels))
+                         train_samples=len(data.train_loader.labels), training=spec.training())
     if reference is not None:
         compare_with_reference(record, reference)
     return _saved(record, save, config)
@@ -180,7 +180,7 @@ def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool =
     print(f"{config.tag}: evaluated the saved model {path.name} (trained for {len(history)} epochs elsewhere) "
           f"on {test['n_samples']} test samples, no training here.")
     record = make_record(config, outcome, **measure(model, spec, data, objective, outcome), train_samples=None,
-                         evaluation_only=True, trained_with=portable_config(meta.get("config") or {}))
+                         training=spec.training(), evaluation_only=True, trained_with=portable_config(meta.get("config") or {}))
     return _saved(record, save, config)
 
 

@@ -403,6 +403,21 @@ class ResolvedSpec:
         from common.networks.objectives import build_objective
         return build_objective(**self.objective)
 
+    def training(self) -> dict:
+        """How the run is trained, as its record keeps it: the objective with its rates, the optimizer and its
+        schedule, and the augmentation of training batches (None: none). Readers take these from here,
+        never guess them from the model."""
+        augmentation = None
+        if self.settings.get("augment"):
+            augmentation = {"random_affine": self.spec.augment}
+        elif self.settings.get("max_shift"):
+            augmentation = {"random_shift_px": self.settings["max_shift"]}
+        return {"objective": dict(self.objective), "optimizer": {"name": "AdamW", "lr": self.config.lr,
+                                                                 "weight_decay": self.config.weight_decay},
+                "schedule": {"name": "one_cycle", "max_lr": self.config.lr, "stepped": "per batch",
+                             "epochs": self.config.epochs} if self.spec.optimizer == "adamw_one_cycle" else None,
+                "augmentation": augmentation}
+
     def with_seed(self, seed: int) -> "ResolvedSpec":
         """The same run with another seed (named ``..._seed<k>`` where the spec says so)."""
         name = _run_name(self.spec, self.overrides, seed)

@@ -14,8 +14,13 @@ from common.runs.specs import SOURCE_REPORTED, SPECS
 
 # Every experiment of the study and the notebook that runs it, so the comparison can say what is missing:
 # the specs, and the LIF/ALIF grid's headline cells under the names common.study.compare.grid_records gives them.
-EXPERIMENTS = {**{name: spec.notebook for name, spec in SPECS.items() if name != "lif_alif"},
-               **{f"{m}_{d}": "07" for m in ("rsnn_lif", "rsnn_alif", "mlp") for d in ("mnist", "fashion-mnist")}}
+def _experiments() -> dict[str, str]:
+    from common.study.lif_alif import HEADLINE_RUNS
+    return {**{name: spec.notebook for name, spec in SPECS.items() if name != "lif_alif"},
+            **{name: "07" for name in HEADLINE_RUNS}}
+
+
+EXPERIMENTS = _experiments()
 
 
 def not_run(records: list[dict], status: dict | None = None) -> pd.DataFrame:
@@ -41,14 +46,13 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
     ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>`` so that they sit in the same tables as the other runs."""
     from common.runs.records import ResultsTable
     from common.runs.specs import profile_settings
-    from common.study.lif_alif import main_comparison, results_table_path
+    from common.study.lif_alif import headline_name, main_comparison, results_table_path
 
     records = []
     for record in main_comparison(ResultsTable(results_table_path(profile, output_root)).rows(),
                                   profile_settings("lif_alif", profile)):
         cell = record["cell"]
-        name = f"rsnn_{cell['neuron']}_{cell['dataset']}" if cell["model"] == "rsnn" else f"mlp_{cell['dataset']}"
-        name += f"_seed{cell['seed']}"
+        name = f"{headline_name(cell)}_seed{cell['seed']}"
         records.append({**record, "run": f"{name}-{profile}", "config": {**record["config"], "run_name": name},
                         "trained_as": record["config"]["run_name"]})   # the name its checkpoint proves
     return records
@@ -87,11 +91,16 @@ def accuracy_table(records: list[dict]) -> pd.DataFrame:
     return table.sort_values(keys, ignore_index=True)
 
 
-def predictor(model):
-    """How NeuroBench turns the model's output into a class: the study's own objectives, i.e. most spikes
-    per class group for a spiking output (no decision when silent or tied), argmax of logits otherwise."""
-    from common.networks.objectives import CROSS_ENTROPY, CROSS_ENTROPY_OVER_PREFIXES, spike_count_mse
+def predictor(model, training: dict | None = None):
+    """How NeuroBench turns the model's output into a class: the run's own objective (``training``: the record's,
+    :meth:`common.runs.specs.ResolvedSpec.training`), i.e. most spikes per class group for a spiking output (no
+    decision when silent or tied), argmax of logits otherwise. Records written before the objective was kept
+    name none; for them it follows from the model's outputs."""
+    from common.networks.objectives import (CROSS_ENTROPY, CROSS_ENTROPY_OVER_PREFIXES, build_objective,
+                                            spike_count_mse)
 
+    if training and training.get("objective"):
+        return build_objective(**training["objective"]).predict
     if hasattr(model, "population_size"):      # outputs spikes [T, B, n_classes * population_size]
         return spike_count_mse(n_classes=model.n_classes, population_size=model.population_size).predict
     if hasattr(model, "answer_every_prefix"):  # a CNN on event frames: logits [T', B, C], the last row decides
@@ -154,8 +163,8 @@ def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_roo
     counts = getattr(model, "spike_counts", None)   # spiking models only (a CNN on event frames is time-first too)
     spikes = sum(counts.values()) if counts else float("nan")
     neurons = neurons_per_sample(model, batch, time_first)
-    nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels, predictor(model),
-                            time_first)
+    nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels,
+                            predictor(model, record.get("training")), time_first)
     row = {"run": run_name(record), "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
            "spikes/sample": spikes, "neurons": neurons, **nb}
     row["energy_memory_nJ"] = memory_aware_nj(**_counts(row))

@@ -20,6 +20,21 @@ from common.runs.records import flat
 FACTORS = ("dataset", "model", "neuron", "recurrent", "hidden", "epochs", "learn_beta", "encoding")
 
 
+# The headline cells' names in the study's tables (notebook 08, the README): one name per (model, neuron,
+# dataset), written here once and looked up, never parsed back.
+HEADLINE_RUNS = {f"{model}_{neuron}_{dataset}" if neuron else f"{model}_{dataset}":
+                 {"model": model, "neuron": neuron, "dataset": dataset}
+                 for model, neuron in (("rsnn", "lif"), ("rsnn", "alif"), ("mlp", None))
+                 for dataset in ("mnist", "fashion-mnist")}
+
+
+def headline_name(cell: dict) -> str:
+    """The name of a headline cell's kind (``rsnn_alif_mnist``, ``mlp_fashion-mnist``): :data:`HEADLINE_RUNS`."""
+    kind = {"model": cell["model"], "neuron": cell.get("neuron") if cell["model"] == "rsnn" else None,
+            "dataset": cell["dataset"]}
+    return next(name for name, k in HEADLINE_RUNS.items() if k == kind)
+
+
 # ---------------------------------------------------------------- one cell of the factor grid
 
 def cell_name(cell: dict) -> str:
@@ -250,12 +265,11 @@ def source_claims(rows: list[dict]) -> list[str]:
     from common.runs.specs import SOURCE_REPORTED
 
     lines = []
-    for name, (reported, how) in SOURCE_REPORTED.items():
-        model, _, rest = name.partition("_")
-        neuron, dataset = rest.split("_", 1) if model == "rsnn" else (None, rest)
-        if model not in ("rsnn", "mlp"):
+    for name, kind in HEADLINE_RUNS.items():
+        if name not in SOURCE_REPORTED:
             continue
-        means = cell_means(rows, model, dataset, neuron)
+        reported, how = SOURCE_REPORTED[name]
+        means = cell_means(rows, kind["model"], kind["dataset"], kind["neuron"])
         if means:
             lines.append(f"Source reported {name} {reported:.2%} ({how}); the best cell of that kind here: "
                          f"{max(means):.2%} (mean over seeds).")

@@ -113,8 +113,8 @@ def parse_overrides(pairs: list[str] | None) -> dict:
 
     overrides = {}
     for pair in pairs or []:
-        name, sep, text = pair.partition("=")
-        if not sep or not name.strip():
+        name, text = pair.split("=", 1) if "=" in pair else ("", "")
+        if not name.strip():
             raise ValueError(f"--set takes NAME=VALUE, e.g. --set beta=0.9; got {pair!r}")
         try:
             value = json.loads(text)
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile != "smoke" and not args.no_report and not args.output_root:
         try:
             from common.study.report import update_readme
-            update_readme(status=read_status(args.profile))
+            update_readme(status=read_status(args.profile), profile=args.profile)
             print("README.md results section regenerated from results/")
         except Exception as error:   # the notebooks' outcomes above stand; say what went wrong here
             print(f"README report failed: {type(error).__name__}: {error}", file=sys.stderr)

@@ -74,3 +74,20 @@ def test_words_follow_the_adjusted_test():
         if match:
             adjusted = 0.0 if match.group(1) == "< 0.001" else float(match.group(1))
             assert (match.group(2) == "differs") == (adjusted < 0.05), line
+
+
+def test_the_spiking_lstm_answer_follows_its_adjusted_tests():
+    import pandas as pd
+
+    accuracy = pd.DataFrame({"parameters": [18254, 18538]}, index=["beta 0.8", "spiking LSTM, equal size"])
+    def family(diffs, holm_ps):
+        return pd.DataFrame([{"a": "beta 0.8", "b": "spiking LSTM, equal size", "time bins": t, "b - a (points)": d,
+                              "95% CI low": d - 1, "95% CI high": d + 1, "runs": 15, "folds": 5,
+                              "Holm p (folds)": p} for t, d, p in zip((3, 25), diffs, holm_ps)])
+    ahead = findings.slstm_answer(family([4.0, 2.0], [0.01, 0.2]), accuracy)[0]
+    assert "Yes:" in ahead and "ahead after 3 bins" in ahead and "+2.00 points" in ahead and "18,538" in ahead
+    none = findings.slstm_answer(family([4.0, -2.0], [0.3, 0.2]), accuracy)[0]
+    assert "Not shown:" in none and "at none of the family's 2 time points" in none
+    behind = findings.slstm_answer(family([-4.0, -2.0], [0.01, 0.04]), accuracy)[0]
+    assert "No, it is behind:" in behind and "behind after 3, 25 bins" in behind
+    assert findings.slstm_answer(family([1.0, 1.0], [1, 1]).assign(b="other"), accuracy) == []

@@ -77,6 +77,7 @@ def nmnist(rows: list[dict]) -> list[str]:
                    f"p = {p_text(line['p (folds)'])}, Holm {p_text(line['Holm p (folds)'])}: "
                    f"{verdict(line['Holm p (folds)'])}; over recordings Holm {p_text(line['Holm p (CMH)'])} "
                    f"({line['only a right']} recordings only {line.a} got right, {line['only b right']} only {line.b}).")
+    out += slstm_answer(pairs, accuracy)
     survivors = pairs[pairs["Holm p (folds)"] < 0.05]
     if len(survivors):
         out.append("  - Differences that survive Holm over folds: " + "; ".join(
@@ -101,6 +102,30 @@ def nmnist(rows: list[dict]) -> list[str]:
         if parts:
             out.append(f"  - Early answers, {variant}: " + "; ".join(parts) + " (means over runs).")
     return out
+
+
+def slstm_answer(pairs: pd.DataFrame, accuracy: pd.DataFrame, cnn: str = "beta 0.8",
+                 lstm: str = "spiking LSTM, equal size") -> list[str]:
+    """Notebook 06's question on real event data: does the spiking LSTM beat the spiking CNN at one budget?
+    Answered from the family's lines of that pair, at the level of folds (Holm over the whole family)."""
+    lines = pairs[(pairs["a"] == cnn) & (pairs["b"] == lstm)]
+    if not len(lines):
+        return []
+    last = lines.iloc[-1]
+    ahead = lines[(lines["Holm p (folds)"] < 0.05) & (lines["b - a (points)"] > 0)]["time bins"].tolist()
+    behind = lines[(lines["Holm p (folds)"] < 0.05) & (lines["b - a (points)"] < 0)]["time bins"].tolist()
+    answer = ("yes" if ahead and not behind else "no, it is behind" if behind and not ahead
+              else "mixed" if ahead and behind else "not shown")
+    where = "; ".join(part for part in (f"ahead after {', '.join(map(str, ahead))} bins" if ahead else "",
+                                        f"behind after {', '.join(map(str, behind))} bins" if behind else "") if part)
+    return [f"  - **Does the spiking LSTM beat the spiking CNN at one budget, on real event data (notebook 06)?** "
+            f"{answer.capitalize()}: at about the same size ({int(accuracy.loc[lstm, 'parameters']):,} against "
+            f"{int(accuracy.loc[cnn, 'parameters']):,} parameters), same folds, seeds, epochs and optimizer, the "
+            f"spiking LSTM - spiking CNN (beta 0.8) after all {last['time bins']} bins is "
+            f"{last['b - a (points)']:+.2f} points (95% CI {last['95% CI low']:+.2f} .. {last['95% CI high']:+.2f}, "
+            f"{last['runs']} runs over {last['folds']} folds, Holm p over folds {p_text(last['Holm p (folds)'])})"
+            + (f"; {where} (Holm p < 0.05 over folds)" if where else
+               f"; at none of the family's {len(lines)} time points does a difference survive Holm over folds") + "."]
 
 
 # ---------------------------------------------------------------- LIF vs ALIF (notebook 07)

@@ -1,6 +1,7 @@
-"""Speed of every run of the study: training samples/s in the project's loop, inference latency.
+"""Speed of every run of the study: training samples/s in the project's loop, the memory a training step
+keeps for its backward pass, inference latency.
 
-    python benchmarks/all_models.py [--profile quick] [--batches 5] [--with-source]
+    python benchmarks/all_models.py [--profile quick] [--batches 5] [--only NAME ...] [--with-source]
 
 Each row is a spec of common/runs/specs.py under ``--profile`` (the notebooks' runs, and the LIF/ALIF grid's
 headline cells), so the benchmark trains exactly what the notebooks train: the same model and arguments,
@@ -65,9 +66,26 @@ def build(spec, device):
     return common.build_model(spec.config.model, **spec.config.model_kwargs).to(device)
 
 
-def training_speed(spec, n_batches: int, device) -> float:
+def saved_for_backward_mb(model, objective, inputs, targets) -> float:
+    """Megabytes of tensors one training step keeps for its backward pass (autograd's saved tensors, each
+    storage counted once): the memory a training batch holds at its peak beside the fixed weights and optimizer
+    state, the same measure on CPU and GPU (a CPU has no peak-allocation counter)."""
+    storages = {}
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = objective.loss(model(inputs), targets)
+    loss.backward()
+    return sum(storages.values()) / 2 ** 20
+
+
+def training_speed(spec, n_batches: int, device) -> tuple[float, float]:
     """Samples/s over ``n_batches`` steps of the project's training loop at the spec's batch size, optimizer
-    and learning rate (one warm-up step first)."""
+    and learning rate (one warm-up step first), and :func:`saved_for_backward_mb` of one step."""
     model, batch = build(spec, device), spec.config.batch_size
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.config.lr, weight_decay=spec.config.weight_decay)
     data = [(make_input(spec, batch), torch.randint(0, spec.config.model_kwargs.get("n_classes", 10), (batch,)))]
@@ -75,7 +93,9 @@ def training_speed(spec, n_batches: int, device) -> float:
     train_one_epoch(model, data, objective, optimizer, device, desc="warm-up")
     start = time.perf_counter()
     train_one_epoch(model, data * n_batches, objective, optimizer, device, desc=spec.config.run_name)
-    return n_batches * batch / (time.perf_counter() - start)
+    speed = n_batches * batch / (time.perf_counter() - start)
+    inputs, targets = data[0]
+    return speed, saved_for_backward_mb(model.train(), objective, inputs.to(device), targets.to(device))
 
 
 @torch.no_grad()
@@ -98,22 +118,27 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", type=int, default=5, help="timed training steps per model")
     parser.add_argument("--with-source", action="store_true", help="also run the N-MNIST source-loop comparison")
     parser.add_argument("--device", default=None, help="default: CUDA, then MPS, then CPU")
+    parser.add_argument("--only", nargs="*", default=None, help="time only the specs whose name starts with these")
     args = parser.parse_args(argv)
     device = torch.device(args.device or common.pick_device())
     common.seed_everything(0)
     rows = []
     for name, spec in study_runs(args.profile).items():
+        if args.only and not name.startswith(tuple(args.only)):
+            continue
         steps = spec.settings.get("n_time_bins") or (spec.settings["n_steps"] if spec.config.model == "rsnn" else "-")
-        train = training_speed(spec, args.batches, device)
+        train, memory = training_speed(spec, args.batches, device)
         single = inference_ms(spec, 1, device)
         batched = inference_ms(spec, INFERENCE_BATCH, device)
-        rows.append(f"| {name} | {spec.config.batch_size} | {steps} | {train:,.0f} | {single:.2f} | {batched:.3f} |")
+        parameters = common.count_parameters(build(spec, "cpu"))
+        rows.append(f"| {name} | {parameters:,} | {spec.config.batch_size} | {steps} | {train:,.0f} | {memory:,.0f} "
+                    f"| {single:.2f} | {batched:.3f} |")
         print(rows[-1], flush=True)
-    from common.networks.layout import cpu_description
+    from common.machine import cpu_description
     print(f"\nEvery run of profile {args.profile}, project loop, {device} ({cpu_description()}), "
           f"{torch.get_num_threads()} threads, {args.batches} timed training batches each")
-    print(f"| spec (notebook) | training batch | T | training samples/s | inference ms (1 sample) "
-          f"| inference ms/sample (batch {INFERENCE_BATCH}) |\n|---|---|---|---|---|---|")
+    print(f"| spec (notebook) | parameters | training batch | T | training samples/s | MB saved for backward "
+          f"| inference ms (1 sample) | inference ms/sample (batch {INFERENCE_BATCH}) |\n|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     if args.with_source:
         import nmnist_training_speed

@@ -195,7 +195,7 @@ def main(argv=None) -> int:
     if args.row:
         print(json.dumps(breakdown(args.batch) if args.row == "breakdown" else measure(args.row, args.batch)))
         return 0
-    from common.networks.layout import cpu_description
+    from common.machine import cpu_description
     print(f"{cpu_description()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"batch {args.batch}, T={T}")
     results = {}

@@ -2,6 +2,7 @@
 import importlib.util
 
 import pytest
+import torch
 
 from common.config import PROJECT_ROOT
 
@@ -17,9 +18,19 @@ RUNS = all_models.study_runs("smoke")
 def test_every_run_of_the_benchmark_trains_and_infers(name):
     spec = RUNS[name]
     spec.config.batch_size = 2   # tiny, for the test
-    speed = all_models.training_speed(spec, 1, "cpu")
+    speed, memory = all_models.training_speed(spec, 1, "cpu")
     latency = all_models.inference_ms(spec, 1, "cpu", repeats=1)
-    assert speed > 0 and latency > 0
+    assert speed > 0 and latency > 0 and memory > 0
+
+
+def test_memory_saved_for_backward_counts_each_storage_once():
+    """A Linear layer on a [B, n] input saves its input for backward: B * n float32 values, counted once."""
+    from torch import nn
+    from common.networks.objectives import CROSS_ENTROPY
+
+    model, inputs = nn.Sequential(nn.Linear(1000, 10)), torch.randn(64, 1000)
+    mb = all_models.saved_for_backward_mb(model, CROSS_ENTROPY, inputs, torch.zeros(64, dtype=torch.long))
+    assert 64 * 1000 * 4 / 2 ** 20 <= mb < 64 * 1000 * 4 / 2 ** 20 * 1.1   # + the loss's few small tensors
 
 
 def test_the_benchmark_times_what_the_notebooks_train():

@@ -290,7 +290,8 @@ def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_pa
     monkeypatch.setattr(layout, "_memory", {})
     monkeypatch.delenv(layout.ENV_TIME_CHUNK, raising=False)
     calls = []
-    monkeypatch.setattr(layout, "calibrate", lambda model, x: calls.append(1) or {"1": 0.3, "5": 0.1, "all": 0.2})
+    monkeypatch.setattr(layout, "calibrate", lambda model, x: calls.append(1) or {"1": [0.3] * 5, "5": [0.1] * 5,
+                                                                                "all": [0.2] * 5})
     model = S.SpikingCNN().train()
     x = torch.zeros(10, 4, 2, 34, 34)
     assert layout.time_chunk(model, x) == 5 and layout.time_chunk(model, x) == 5 and len(calls) == 1
@@ -298,6 +299,14 @@ def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_pa
     assert [v["chunk"] for v in saved.values()] == ["5"] and "torch" in next(iter(saved))
     monkeypatch.setattr(layout, "_memory", {})
     assert layout.time_chunk(model, x) == 5 and len(calls) == 1          # from the file, not measured again
+    monkeypatch.setattr(layout, "_memory", {})
+    monkeypatch.setenv(layout.ENV_TIME_CHUNK, "recalibrate")
+    assert layout.time_chunk(model, x) == 5 and len(calls) == 2          # measured again on request
+    monkeypatch.delenv(layout.ENV_TIME_CHUNK)
+    saved = json.loads((tmp_path / "time_chunk.json").read_text())
+    (tmp_path / "time_chunk.json").write_text(json.dumps({k: {**v, "version": 1} for k, v in saved.items()}))
+    monkeypatch.setattr(layout, "_memory", {})
+    assert layout.time_chunk(model, x) == 5 and len(calls) == 3          # a choice of an older calibration: again
     monkeypatch.setenv(layout.ENV_TIME_CHUNK, "all")
     assert layout.time_chunk(model, x) is None
     monkeypatch.setenv(layout.ENV_TIME_CHUNK, "0")
@@ -307,7 +316,44 @@ def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_pa
 
 def test_calibration_times_each_candidate_and_leaves_the_model_as_it_was():
     model = S.SpikingCNN().train()
-    for measure in (layout.calibrate, layout.ceiling):
-        timings = measure(model, torch.rand(6, 2, 2, 34, 34))
-        assert set(timings) == {"1", "5", "all"} and all(t > 0 for t in timings.values())
+    timings = layout.calibrate(model, torch.rand(6, 2, 2, 34, 34), rounds=2)
+    assert set(timings) == {"1", "5", "all"} and all(len(t) == 2 and min(t) > 0 for t in timings.values())
+    ceiling = layout.ceiling(model, torch.rand(6, 2, 2, 34, 34))
+    assert set(ceiling) == {"1", "5", "all"} and all(t > 0 for t in ceiling.values())
     assert model.time_chunk == "auto" and all(p.grad is None for p in model.parameters())
+
+
+class FakeMachine:
+    """A clock and steps whose cost is set by hand: ``steady[chunk]`` seconds a step, plus ``warm_up`` on the
+    first call of each candidate (the trap of a first-step calibration: it ranks the one-time set-up)."""
+
+    def __init__(self, steady, warm_up=3.0):
+        self.now, self.steady, self.warm_up, self.calls = 0.0, steady, warm_up, {}
+
+    def clock(self):
+        return self.now
+
+    def step_for(self, chunk):
+        name = str(chunk or "all")
+        def step():
+            n = self.calls.get(name, 0)
+            self.calls[name] = n + 1
+            self.now += self.steady[name] + (self.warm_up if n == 0 else 0.0)
+        return step
+
+
+def test_a_warm_up_biased_timer_does_not_fool_the_choice():
+    # steady state: 5 bins fastest; every candidate's first step costs 3 s more (one-time set-up)
+    machine = FakeMachine({"1": 0.30, "5": 0.20, "all": 0.26})
+    times = layout.interleaved_seconds(machine.step_for, clock=machine.clock)
+    assert all(len(t) == layout.ROUNDS for t in times.values())
+    assert max(max(t) for t in times.values()) < 1.0                  # no warm-up inside a timed round
+    assert layout.choose(times) == ("5", True)
+
+
+def test_a_choice_the_spread_cannot_carry_falls_back_to_the_default():
+    noisy = {"1": [0.30, 0.31, 0.29, 0.30, 0.30], "5": [0.20, 0.26, 0.21, 0.27, 0.22],
+             "all": [0.21, 0.25, 0.20, 0.26, 0.24]}                   # 5 and all overlap
+    assert layout.choose(noisy) == (str(layout.DEFAULT_CHUNK), False)
+    clear = {"1": [0.30] * 5, "5": [0.20, 0.21, 0.20, 0.21, 0.20], "all": [0.25, 0.26, 0.25, 0.26, 0.25]}
+    assert layout.choose(clear) == ("5", True)

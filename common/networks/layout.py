@@ -4,10 +4,16 @@ Convolution and pooling carry no state, so the spiking CNN may apply them to sev
 call (``[chunk * B, C, H, W]``). All 25 bins at once makes tensors of ~140 MB per layer at batch 128,
 which leave the cache; one bin per call keeps them in it but pays a call per bin. Which wins depends on
 the CPU (AVX2 or AVX-512), on CUDA and on the batch size, so it is not assumed: the first training step
-of a shape times the whole model's forward and backward (channels_last) for chunks of 1, 5 and all bins,
-keeps the fastest, and caches the choice per machine in
-``~/.cache/snn-study/time_chunk.json``. ``SNN_TIME_CHUNK=1|5|all`` forces one (and skips calibration).
-Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py).
+of a shape times the whole model's forward and backward for chunks of 1, 5 and all bins.
+
+A measurement can be fooled (the candidate timed first pays the warm-up; a busy machine slows one
+candidate's turn), so :func:`calibrate` warms every candidate up first, then times them interleaved over
+several rounds, each round in another order, and :func:`choose` keeps the fastest median only when its
+spread is clear of the runner-up's. When the spreads overlap it refuses to decide and takes
+:data:`DEFAULT_CHUNK`. The choice is cached per machine, shape, torch release and calibration version in
+``~/.cache/snn-study/time_chunk.json`` (an entry of another version is measured again);
+``SNN_TIME_CHUNK=1|5|all`` forces one (and skips calibration), ``SNN_TIME_CHUNK=recalibrate`` measures again
+and replaces the cached entry. Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py).
 """
 from __future__ import annotations
 
@@ -24,13 +30,19 @@ from common.machine import cpu_description
 ENV_TIME_CHUNK = "SNN_TIME_CHUNK"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snn-study" / "time_chunk.json"
 CANDIDATES = (1, 5, None)   # None: every time bin in one call
+# When the measurement cannot tell the candidates apart: 5 bins per call was the fastest steady-state layout on a
+# 2-core AMD EPYC with AVX-512 at batch 128 (388 / 377 samples/s against 218 / 226 for 1 bin and 272 / 266 for all
+# bins) and at batch 32 (418 / 381 against 378 / 378 for all bins), benchmarks/peers.py, issue #27.
+DEFAULT_CHUNK = 5
+CALIBRATION_VERSION = 2     # bump when calibrate/choose change: older cached choices are measured again
+ROUNDS = 5                  # timed rounds per candidate, interleaved
 _memory: dict[str, int | None] = {}
 
 
 def forced() -> tuple[bool, int | None]:
     """(True, chunk) when $SNN_TIME_CHUNK sets the chunk, else (False, None)."""
     value = os.environ.get(ENV_TIME_CHUNK, "").strip().lower()
-    if not value:
+    if not value or value == "recalibrate":
         return False, None
     if value == "all":
         return True, None
@@ -69,19 +81,50 @@ def _stages_time(model, x: torch.Tensor, chunk: int | None) -> float:
         model.zero_grad(set_to_none=True)
 
 
-def _step_time(model, x: torch.Tensor, chunk: int | None) -> float:
-    """Seconds of the whole model's forward + backward with ``chunk`` (what training pays)."""
-    saved, model.time_chunk = model.time_chunk, chunk
+def interleaved_seconds(step_for, candidates=CANDIDATES, rounds: int = ROUNDS, clock=time.perf_counter) -> dict:
+    """Seconds of ``step_for(chunk)()`` per candidate: every candidate warmed up once (untimed), then ``rounds``
+    timed rounds, each visiting every candidate once, each round in another (rotated) order, so neither the
+    warm-up nor a slow spell of the machine falls on one candidate alone. ``{name: [seconds per round]}``."""
+    steps = {str(c or "all"): step_for(c) for c in candidates}
+    for step in steps.values():
+        step()
+    names, times = list(steps), {name: [] for name in steps}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            start = clock()
+            steps[name]()
+            times[name].append(clock() - start)
+    return times
+
+
+def choose(times: dict[str, list[float]]) -> tuple[str, bool]:
+    """(chunk name, decided): the candidate of least median time when its spread (the middle half of its rounds)
+    lies wholly below the runner-up's; otherwise (``DEFAULT_CHUNK``, False), since the measurement cannot tell."""
+    import numpy as np
+
+    quartiles = {name: np.percentile(t, [25, 50, 75]) for name, t in times.items()}
+    ranked = sorted(quartiles, key=lambda name: quartiles[name][1])
+    best, runner_up = ranked[0], ranked[1]
+    if quartiles[best][2] < quartiles[runner_up][0]:
+        return best, True
+    return str(DEFAULT_CHUNK), False
+
+
+def calibrate(model, x: torch.Tensor, rounds: int = ROUNDS) -> dict[str, list[float]]:
+    """Seconds per forward + backward of the whole model for every candidate chunk, per round
+    (:func:`interleaved_seconds`); the model is left as it was."""
+    saved = model.time_chunk
+
+    def step_for(chunk):
+        def step():
+            model.time_chunk = chunk
+            model(x).sum().backward()
+        return step
     try:
-        return _median_seconds(lambda: model(x).sum().backward())
+        return interleaved_seconds(step_for, rounds=rounds)
     finally:
         model.time_chunk = saved
         model.zero_grad(set_to_none=True)
-
-
-def calibrate(model, x: torch.Tensor) -> dict:
-    """Seconds per forward + backward of the whole model for every candidate chunk."""
-    return {str(c or "all"): _step_time(model, x, c) for c in CANDIDATES}
 
 
 def ceiling(model, x: torch.Tensor) -> dict:
@@ -98,6 +141,11 @@ def shape_key(x: torch.Tensor) -> str:
 
 def _valid_entry(entry) -> bool:
     return isinstance(entry, dict) and str(entry.get("chunk")) in {str(c or "all") for c in CANDIDATES}
+
+
+def _current(entry: dict) -> bool:
+    """A cached choice made by this calibration (older ones were made by a scheme that could be fooled)."""
+    return entry.get("version") == CALIBRATION_VERSION
 
 
 def read_cache() -> dict:
@@ -130,11 +178,13 @@ def time_chunk(model, x: torch.Tensor) -> int | None:
     if key in _memory:
         return _memory[key]
     saved = read_cache()
-    if key not in saved:
+    again = os.environ.get(ENV_TIME_CHUNK, "").strip().lower() == "recalibrate"
+    if again or key not in saved or not _current(saved[key]):
         with torch.enable_grad():
-            timings = calibrate(model, x.detach())
-        best = min(timings, key=timings.get)
-        saved[key] = {"chunk": best, "seconds": timings}
+            times = calibrate(model, x.detach())
+        best, decided = choose(times)
+        saved[key] = {"chunk": best, "decided": decided, "version": CALIBRATION_VERSION,
+                      "median_seconds": {name: sorted(t)[len(t) // 2] for name, t in times.items()}}
         try:
             from common.files import write_json
             write_json(CACHE, saved)

@@ -1,0 +1,144 @@
+"""common/explanations/faithfulness.py: CAM maps of every model kind through the library, its metric classes,
+the results file and the findings lines computed from it."""
+import numpy as np
+import pytest
+import torch
+
+import common  # noqa: F401
+from common.explanations import faithfulness as F
+from common.networks.registry import build_model
+
+T = 4
+
+
+def clips(n=4, seed=0):
+    """Event clips as the metrics take them, [N, T * 2, 34, 34], with a blob of events each."""
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.zeros(n, T * 2, 34, 34)
+    for i in range(n):
+        r, c = torch.randint(6, 24, (2,), generator=generator).tolist()
+        x[i, :, r:r + 6, c:c + 6] = torch.randint(0, 3, (T * 2, 6, 6), generator=generator).float()
+    return x
+
+
+@pytest.mark.parametrize("method", ["GradCAM", "EigenCAM", "ScoreCAM", "AblationCAM"])
+def test_spiking_maps_are_one_per_clip_and_the_model_is_put_back(method):
+    torch.manual_seed(0)
+    model = build_model("scnn", beta=0.8).eval()
+    layer = model.gradcam_layer
+    x = clips()
+    maps = F.cam_maps(model, x, [0, 1, 2, 3], method, n_time_bins=T)
+    assert maps.shape == (4, 34, 34) and np.isfinite(maps).all() and maps.min() >= 0 and maps.max() <= 1
+    assert model.gradcam_layer is layer and model.time_chunk == "auto"       # unwrapped on exit
+
+
+def test_time_pooled_grad_cam_is_the_whole_clip_map_of_grad_cam_over_time():
+    from common.explanations.gradcam import grad_cam_over_time
+
+    torch.manual_seed(0)
+    model = build_model("scnn", beta=0.8).eval()
+    with torch.no_grad():                       # strong enough weights that the clip makes output spikes
+        model.conv1.weight.mul_(4)
+    x = clips(1)
+    clip = x[0].unflatten(0, (T, 2))
+    _, whole = grad_cam_over_time(model, clip, target_class=3)
+    ours = F.cam_maps(model, x, [3], "GradCAM", n_time_bins=T)[0]
+    if whole.max() > 0:
+        assert np.allclose(ours, (whole - whole.min()) / max(whole.max() - whole.min(), 1e-7), atol=1e-4)
+
+
+@pytest.mark.parametrize("name, kwargs", [("cnn_events", {"input_form": "summed"}),
+                                          ("cnn_events", {"input_form": "time_bins_as_channels", "n_time_bins": T})])
+def test_event_cnn_maps_and_scores(name, kwargs):
+    torch.manual_seed(0)
+    model = build_model(name, **kwargs).eval()
+    x = clips()
+    with F.explainable(model, T) as (scorer, _, _):
+        classes = F.decisions(scorer, x).tolist()
+    maps = F.cam_maps(model, x, classes, "GradCAMPlusPlus", n_time_bins=T)
+    scores = F.score_maps(model, x, maps, classes, T, percentiles=(20, 80))
+    assert scores["morf"].shape == (2, 4) and scores["road_combined"].shape == (4,)
+    assert set(np.unique(scores["morf"])) <= {-1.0, 0.0, 1.0}          # changes of a decision
+
+
+def test_decision_kept_is_one_only_for_an_outright_winner():
+    assert F.DecisionKept(1)(torch.tensor([0.0, 3.0, 1.0])) == 1
+    assert F.DecisionKept(1)(torch.tensor([3.0, 3.0, 1.0])) == 0         # a tie is no decision
+    assert F.DecisionKept(0)(torch.tensor([0.0, 3.0, 1.0])) == 0
+
+
+def test_road_combined_is_the_library_classes_definition():
+    """Our combination of the per-percentile MoRF and LeRF scores equals pytorch-grad-cam's ROADCombined."""
+    from pytorch_grad_cam.metrics.road import ROADCombined
+
+    torch.manual_seed(0)
+    model = build_model("cnn").eval()
+    x = torch.rand(6, 1, 28, 28)
+    classes = model(x).argmax(1).tolist()
+    maps = F.cam_maps(model, x, classes, "GradCAM")
+    ours = F.score_maps(model, x, maps, classes, percentiles=(20, 50, 80))["road_combined"]
+    targets = [F.DecisionKept(c) for c in classes]
+    theirs = ROADCombined(percentiles=[20, 50, 80])(x, maps, targets, model)
+    assert np.abs(ours - theirs).max() <= 1 / 6 + 1e-6    # equal up to the imputer's noise (one flip in 3 x 2)
+    assert np.isclose(ours.mean(), theirs.mean(), atol=0.1)
+
+
+def test_baselines():
+    random = F.baseline_maps("random", 3, (28, 28))
+    blob = F.baseline_maps("centre blob", 3, (28, 28))
+    assert random.shape == blob.shape == (3, 28, 28) and not np.allclose(random[0], random[1])
+    assert np.unravel_index(blob[0].argmax(), (28, 28)) in {(13, 13), (13, 14), (14, 13), (14, 14)}
+    with pytest.raises(ValueError, match="unknown baseline"):
+        F.baseline_maps("sobel", 1, (28, 28))
+
+
+def test_stratified_sample_takes_the_same_number_of_every_class():
+    labels = [0, 0, 1, 2, 1, 0, 2, 2, 1]
+    chosen = F.stratified_sample(labels, 2)
+    assert sorted(labels[i] for i in chosen) == [0, 0, 1, 1, 2, 2]
+
+
+def fake_results():
+    """Two N-MNIST models on the same 12 recordings, two methods and a baseline, through summarise."""
+    rng = np.random.default_rng(0)
+    def evaluation(shift):
+        methods = {}
+        for method, level in (("GradCAM", 0.3), ("EigenCAM", 0.1), ("random", 0.0)):
+            morf = -np.clip(rng.random((2, 12)) * 0 + level + shift, 0, 1).round()
+            lerf = np.zeros((2, 12))
+            methods[method] = {"maps": None, "scores": {"morf": morf, "lerf": lerf,
+                                                        "road_combined": ((lerf - morf) / 2).mean(0) + rng.normal(0, 0.05, 12) + level + shift,
+                                                        "cam_mult_confidence_change": np.zeros(12)}}
+        return {"classes": list(range(12)), "accuracy": 1.0, "methods": methods}
+    evaluations = {"scnn_nmnist_beta0.8": evaluation(0.0), "cnn_nmnist_summed": evaluation(0.4)}
+    samples = {"nmnist-T25": {"dataset": "nmnist", "split": "test", "n": 12, "per_class": 1, "time_bins": 25,
+                              "indices": list(range(12))}}
+    return F.summarise(evaluations, samples, "smoke", percentiles=(20, 80))
+
+
+def test_summarise_holds_every_model_method_metric_with_intervals_and_the_sample():
+    results = fake_results()
+    assert len(results["scores"]) == 2 * 3 * len(F.METRICS)
+    assert all({"n", "mean", "low", "high"} <= set(s) for s in results["scores"])
+    assert results["sample"]["nmnist-T25"]["n"] == 12
+    assert "spiking LSTM" in results["not_evaluated"]
+    lines = {(c["method"], c["conventional"]): c for c in results["comparison"]}
+    assert lines[("GradCAM", "cnn_nmnist_summed")]["verdict"] == "differs"       # a 0.4 shift on 12 recordings
+    assert all(c["holm_p"] >= c["wilcoxon_p"] for c in results["comparison"])
+
+
+def test_findings_lines_are_computed_from_the_results(tmp_path):
+    import json
+
+    results = fake_results()
+    path = tmp_path / "faithfulness-smoke.json"
+    path.write_text(json.dumps(results))
+    lines = F.findings_lines(path)
+    text = "\n".join(lines)
+    assert lines == F.findings_lines(results)
+    best = next(s for s in results["scores"] if s["model"] == "scnn_nmnist_beta0.8" and s["method"] == "GradCAM"
+                and s["metric"] == "road_combined")
+    assert f"GradCAM is the most faithful on average, {best['mean']:+.3f}" in text
+    assert "12 NMNIST test samples (1 per class)" in text and "they differ for" in text
+    comparison = next(c for c in results["comparison"] if c["method"] == "GradCAM")
+    assert f"{comparison['difference_mean']:+.3f}" in text

@@ -218,3 +218,20 @@ def test_07_lif_vs_alif(tmp_path, no_env):
     execute("07", tmp_path, data_root=str(data))                 # resumes: every cell is in the table
     assert table.read_bytes() == before
     assert f"{len(cells)} already in" in (tmp_path / "executed" / "07_lif_vs_alif.ipynb").read_text()
+
+
+def test_09_faithfulness(tmp_path, nmnist_root, no_env):
+    """Notebook 09 in smoke on the models notebooks 01 and 02 train on fixtures: its table, figures and results file."""
+    data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)
+    for name, root in (("01", data), ("02", nmnist_root)):
+        execute(name, tmp_path, data_root=str(root))
+    (data / "NMNIST").symlink_to(nmnist_root / "NMNIST")     # one data root holds both datasets
+    out = execute("09", tmp_path, data_root=str(data))
+    results = json.loads((out / "results" / "faithfulness-smoke.json").read_text())
+    assert set(results["models"]) == {"cnn_mnist", "scnn_nmnist_beta0.5"}
+    assert {s["n"] for s in results["sample"].values()} == {10}                    # 1 per class, smoke
+    assert {(s["model"], s["method"]) for s in results["scores"]} >= {("scnn_nmnist_beta0.5", "GradCAM"),
+                                                                       ("scnn_nmnist_beta0.5", "random")}
+    assert "scnn_nmnist_beta0.8" in results["not_evaluated"] and "spiking LSTM" in results["not_evaluated"]
+    executed = (tmp_path / "executed" / "09_faithfulness.ipynb").read_text()
+    assert executed.count("image/png") >= 2 and "Faithfulness of the explanations" in executed

@@ -249,14 +249,17 @@ def stratified_sample(labels, per_class: int) -> list[int]:
 
 
 def load_sample(dataset: str, per_class: int, data_root, mirror, n_time_bins: int | None = None) -> dict:
-    """The test sample of ``dataset``: ``inputs`` as the metrics take them (raw images ``[N, 1, 28, 28]`` in
-    [0, 1]; clips ``[N, T * 2, H, W]`` of event counts), ``labels`` and ``indices`` into the test split."""
+    """The test sample of ``dataset``: ``inputs`` as the metrics take them (images ``[N, 1, 28, 28]`` standardised,
+    as the library expects them and the study's loaders feed them: ROAD's imputation noise may leave [0, 1]; clips
+    ``[N, T * 2, H, W]`` of event counts), ``labels`` and ``indices`` into the test split."""
     if dataset == "mnist":
-        from common.data.images import load_image_dataset
+        from common.data.images import IMAGE_DATASETS, load_image_dataset
 
         test = load_image_dataset("mnist", False, data_root, mirror)
         chosen = stratified_sample(test.labels.tolist(), per_class)
-        return {"inputs": test.images[chosen].float() / 255, "labels": test.labels[chosen], "indices": chosen}
+        mean, std = IMAGE_DATASETS["mnist"][2]
+        return {"inputs": (test.images[chosen].float() / 255 - mean) / std, "labels": test.labels[chosen],
+                "indices": chosen}
     from common.data.events import event_frames
 
     frames = event_frames(dataset, False, n_time_bins, data_root, mirror, progress=False)
@@ -370,8 +373,8 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
         if not path.is_file():
             absent[run] = f"no checkpoint {path.name}: run its notebook in the {profile} profile first"
             continue
-        model, meta = load_model(path)
         dataset = MODELS[run]
+        model, meta = load_model(path, raw_inputs=dataset != "mnist")     # images come standardised (load_sample)
         n_time_bins = None if dataset == "mnist" else int(meta["config"]["extra"]["n_time_bins"])
         key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "")
         if key not in loaded:

@@ -1,6 +1,6 @@
 """Training throughput of the project's spiking CNN against the peers a user would pick instead.
 
-    python benchmarks/peers.py [--batch 128] [--runs 3]
+    python benchmarks/peers.py [--batch 128] [--runs 3] [--recalibrate]
 
 Same model everywhere, the spec ``scnn_nmnist_beta0.5`` of notebook 02 (common/runs/specs.py, quick profile):
 12C5-MP2-32C5-MP2-800FC10, beta 0.5, fast-sigmoid surrogate of slope 25, threshold 1, reset by subtraction,
@@ -9,21 +9,25 @@ rate, snntorch's spike-count MSE; ``--batch`` (default 128, where the peers were
 trains at 32); 2 warm-up steps then 6 timed steps, ``--runs`` times, each row in
 its own process so its peak memory is its own:
 
-- project: ``common.build_model("scnn")`` with the layout it chooses itself (common/networks/layout.py), and with
+- project: ``common.build_model("scnn")`` with the layout it chooses itself (common/networks/layout.py;
+  ``--recalibrate`` makes its first run measure the choice again instead of reading the cache), and with
   each layout forced (chunks of 1, 5 and all time bins per convolution call);
 - snntorch: ``Leaky`` layers in an ``nn.Sequential`` stepped over frames already in memory;
-- spikingjelly 2.0 multi-step: ``layer.*`` and ``neuron.LIFNode`` with ``step_mode="m"`` (torch backend;
-  ``pip install --no-deps spikingjelly==2.0.0 loguru``: it declares torchaudio too);
-- ceiling: the model's two convolution stages alone (conv + pool, forward and backward), in their fastest
-  layout: what no rewriting of the rest removes.
+- spikingjelly 2.0 multi-step: ``layer.*`` and ``neuron.LIFNode`` with ``step_mode="m"`` (torch backend);
+- convolutions alone: the model's two convolution stages (conv + pool, forward and backward) in their fastest
+  layout, for scale (the rest of the step is neurons, loss and optimizer).
 
-Prints samples/s per row, each row's ratio to the project (auto) and the project's ratio to the best peer
-and to the ceiling, the chosen layout and the CPU's vector extensions; then where one training step of the
-project goes (convolutions, pooling, neurons and the rest, loss, optimizer).
+Every peer runs: a missing one fails the benchmark with the command that installs it. First the machine's limit:
+the step's FLOPs counted from the model and the float32 GEMM peak measured here (bf16 too where the CPU has it).
+Then a row per timing with samples/s, the fraction of the float32 peak that the row's FLOPs per second make, and
+the ratio to the best peer; then where one training step of the project (auto layout) goes, from
+``torch.profiler`` over real steps (benchmarks/step_costs.py), in parts that add up to the profiled step.
+``--time-bins`` shortens the samples, only to check the benchmark itself quickly.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import resource
@@ -37,24 +41,54 @@ from torch import nn
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
+from benchmarks import step_costs  # noqa: E402
 from common.runs.specs import resolve  # noqa: E402
 
 SPEC = resolve("scnn_nmnist_beta0.5", "quick")      # the network, T and lr of notebook 02
 T, BETA, LR = SPEC.settings["n_time_bins"], SPEC.config.model_kwargs["beta"], SPEC.config.lr
-ROWS = ["project (auto layout)", "project, 1 bin per call", "project, 5 bins per call", "project, all bins per call",
-        "snntorch Leaky stepped over frames in memory", "spikingjelly 2.0 multi-step (torch backend)",
-        "ceiling: the two conv stages alone, fastest layout"]
+AUTO = "project (auto layout)"
+FORCED = {"project, 1 bin per call": 1, "project, 5 bins per call": 5, "project, all bins per call": None}
+PEERS = ["snntorch Leaky stepped over frames in memory", "spikingjelly 2.0 multi-step (torch backend)"]
+CONVOLUTIONS_ALONE = "convolutions alone: the two conv + pool stages, fastest layout"
+ROWS = [AUTO, *FORCED, *PEERS, CONVOLUTIONS_ALONE]
+# how to install each peer (spikingjelly --no-deps, as the Makefile does: it declares torchaudio, which has no
+# release for the pinned torch; loguru is its one import)
+INSTALL = {"snntorch": "pip install -e .  (the project pins snntorch)",
+           "spikingjelly": "pip install --no-deps spikingjelly==2.0.0 loguru"}
+STEPS, WARM_UP, PROFILED_STEPS = 6, 2, 3
 
 
-def frames(batch: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+class BenchmarkFailed(RuntimeError):
+    """The benchmark cannot give its full table (a row failed or a peer is missing)."""
+
+
+class PeerMissing(BenchmarkFailed):
+    pass
+
+
+def require(package: str):
+    """The peer's package, imported, or PeerMissing naming the command that installs it."""
+    try:
+        return importlib.import_module(package)
+    except ImportError as error:
+        raise PeerMissing(f"{package} is missing ({error}), and the benchmark times it as a peer; install it with: "
+                          f"{INSTALL[package.split('.')[0]]}") from error
+
+
+def require_peers() -> None:
+    """Every peer importable, checked before anything is timed."""
+    for package in INSTALL:
+        require(package)
+
+
+def frames(batch: int, time_bins: int = T, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    active = torch.rand(T, batch, 2, 34, 34, generator=g) < 0.04
+    active = torch.rand(time_bins, batch, 2, 34, 34, generator=g) < 0.04
     return active * torch.randint(1, 4, active.shape, generator=g), torch.randint(0, 10, (batch,), generator=g)
 
 
 def snntorch_net():
-    import snntorch as snn
-    from snntorch import surrogate
+    snn, surrogate = require("snntorch"), require("snntorch.surrogate")
     grad = surrogate.fast_sigmoid(slope=25)
     return nn.Sequential(
         nn.Conv2d(2, 12, 5), nn.MaxPool2d(2), snn.Leaky(beta=BETA, spike_grad=grad, init_hidden=True),
@@ -63,6 +97,7 @@ def snntorch_net():
 
 
 def spikingjelly_net():
+    require("spikingjelly")
     from spikingjelly.activation_based import functional, layer, neuron, surrogate
     lif = lambda: neuron.LIFNode(tau=1 / (1 - BETA), decay_input=False, v_threshold=1.0, v_reset=None,
                                  surrogate_function=surrogate.Sigmoid(), step_mode="m")   # v = beta v + x
@@ -77,12 +112,10 @@ def step_fn(row: str):
     import common
     if row.startswith("project"):
         model = common.build_model("scnn", beta=BETA)
-        model.time_chunk = {"project, 1 bin per call": 1, "project, 5 bins per call": 5,
-                            "project, all bins per call": None}.get(row, "auto")
+        model.time_chunk = FORCED.get(row, "auto")
         return model, model
     if row.startswith("snntorch"):
-        from snntorch import utils
-        model = snntorch_net()
+        model, utils = snntorch_net(), require("snntorch.utils")
 
         def forward(x):
             utils.reset(model)
@@ -98,150 +131,190 @@ def step_fn(row: str):
     raise ValueError(row)
 
 
-def ceiling_step(batch: int):
+def training_setup(row: str, batch: int, time_bins: int):
+    """(model, a step of training it) for a row: Adam at the spec's lr, spike-count MSE, the benchmark's frames."""
+    from common.networks.objectives import spike_count_mse
+    torch.manual_seed(0)
+    model, forward = step_fn(row)
+    model.train()
+    objective, optimizer = spike_count_mse(), torch.optim.Adam(model.parameters(), lr=LR)
+    x, labels = frames(batch, time_bins)
+    x = x.float()
+    return model, x, lambda ranges=False: step_costs.train_step(forward, objective, optimizer, x, labels, ranges)
+
+
+def layout_name(row: str, model, x: torch.Tensor) -> str:
+    """The convolution layout a project row ran in ('' for the peers)."""
+    from common.networks import layout
+    if not row.startswith("project"):
+        return ""
+    chosen = layout.time_chunk(model, x) if model.time_chunk == "auto" else model.time_chunk
+    return f"{chosen or 'all'} bin(s) per call"
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def convolutions_alone(batch: int, time_bins: int) -> dict:
     """The project's two conv stages alone, in their fastest chunk (measured here)."""
     import common
     from common.networks import layout
     model = common.build_model("scnn", beta=BETA).train()
-    x, _ = frames(batch)
-    timings = layout.ceiling(model, x.float())
+    timings = layout.ceiling(model, frames(batch, time_bins)[0].float())
     best = min(timings, key=timings.get)
-    return batch / timings[best], best
+    return {"row": CONVOLUTIONS_ALONE, "samples_per_s": batch / timings[best], "layout": f"{best} bin(s) per call",
+            "peak_mb": peak_mb()}
 
 
-def breakdown(batch: int) -> dict:
-    """Where one training step of the project (auto layout) goes, in seconds: convolutions, pooling (both
-    forward and backward, from the conv stages timed alone at the chosen chunk), neurons and the rest of
-    forward and backward, loss, optimizer. Medians over 6 steps after 2 warm-up steps."""
-    from common.networks import layout
-    from common.networks.objectives import spike_count_mse
-
-    torch.manual_seed(0)
-    model, _ = step_fn("project (auto layout)")
-    model.train()
-    objective, optimizer = spike_count_mse(), torch.optim.Adam(model.parameters(), lr=LR)
-    x, labels = frames(batch)
-    x = x.float()
-    phases = {"forward": [], "loss": [], "backward": [], "optimizer": []}
-    for i in range(8):
-        marks = [time.perf_counter()]
-        output = model(x)
-        marks.append(time.perf_counter())
-        loss = objective.loss(output, labels)
-        marks.append(time.perf_counter())
-        optimizer.zero_grad()
-        loss.backward()
-        marks.append(time.perf_counter())
-        optimizer.step()
-        marks.append(time.perf_counter())
-        if i >= 2:
-            for (name, times), a, b in zip(phases.items(), marks, marks[1:]):
-                times.append(b - a)
-    median = {name: sorted(times)[len(times) // 2] for name, times in phases.items()}
-    chunk = layout.time_chunk(model, x)
-    stages = layout._stages_time(model, x, chunk)          # conv + pool of both stages, forward and backward
-    T, B = x.shape[:2]
-    rows = (chunk or T) * B                                # samples per pooling call, as conv_over_time makes them
-    chunks = [torch.rand(min(rows, T * B - start), *shape).contiguous(memory_format=torch.channels_last).requires_grad_()
-              for shape in ((12, 30, 30), (32, 11, 11)) for start in range(0, T * B, rows)]   # the convs' outputs
-
-    def pool_step():                                       # the pooling alone, forward and backward, on those shapes
-        for y in chunks:
-            model.pool(y).sum().backward()
-    pooling = layout._median_seconds(pool_step)
-    return {"convolutions": stages - pooling, "pooling": pooling,
-            "neurons and the rest of forward + backward": median["forward"] + median["backward"] - stages,
-            "loss": median["loss"], "optimizer (Adam)": median["optimizer"],
-            "step": sum(median.values()), "layout": f"{chunk or 'all'} bin(s) per call"}
+def measure(row: str, batch: int, time_bins: int = T) -> dict:
+    if row == CONVOLUTIONS_ALONE:
+        return convolutions_alone(batch, time_bins)
+    model, x, step = training_setup(row, batch, time_bins)
+    for _ in range(WARM_UP):       # the auto layout calibrates on the first step
+        step()
+    start = time.perf_counter()
+    for _ in range(STEPS):
+        step()
+    seconds = time.perf_counter() - start
+    return {"row": row, "samples_per_s": batch * STEPS / seconds, "layout": layout_name(row, model, x),
+            "peak_mb": peak_mb()}
 
 
-def measure(row: str, batch: int) -> dict:
-    torch.manual_seed(0)
-    if row.startswith("ceiling"):
-        samples_per_s, best = ceiling_step(batch)
-        return {"row": row, "samples_per_s": samples_per_s, "layout": best,
-                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
-    from common.networks.objectives import spike_count_mse
-    model, forward = step_fn(row)
-    model.train()
-    objective = spike_count_mse()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-    x, labels = frames(batch)
-    x = x.float()
-    times = []
-    for i in range(8):
-        start = time.perf_counter()
-        loss = objective.loss(forward(x), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if i >= 2:
-            times.append(time.perf_counter() - start)
-    from common.networks import layout
-    chosen = getattr(model, "time_chunk", None)
-    if chosen == "auto":
-        chosen = layout.time_chunk(model, x)
-    return {"row": row, "samples_per_s": batch * len(times) / sum(times),
-            "layout": (f"{chosen or 'all'} bin(s) per call" if row.startswith("project") else ""),
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+def breakdown(batch: int, time_bins: int = T, n_steps: int = PROFILED_STEPS) -> dict:
+    """Where a training step of the project (auto layout) goes: torch.profiler over ``n_steps`` real steps after
+    the warm-up, grouped by step_costs.group_times; ms per step per group and phase, and each group's share."""
+    model, x, step = training_setup(AUTO, batch, time_bins)
+    for _ in range(WARM_UP):
+        step()
+    groups = step_costs.group_times(step_costs.profile_steps(lambda: step(ranges=True), n_steps))
+    per_step = {g: {k: (v if k == "share" else v / 1000 / n_steps) for k, v in parts.items()}
+                for g, parts in groups.items()}
+    return {"layout": layout_name(AUTO, model, x), "steps": n_steps, "groups": per_step,
+            "step_ms": sum(parts["total"] for parts in per_step.values())}
+
+
+def flops_per_sample(time_bins: int) -> dict[str, float]:
+    """Training FLOPs per sample of each row: the whole network's (Conv2d + Linear), and the convolutions' alone
+    for their row, counted densely from the project's model (the peers build the same layers)."""
+    import common
+    model = common.build_model("scnn", beta=BETA)
+    x = frames(1, time_bins)[0].float()
+    whole = step_costs.training_flops(step_costs.dense_macs(model, model, x))
+    convolutions = step_costs.training_flops(step_costs.dense_macs(model, model, x, kinds=(nn.Conv2d,)))
+    return {row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in ROWS}
+
+
+def machine_limit_lines(flops: dict[str, float], peak: float, bf16_peak: float | None) -> list[str]:
+    """The step's counted FLOPs and the measured GEMM peaks, as printed above the table."""
+    whole = flops[AUTO]
+    return [f"FLOPs per training sample, counted from the model: {whole / 6e6:.1f} M dense MACs forward "
+            f"(every Conv2d and Linear call, forward hooks) x 2 x 3 (forward + backward) = {whole / 1e6:.0f} MFLOP; "
+            f"the convolutions alone {flops[CONVOLUTIONS_ALONE] / 1e6:.0f} MFLOP",
+            f"float32 GEMM peak (torch.matmul 3072 x 3072, best of 5, {torch.get_num_threads()} threads): "
+            f"{peak / 1e9:.0f} GFLOP/s, so at most {peak / whole:.0f} training samples/s; bf16: "
+            + (f"{bf16_peak / 1e9:.0f} GFLOP/s (measured; the rows train in float32)" if bf16_peak
+               else "not measured (the CPU lists neither avx512_bf16 nor amx_bf16)")]
+
+
+def table_lines(results: dict[str, list[dict]], flops: dict[str, float], peak: float) -> list[str]:
+    """The table of rows (samples/s of each run, % of the float32 peak, x best peer, layout, peak MB) and the
+    project's ratios to the best peer and to its fastest forced layout."""
+    mean = lambda row: sum(r["samples_per_s"] for r in results[row]) / len(results[row])
+    best_peer = max(PEERS, key=mean)
+    fastest_forced = max(FORCED, key=mean)
+    lines = ["| row | training samples/s (each run) | % of float32 peak | x best peer | layout | peak MB |",
+             "|---|---|---|---|---|---|"]
+    for row, runs in results.items():
+        each = " / ".join(f"{r['samples_per_s']:.0f}" for r in runs)
+        lines.append(f"| {row} | {each} | {mean(row) * flops[row] / peak:.0%} | {mean(row) / mean(best_peer):.2f} "
+                     f"| {runs[0]['layout']} | {max(r['peak_mb'] for r in runs):.0f} |")
+    lines.append(f"project (auto) / best peer ({best_peer}): {mean(AUTO) / mean(best_peer):.2f}x")
+    lines.append(f"project (auto, {results[AUTO][0]['layout']}) / fastest forced layout ({fastest_forced}): "
+                 f"{mean(AUTO) / mean(fastest_forced):.2f}x")
+    return lines
+
+
+def breakdown_lines(parts: dict, batch: int, time_bins: int, unprofiled_ms: float) -> list[str]:
+    """The profiled breakdown as a table whose last row is the whole step (100%)."""
+    ms = lambda v: f"{v:.1f}" if v else "-"
+    lines = [f"Where one training step of the project goes (torch.profiler over {parts['steps']} steps, batch {batch}, "
+             f"T={time_bins}, {parts['layout']}; self CPU time of every op in the steps = 100%): "
+             f"{parts['step_ms']:.0f} ms per profiled step, {unprofiled_ms:.0f} ms unprofiled (the auto row; "
+             f"the profiler's own cost is inside the shares)",
+             "| part | forward ms | backward ms | ms per step | share |", "|---|---|---|---|---|"]
+    for group, g in parts["groups"].items():
+        lines.append(f"| {group} | {ms(g['forward'])} | {ms(g['backward'])} | {g['total']:.1f} | {g['share']:.1%} |")
+    total = lambda k: sum(g[k] for g in parts["groups"].values())
+    lines.append(f"| the whole step | {ms(total('forward'))} | {ms(total('backward'))} | {parts['step_ms']:.1f} "
+                 f"| {total('share'):.1%} |")
+    return lines
+
+
+def in_own_process(row: str, batch: int, time_bins: int, env: dict | None = None) -> dict:
+    """One row measured in a fresh process (its peak memory is its own); BenchmarkFailed, with the reason, if not."""
+    done = subprocess.run([sys.executable, __file__, "--row", row, "--batch", str(batch), "--time-bins", str(time_bins)],
+                          capture_output=True, text=True, cwd=PROJECT,
+                          env={**os.environ, "PYTHONPATH": str(PROJECT), **(env or {})})
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit code {done.returncode}"
+        raise BenchmarkFailed(f"row {row!r} failed: {reason}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_rows(args) -> dict[str, list[dict]]:
+    """Every row, ``args.runs`` times, each run in its own process; with ``--recalibrate`` the auto row's first
+    run measures its layout again (the later runs and the breakdown then read that fresh choice)."""
+    from common.networks.layout import ENV_TIME_CHUNK
+    results = {}
+    for row in ROWS:
+        results[row] = [in_own_process(row, args.batch, args.time_bins,
+                                       {ENV_TIME_CHUNK: "recalibrate"} if row == AUTO and args.recalibrate and not run
+                                       else None)
+                        for run in range(args.runs)]
+    return results
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--time-bins", type=int, default=T, help=f"time bins per sample (default {T}, the spec's); "
+                        "fewer only to check the benchmark quickly")
+    parser.add_argument("--recalibrate", action="store_true",
+                        help="the auto layout measures its choice again instead of reading the cache")
     parser.add_argument("--row", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.row:
-        print(json.dumps(breakdown(args.batch) if args.row == "breakdown" else measure(args.row, args.batch)))
+        print(json.dumps(breakdown(args.batch, args.time_bins) if args.row == "breakdown"
+                         else measure(args.row, args.batch, args.time_bins)))
         return 0
-    from common.machine import cpu_description
-    print(f"{cpu_description()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"batch {args.batch}, T={T}")
-    results = {}
-    for row in ROWS:
-        runs = []
-        for _ in range(args.runs):
-            run = in_own_process(row, args.batch)
-            if run is None:
-                runs = None
-                break
-            runs.append(run)
-        if runs:
-            results[row] = runs
-    project = results["project (auto layout)"]
-    mean = lambda row: sum(r["samples_per_s"] for r in results[row]) / len(results[row])
-    ceiling = mean(ROWS[-1]) if ROWS[-1] in results else float("nan")
-    print("| row | training samples/s (each run) | x project (auto) | x ceiling | layout | peak MB |\n"
-          "|---|---|---|---|---|---|")
-    for row, runs in results.items():
-        each = " / ".join(f"{r['samples_per_s']:.0f}" for r in runs)
-        print(f"| {row} | {each} | {mean(row) / mean(ROWS[0]):.2f} | {mean(row) / ceiling:.2f} "
-              f"| {runs[0]['layout']} | {max(r['peak_mb'] for r in runs):.0f} |")
-    peers = [row for row in results if row.startswith(("snntorch", "spikingjelly"))]
-    best = max(peers, key=mean) if peers else None
-    if best:
-        print(f"project (auto) / best peer ({best}): {mean(ROWS[0]) / mean(best):.2f}x")
-    if ROWS[-1] in results:
-        print(f"project (auto) / ceiling: {mean(ROWS[0]) / mean(ROWS[-1]):.0%}; chosen layout: {project[0]['layout']}")
-    parts = in_own_process("breakdown", args.batch)
-    if parts:
-        step = parts.pop("step")
-        print(f"\nWhere one training step of the project goes (batch {args.batch}, {parts.pop('layout')}; "
-              f"{1000 * step:.0f} ms per step):\n| part | ms per step | share |\n|---|---|---|")
-        for part, seconds in parts.items():
-            print(f"| {part} | {1000 * seconds:.0f} | {seconds / step:.0%} |")
+    try:
+        require_peers()
+        report(args)
+    except BenchmarkFailed as failure:
+        print(f"benchmark failed: {failure}", file=sys.stderr)
+        return 1
     return 0
 
 
-def in_own_process(row: str, batch: int) -> dict | None:
-    """One row measured in a fresh process (its peak memory is its own); None, with the reason, if it failed."""
-    done = subprocess.run([sys.executable, __file__, "--row", row, "--batch", str(batch)],
-                          capture_output=True, text=True, cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)})
-    if done.returncode != 0:
-        print(f"{row}: failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no output'})")
-        return None
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def report(args) -> None:
+    """The machine's limit, the rows' table and the profiled breakdown, printed."""
+    from common.machine import cpu_description
+    from common.networks.layout import ENV_TIME_CHUNK
+    forced = os.environ.get(ENV_TIME_CHUNK)
+    print(f"{cpu_description()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"batch {args.batch}, T={args.time_bins}" + (f"; ${ENV_TIME_CHUNK}={forced}" if forced else ""))
+    flops = flops_per_sample(args.time_bins)
+    peak = step_costs.gemm_peak(torch.float32)
+    bf16_peak = step_costs.gemm_peak(torch.bfloat16) if step_costs.has_bf16(cpu_description()) else None
+    print("\n".join(machine_limit_lines(flops, peak, bf16_peak)))
+    results = run_rows(args)
+    print("\n".join(table_lines(results, flops, peak)))
+    auto = results[AUTO]
+    unprofiled_ms = 1000 * args.batch * len(auto) / sum(r["samples_per_s"] for r in auto)
+    parts = in_own_process("breakdown", args.batch, args.time_bins)
+    print("\n" + "\n".join(breakdown_lines(parts, args.batch, args.time_bins, unprofiled_ms)))
 
 
 if __name__ == "__main__":

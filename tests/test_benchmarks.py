@@ -50,21 +50,100 @@ peers = importlib.util.module_from_spec(peers_spec)
 peers_spec.loader.exec_module(peers)
 
 
+step_costs = peers.step_costs
+
+
+@pytest.fixture
+def own_layout_cache(monkeypatch, tmp_path):
+    """The auto layout calibrates into a cache of the test's own, not the user's."""
+    from common.networks import layout
+    monkeypatch.setattr(layout, "CACHE", tmp_path / "time_chunk.json")
+
+
 @pytest.mark.parametrize("row", peers.ROWS)
-def test_every_row_of_the_peer_benchmark_runs_a_step(row):
-    if row.startswith("spikingjelly") and importlib.util.find_spec("spikingjelly") is None:
-        pytest.skip("spikingjelly is an optional benchmark peer (pip install --no-deps spikingjelly==2.0.0 loguru)")
-    result = peers.measure(row, batch=2)
+def test_every_row_of_the_peer_benchmark_runs_a_step(row, own_layout_cache):
+    result = peers.measure(row, batch=2, time_bins=2)
     assert result["samples_per_s"] > 0 and result["peak_mb"] > 0
 
 
-def test_the_breakdown_of_a_training_step_adds_up():
-    parts = peers.breakdown(batch=2)
-    step = parts.pop("step")
-    assert parts.pop("layout").endswith("bin(s) per call")
-    assert set(parts) == {"convolutions", "pooling", "neurons and the rest of forward + backward", "loss",
-                          "optimizer (Adam)"}
-    assert sum(parts.values()) == pytest.approx(step) and parts["pooling"] > 0   # the parts make up the step
+def test_a_missing_peer_fails_the_benchmark_and_names_its_install(monkeypatch, capsys):
+    """Not a dropped row: the benchmark stops before timing anything, with the Makefile's install command."""
+    import sys
+    for name in [m for m in sys.modules if m == "spikingjelly" or m.startswith("spikingjelly.")] + ["spikingjelly"]:
+        monkeypatch.setitem(sys.modules, name, None)          # import spikingjelly now raises ImportError
+    with pytest.raises(peers.PeerMissing, match=r"pip install --no-deps spikingjelly==2\.0\.0"):
+        peers.step_fn(peers.PEERS[1])
+    monkeypatch.setattr(peers, "report", lambda args: pytest.fail("timed rows with a peer missing"))
+    assert peers.main(["--batch", "2"]) == 1
+    assert "pip install --no-deps spikingjelly==2.0.0" in capsys.readouterr().err
+
+
+def test_the_breakdown_groups_profiler_rows_and_adds_up_to_the_step():
+    step = step_costs.STEP
+    rows = [((step, "model forward", "aten::conv2d", "aten::convolution", "aten::mkldnn_convolution"), 40.0),
+            ((step, "model forward", "aten::linear", "aten::addmm"), 2.0),
+            ((step, "model forward", "aten::max_pool2d", "aten::max_pool2d_with_indices"), 10.0),
+            ((step, "model forward", "_LeakyOverTime", "aten::add"), 3.0),
+            ((step, "model forward", "aten::contiguous", "aten::clone"), 4.0),
+            ((step, "model forward"), 1.0),                                  # Python between the forward's ops
+            ((step, "loss forward", "aten::mse_loss"), 1.0),
+            ((step, "loss backward", "autograd::engine::evaluate_function: MseLossBackward0", "MseLossBackward0"), 1.0),
+            ((step, "loss backward", "autograd::engine::evaluate_function: _LeakyOverTimeBackward"), 0.5),
+            ((step, "model backward", "autograd::engine::evaluate_function: ConvolutionBackward0",
+              "ConvolutionBackward0", "aten::convolution_backward"), 80.0),
+            ((step, "model backward", "autograd::engine::evaluate_function: MaxPool2DWithIndicesBackward0"), 12.0),
+            ((step, "model backward", "autograd::engine::evaluate_function: _LeakyOverTimeBackward",
+              "_LeakyOverTimeBackward", "aten::mul"), 6.0),
+            ((step, "model backward", "autograd::engine::evaluate_function: CatBackward0"), 2.0),
+            ((step, "optimizer", "Optimizer.step#Adam.step", "aten::add_"), 5.0),
+            ((step,), 2.5),                                                  # the step's own glue
+            (("outside the steps", "aten::add"), 1000.0)]
+    groups = step_costs.group_times(rows)
+    total = lambda g: groups[g]["total"]
+    assert set(groups) == set(step_costs.GROUPS)
+    assert total("convolutions and the linear layer") == 122.0 and groups["pooling"]["backward"] == 12.0
+    assert total("neurons (membrane recurrence, surrogate)") == 9.0 and total("loss (spike-count MSE)") == 2.5
+    assert total("optimizer (Adam, zero_grad)") == 5.0 and total(step_costs.OTHER) == 9.5   # 4 + 1 + 2 + 2.5
+    assert sum(total(g) for g in groups) == 170.0                 # every row inside a step, each counted once
+    assert sum(g["share"] for g in groups.values()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="record_function"):
+        step_costs.group_times([(("aten::add",), 1.0)])
+
+
+def test_the_profiled_breakdown_of_a_real_step_adds_up(own_layout_cache):
+    parts = peers.breakdown(batch=2, time_bins=2, n_steps=1)
+    assert parts["layout"].endswith("bin(s) per call") and set(parts["groups"]) == set(step_costs.GROUPS)
+    assert sum(g["total"] for g in parts["groups"].values()) == pytest.approx(parts["step_ms"])
+    assert sum(g["share"] for g in parts["groups"].values()) == pytest.approx(1.0)
+    for group in ("convolutions and the linear layer", "pooling", "neurons (membrane recurrence, surrogate)"):
+        assert parts["groups"][group]["forward"] > 0 and parts["groups"][group]["backward"] > 0
+    lines = peers.breakdown_lines(parts, 2, 2, unprofiled_ms=1.0)
+    assert lines[-1].startswith("| the whole step |") and lines[-1].endswith("| 100.0% |")
+
+
+def test_the_step_flops_are_counted_from_the_model():
+    """42.7 M dense MACs per sample forward at T = 25 (issue #27): conv1 30*30*12*2*25, conv2 11*11*32*12*25 and
+    the linear layer 800*10, per time bin; x 2 x 3 for a training step."""
+    per_bin = 30 * 30 * 12 * 2 * 25 + 11 * 11 * 32 * 12 * 25 + 800 * 10
+    flops = peers.flops_per_sample(time_bins=2)
+    assert flops[peers.AUTO] == flops[peers.PEERS[0]] == 6 * 2 * per_bin
+    assert flops[peers.CONVOLUTIONS_ALONE] == 6 * 2 * (per_bin - 800 * 10)
+
+
+def test_the_gemm_peak_and_bf16_flags():
+    assert step_costs.gemm_peak(torch.float32, n=64, repeats=1) > 0
+    assert step_costs.has_bf16("AMD EPYC [avx avx512_bf16 avx512f]") and not step_costs.has_bf16("Intel [avx2 fma]")
+
+
+def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
+    speeds = {peers.AUTO: 150, "project, 1 bin per call": 50, "project, 5 bins per call": 160,
+              "project, all bins per call": 120, peers.PEERS[0]: 100, peers.PEERS[1]: 80, peers.CONVOLUTIONS_ALONE: 200}
+    results = {row: [{"samples_per_s": s, "layout": "", "peak_mb": 1.0}] for row, s in speeds.items()}
+    flops = {row: 1e6 for row in speeds}
+    lines = peers.table_lines(results, flops, peak=1e9)                   # 1000 samples/s would be the peak
+    auto = next(line for line in lines if line.startswith(f"| {peers.AUTO} |"))
+    assert "| 15% | 1.50 |" in auto
+    assert f"best peer ({peers.PEERS[0]}): 1.50x" in lines[-2] and "(project, 5 bins per call): 0.94x" in lines[-1]
 
 
 def test_the_peers_train_the_same_network():
@@ -73,7 +152,6 @@ def test_the_peers_train_the_same_network():
     import common
     count = lambda m: sum(p.numel() for p in m.parameters())
     assert count(peers.snntorch_net()) == count(common.build_model("scnn")) == 12 * 2 * 25 + 12 + 32 * 12 * 25 + 32 + 8010
-    if importlib.util.find_spec("spikingjelly") is not None:
-        assert count(peers.spikingjelly_net()[0]) == count(common.build_model("scnn"))
+    assert count(peers.spikingjelly_net()[0]) == count(common.build_model("scnn"))
     x, labels = peers.frames(4)
     assert x.shape == (25, 4, 2, 34, 34) and 0.02 < (x > 0).float().mean() < 0.06 and torch.is_tensor(labels)

@@ -36,3 +36,11 @@ jupyter: env
 
 clean:
 	rm -rf runs .pytest_cache
+
+# make bench [BENCH_FLAGS=--recalibrate]: the project's training speed against its peers, at batch 128 and 32
+# (benchmarks/peers.py; run it on an idle machine, it takes minutes)
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: env
+	$(PY) benchmarks/peers.py --batch 128 --runs 2 $(BENCH_FLAGS)
+	$(PY) benchmarks/peers.py --batch 32 --runs 2 $(BENCH_FLAGS)

@@ -57,6 +57,13 @@ PROFILE_SETTINGS = {
               "models": ("cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins")},
     "full": {"per_class": 10, "methods": METHODS, "percentiles": PERCENTILES, "models": tuple(MODELS)},
 }
+def settings(profile: str, **given) -> dict:
+    """The profile's sample size, methods, percentiles and models, with every ``given`` one that is not None."""
+    if profile not in PROFILE_SETTINGS:
+        raise ValueError(f"profile must be one of {tuple(PROFILE_SETTINGS)}, got {profile!r}")
+    return {**PROFILE_SETTINGS[profile], **{k: v for k, v in given.items() if v is not None}}
+
+
 # The question's pairs: the spiking CNN against each conventional CNN on the same recordings.
 PAIRS = (("scnn_nmnist_beta0.8", "cnn_nmnist_summed"), ("scnn_nmnist_beta0.8", "cnn_nmnist_time_bins"))
 QUESTION_METRIC = "road_combined"
@@ -165,10 +172,11 @@ def explainable(model: nn.Module, n_time_bins: int | None, for_cam: bool = True)
 # ---------------------------------------------------------------- maps
 
 def cam_maps(model: nn.Module, inputs: torch.Tensor, classes: list[int], method: str,
-             n_time_bins: int | None = None, batch_size: int = 20) -> np.ndarray:
+             n_time_bins: int | None = None, samples_per_call: int = 20) -> np.ndarray:
     """Maps ``[N, H, W]`` in [0, 1] of ``method`` (a pytorch-grad-cam class name) for ``classes``, on the CAM layer's
     grid as the library computes them, then placed on the input through the model's geometry (``to_input``).
-    ``inputs``: images ``[N, C, H, W]``, or clips as the metrics take them ``[N, T * C, H, W]``."""
+    ``inputs``: images ``[N, C, H, W]``, or clips as the metrics take them ``[N, T * C, H, W]``; ``samples_per_call``
+    bounds the memory of one CAM call (inference only, no training knob)."""
     import pytorch_grad_cam
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
@@ -177,8 +185,8 @@ def cam_maps(model: nn.Module, inputs: torch.Tensor, classes: list[int], method:
         kwargs = {"reshape_transform": reshape}
         if method == "AblationCAM" and reshape is not None:
             kwargs["ablation_layer"] = _ablation_over_time()
-        for start in range(0, len(inputs), batch_size):
-            batch, targets = inputs[start:start + batch_size], classes[start:start + batch_size]
+        for start in range(0, len(inputs), samples_per_call):
+            batch, targets = inputs[start:start + samples_per_call], classes[start:start + samples_per_call]
             with getattr(pytorch_grad_cam, method)(model=scorer, target_layers=[layer], **kwargs) as cam:
                 on_grid = []
                 compute = cam.get_cam_image
@@ -216,10 +224,11 @@ class DecisionKept:
         return (output[self.category] > others.max()).float()
 
 
-def decisions(scorer: nn.Module, inputs: torch.Tensor, batch_size: int = 50) -> torch.Tensor:
+def decisions(scorer: nn.Module, inputs: torch.Tensor, samples_per_call: int = 50) -> torch.Tensor:
     """The class each sample is explained for: the largest class score (a tie: the first of them)."""
     with torch.no_grad():
-        return torch.cat([scorer(inputs[i:i + batch_size]).argmax(-1) for i in range(0, len(inputs), batch_size)])
+        return torch.cat([scorer(inputs[i:i + samples_per_call]).argmax(-1)
+                          for i in range(0, len(inputs), samples_per_call)])
 
 
 def score_maps(model: nn.Module, inputs: torch.Tensor, maps: np.ndarray, classes: list[int],

@@ -256,6 +256,20 @@ def clip_videos(model, clip, label: int, per_bin_cams: np.ndarray, config, class
     return spike_video, gradcam_video
 
 
+def compare_over_time(configs: dict, data, index: int = 0) -> None:
+    """Grad-CAM over time of several runs' saved models (``{label: run config}``) on the same test clip
+    (``data.test``), each explaining the clip's true class: one row of per-bin maps per model."""
+    from common.explanations.gradcam import grad_cam_over_time, plot_grad_cam_over_time
+    from common.runs.checkpoint import load_run_model
+
+    clip, label = data.test.frames[index].float(), int(data.test.labels[index])
+    for name, config in configs.items():
+        model, _ = load_run_model(config, "cpu")
+        plot_grad_cam_over_time(clip, *grad_cam_over_time(model, clip, target_class=label),
+                                title=f"{name}: test clip of '{class_label(data.test.classes, label)}', "
+                                      "Grad-CAM per time bin")
+
+
 def explain_test_clip(config, data, index: int = 0) -> tuple[Path, Path]:
     """Notebook 02's last steps for any spiking run: reopen its saved model, plot Grad-CAM over time of one
     test clip (``data.test``, frames ``[T, C, H, W]``) and write both videos of that clip."""

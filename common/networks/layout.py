@@ -39,9 +39,14 @@ ROUNDS = 5                  # timed rounds per candidate, interleaved
 _memory: dict[str, int | None] = {}
 
 
+def _asked() -> str:
+    """What $SNN_TIME_CHUNK asks for: "" (choose), "recalibrate", "all" or a chunk."""
+    return os.environ.get(ENV_TIME_CHUNK, "").strip().lower()
+
+
 def forced() -> tuple[bool, int | None]:
     """(True, chunk) when $SNN_TIME_CHUNK sets the chunk, else (False, None)."""
-    value = os.environ.get(ENV_TIME_CHUNK, "").strip().lower()
+    value = _asked()
     if not value or value == "recalibrate":
         return False, None
     if value == "all":
@@ -178,8 +183,7 @@ def time_chunk(model, x: torch.Tensor) -> int | None:
     if key in _memory:
         return _memory[key]
     saved = read_cache()
-    again = os.environ.get(ENV_TIME_CHUNK, "").strip().lower() == "recalibrate"
-    if again or key not in saved or not _current(saved[key]):
+    if _asked() == "recalibrate" or key not in saved or not _current(saved[key]):
         with torch.enable_grad():
             times = calibrate(model, x.detach())
         best, decided = choose(times)

@@ -36,9 +36,8 @@ def load_data(spec: ResolvedSpec, encoding: str | None = None):
         from common.data.encodings import spike_data
         return spike_data(config.dataset, encoding or "rate", settings["n_steps"], config.data_root,
                           config.mirror, batch_size=config.batch_size, seed=config.seed, **limits)
-    augment = spec.spec.augment if settings.get("augment") else None
     return image_data(config.dataset, config.data_root, config.mirror, batch_size=config.batch_size,
-                      seed=config.seed, augment=augment, **limits)
+                      seed=config.seed, augment=spec.image_augment, **limits)
 
 
 def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **locations):

@@ -407,13 +407,18 @@ class ResolvedSpec:
         from common.networks.objectives import build_objective
         return build_objective(**self.objective)
 
+    @property
+    def image_augment(self) -> dict | None:
+        """The random affine of training images (common.data.augment), where the profile asks for it."""
+        return self.spec.augment if self.settings.get("augment") else None
+
     def training(self) -> dict:
         """How the run is trained, as its record keeps it: the objective with its rates, the optimizer and its
         schedule, and the augmentation of training batches (None: none). Readers take these from here,
         never guess them from the model."""
         augmentation = None
-        if self.settings.get("augment"):
-            augmentation = {"random_affine": self.spec.augment}
+        if self.image_augment:
+            augmentation = {"random_affine": self.image_augment}
         elif self.settings.get("max_shift"):
             augmentation = {"random_shift_px": self.settings["max_shift"]}
         return {"objective": dict(self.objective), "optimizer": {"name": "AdamW", "lr": self.config.lr,

@@ -11,16 +11,12 @@ import torch
 
 from common.runs.checkpoint import load_model
 from common.runs.specs import SOURCE_REPORTED, SPECS
+from common.study.lif_alif import HEADLINE_RUNS
 
 # Every experiment of the study and the notebook that runs it, so the comparison can say what is missing:
 # the specs, and the LIF/ALIF grid's headline cells under the names common.study.compare.grid_records gives them.
-def _experiments() -> dict[str, str]:
-    from common.study.lif_alif import HEADLINE_RUNS
-    return {**{name: spec.notebook for name, spec in SPECS.items() if name != "lif_alif"},
-            **{name: "07" for name in HEADLINE_RUNS}}
-
-
-EXPERIMENTS = _experiments()
+EXPERIMENTS = {**{name: spec.notebook for name, spec in SPECS.items() if name != "lif_alif"},
+               **{name: "07" for name in HEADLINE_RUNS}}
 
 
 def not_run(records: list[dict], status: dict | None = None) -> pd.DataFrame:

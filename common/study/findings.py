@@ -112,15 +112,17 @@ def slstm_answer(pairs: pd.DataFrame, accuracy: pd.DataFrame, cnn: str = "beta 0
     if not len(lines):
         return []
     last = lines.iloc[-1]
-    ahead = lines[(lines["Holm p (folds)"] < 0.05) & (lines["b - a (points)"] > 0)]["time bins"].tolist()
-    behind = lines[(lines["Holm p (folds)"] < 0.05) & (lines["b - a (points)"] < 0)]["time bins"].tolist()
-    answer = ("yes" if ahead and not behind else "no, it is behind" if behind and not ahead
-              else "mixed" if ahead and behind else "not shown")
-    where = "; ".join(part for part in (f"ahead after {', '.join(map(str, ahead))} bins" if ahead else "",
-                                        f"behind after {', '.join(map(str, behind))} bins" if behind else "") if part)
+    survive = lines[lines["Holm p (folds)"] < 0.05]
+    ahead = survive[survive["b - a (points)"] > 0]["time bins"].tolist()
+    behind = survive[survive["b - a (points)"] < 0]["time bins"].tolist()
+    answer = {(True, False): "yes", (False, True): "no, it is behind", (True, True): "mixed"}.get(
+        (bool(ahead), bool(behind)), "not shown")
+    where = "; ".join(f"{side} after {', '.join(map(str, bins))} bins"
+                      for side, bins in (("ahead", ahead), ("behind", behind)) if bins)
     return [f"  - **Does the spiking LSTM beat the spiking CNN at one budget, on real event data (notebook 06)?** "
             f"{answer.capitalize()}: at about the same size ({int(accuracy.loc[lstm, 'parameters']):,} against "
-            f"{int(accuracy.loc[cnn, 'parameters']):,} parameters), same folds, seeds, epochs and optimizer, the "
+            f"{int(accuracy.loc[cnn, 'parameters']):,} parameters), same folds, epochs and optimizer, paired on the "
+            f"training seeds both have, the "
             f"spiking LSTM - spiking CNN (beta 0.8) after all {last['time bins']} bins is "
             f"{last['b - a (points)']:+.2f} points (95% CI {last['95% CI low']:+.2f} .. {last['95% CI high']:+.2f}, "
             f"{last['runs']} runs over {last['folds']} folds, Holm p over folds {p_text(last['Holm p (folds)'])})"

@@ -165,12 +165,17 @@ def test_train_ratio(rows: list[dict]) -> float:
     return len(row["labels"]) / row["train_samples"]
 
 
-def _over_folds(by_run: dict, ratio: float) -> dict:
-    """A per-run value (keyed (fold, seed)) summarised over folds with the corrected resampled t-test."""
+def _by_fold(by_run: dict) -> dict:
+    """A per-run value (keyed (fold, seed)) as {fold: [one value per seed]}."""
     by_fold: dict = {}
     for (fold, _), value in by_run.items():
         by_fold.setdefault(fold, []).append(value)
-    return corrected_resampled_t(by_fold, ratio)
+    return by_fold
+
+
+def _over_folds(by_run: dict, ratio: float) -> dict:
+    """A per-run value (keyed (fold, seed)) summarised over folds with the corrected resampled t-test."""
+    return corrected_resampled_t(_by_fold(by_run), ratio)
 
 
 def accuracy_table(records: list[dict], t: int | None = None) -> pd.DataFrame:
@@ -251,10 +256,7 @@ def fold_differences(records: list[dict], a: str, b: str, bins=None) -> pd.DataF
     keys = sorted(set(runs_a) & set(runs_b), key=str)
     table = {}
     for t in dict.fromkeys(min(x, n_bins) for x in (bins or FOLD_FAMILY["time_bins"])):
-        by_fold: dict = {}
-        for fold, seed in keys:
-            by_fold.setdefault(fold, []).append(100 * (_right(runs_b[fold, seed], t).mean()
-                                                       - _right(runs_a[fold, seed], t).mean()))
+        by_fold = _by_fold({k: 100 * (_right(runs_b[k], t).mean() - _right(runs_a[k], t).mean()) for k in keys})
         table[f"after {t} bins"] = {f"fold {fold}": float(np.mean(v)) for fold, v in by_fold.items()}
     return pd.DataFrame(table).rename_axis(f"{b} - {a} (points)")
 

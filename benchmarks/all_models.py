@@ -43,22 +43,23 @@ SIDE = {"nmnist": 34, "dvsgesture": 32}
 def study_runs(profile: str) -> dict:
     """Every spec of the study under ``profile`` (one seed), and the LIF/ALIF grid's headline cells."""
     from common.runs.specs import profile_settings
-    from common.study.lif_alif import cell_spec, headline_cells
+    from common.runs.cells import GridContext
+    from common.study.lif_alif import headline_cells, lif_alif_cell
 
     runs = {f"{name} (nb {spec.notebook})": resolve(name, profile) for name, spec in SPECS.items() if name != "lif_alif"}
     for kind, cell in headline_cells(profile_settings("lif_alif", profile)).items():
-        runs[f"lif_alif {kind} (nb 07)"] = cell_spec(cell, profile)
+        runs[f"lif_alif {kind} (nb 07)"] = lif_alif_cell(cell).resolve(GridContext(profile))
     return runs
 
 
 def make_input(spec, batch: int) -> torch.Tensor:
     """Random inputs with the shape and density the spec's model sees."""
-    config, settings = spec.config, spec.settings
+    config = spec.config
     if config.model == "rsnn":
-        return (torch.rand(settings["n_steps"], batch, 784) < DENSITY["spikes"]).float()
+        return (torch.rand(config.data.n_steps, batch, 784) < DENSITY["spikes"]).float()
     if config.dataset in SIDE:
         side = SIDE[config.dataset]
-        return (torch.rand(settings["n_time_bins"], batch, 2, side, side) < DENSITY[config.dataset]).to(torch.uint8)
+        return (torch.rand(config.data.n_time_bins, batch, 2, side, side) < DENSITY[config.dataset]).to(torch.uint8)
     return torch.randn(batch, 1, 28, 28)
 
 
@@ -126,7 +127,7 @@ def main(argv=None) -> int:
     for name, spec in study_runs(args.profile).items():
         if args.only and not name.startswith(tuple(args.only)):
             continue
-        steps = spec.settings.get("n_time_bins") or (spec.settings["n_steps"] if spec.config.model == "rsnn" else "-")
+        steps = spec.config.data.n_time_bins or (spec.config.data.n_steps if spec.config.model == "rsnn" else "-")
         train, memory = training_speed(spec, args.batches, device)
         single = inference_ms(spec, 1, device)
         batched = inference_ms(spec, INFERENCE_BATCH, device)

@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from common.runs.grid import expand_grid  # noqa: E402
 from common.runs.specs import profile_settings  # noqa: E402
-from common.study.lif_alif import headline_cells, study_grid, train_cell  # noqa: E402
+from common.runs.cells import GridContext, run_cell  # noqa: E402
+from common.study.lif_alif import headline_cells, lif_alif_cell, study_grid  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -33,10 +34,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as out:
         for kind in args.kinds:
             cell = {**headline_cells(settings)[kind], "epochs": 1}
-            context = {"profile": "quick", "overrides": {"train_limit": args.train_limit},
-                       "mirror": args.mirror, "output_root": out, "threads": args.threads}
+            context = GridContext("quick", mirror=args.mirror, output_root=out, threads=args.threads,
+                                  overrides={"train_limit": args.train_limit})
             cpu = time.process_time()
-            row = train_cell(cell, context)
+            row = run_cell(lif_alif_cell(cell), context)
             cpu = time.process_time() - cpu          # CPU seconds of all threads: less load-dependent
             per_epoch = row["train_seconds"] * 60000 / args.train_limit
             evaluation = row["wall_seconds"] - row["train_seconds"]

@@ -45,7 +45,7 @@ from benchmarks import step_costs  # noqa: E402
 from common.runs.specs import resolve  # noqa: E402
 
 SPEC = resolve("scnn_nmnist_beta0.5", "quick")      # the network, T and lr of notebook 02
-T, BETA, LR = SPEC.settings["n_time_bins"], SPEC.config.model_kwargs["beta"], SPEC.config.lr
+T, BETA, LR = SPEC.config.data.n_time_bins, SPEC.config.model_kwargs["beta"], SPEC.config.lr
 AUTO = "project (auto layout)"
 FORCED = {"project, 1 bin per call": 1, "project, 5 bins per call": 5, "project, all bins per call": None}
 PEERS = ["snntorch Leaky stepped over frames in memory", "spikingjelly 2.0 multi-step (torch backend)"]

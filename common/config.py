@@ -116,9 +116,46 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+# Where a run reads and writes, and on what it runs: never part of what the run is, so moving a study to another
+# folder or device (or changing a grid's worker count, which no run sees) reuses every checkpoint.
+RESOURCES = ("device", "data_root", "mirror", "output_root")
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """What a run's data is, one field per knob: the profile sets them (common/runs/specs.py), a grid cell may set
+    ``fold`` and ``encoding``. The loaders (common.runs.runner.load_data) read nothing else."""
+
+    n_time_bins: int | None = None     # event frames per recording (N-MNIST, DVS Gesture)
+    n_steps: int | None = None         # spike-train length of the LIF/ALIF grid's encoded images
+    encoding: str | None = None        # how those images become spikes: rate / latency / periodic
+    train_limit: int | None = None     # None: every sample
+    test_limit: int | None = None
+    max_shift: int = 0                 # training recordings moved by up to this many pixels (never the test set)
+    augment: bool = False              # the spec's random affine on training images
+    target_size: list | None = None    # events pooled to this frame size (DVS Gesture)
+    folds: int | None = None           # the fold study: k stratified folds over every recording at hand ...
+    fold_seed: int | None = None       # ... drawn with this seed ...
+    fold: int | None = None            # ... and this one held out for testing (None: the official split)
+
+    @classmethod
+    def of(cls, settings: dict) -> "DataSettings":
+        """The data fields of ``settings`` (a profile's row, or a run recorded before this class: its ``extra``).
+        A run on the official split records no fold design, so its identity does not depend on one."""
+        known = {k: settings[k] for k in cls.__dataclass_fields__ if settings.get(k) is not None}
+        if "encoding" not in known and isinstance(settings.get("cell"), dict) and settings["cell"].get("encoding"):
+            known["encoding"] = settings["cell"]["encoding"]      # the LIF/ALIF grid once kept it in its cell
+        if known.get("fold") is None:
+            known.pop("folds", None), known.pop("fold_seed", None)
+        if known.get("target_size") is not None:
+            known["target_size"] = list(known["target_size"])
+        return cls(**known)
+
+
 @dataclass
 class RunConfig:
-    """Everything that defines one training run; recorded in its checkpoint and results file."""
+    """Everything that defines one training run (its identity: :meth:`identity`), and where it runs (:data:`RESOURCES`);
+    recorded whole in its checkpoint and results file."""
 
     run_name: str
     dataset: str
@@ -130,11 +167,15 @@ class RunConfig:
     lr: float | None = None
     weight_decay: float = 0.0
     seed: int = 0
+    data: DataSettings = field(default_factory=DataSettings)
+    objective: dict | None = None       # "kind" and its rates (common.networks.objectives)
+    optimizer: str | None = None        # "adamw_one_cycle": AdamW, one-cycle to lr, stepped per batch
+    augmentation: dict | None = None    # what moves training samples: {"random_affine": ...} / {"random_shift_px": k}
+    spec: str | None = None             # the spec of the study's table it resolves (common.runs.specs.SPECS)
     device: str | None = None
     data_root: str | None = None
     mirror: str | None = None
     output_root: str | None = None
-    extra: dict = field(default_factory=dict)   # notebook-specific knobs, recorded as they are
 
     def __post_init__(self):
         if self.profile not in PROFILES:
@@ -142,6 +183,8 @@ class RunConfig:
         self.data_root, self.mirror, self.output_root = resolve_locations(
             self.data_root, self.mirror, self.output_root, self.profile)
         self.device = str(pick_device(self.device))
+        if isinstance(self.data, dict):
+            self.data = DataSettings(**self.data)
 
     @property
     def tag(self) -> str:
@@ -156,3 +199,50 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def identity(self) -> dict:
+        """What the run is, without where it runs: a checkpoint is this run's iff its identity is this."""
+        return identity_of(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "RunConfig":
+        """A config as a record or checkpoint keeps it, including one written before :class:`DataSettings` (its
+        data settings in ``extra``)."""
+        config = dict(config)
+        if "extra" in config:
+            config["data"] = asdict(DataSettings.of(config.pop("extra") or {}))
+        return cls(**{k: v for k, v in config.items() if k in cls.__dataclass_fields__})
+
+
+# A run recorded before these were part of RunConfig does not say them: it is compared on what it records.
+ADDED_TO_IDENTITY = ("objective", "optimizer", "augmentation", "spec")
+
+
+def identity_of(config: dict) -> dict:
+    """The identity of a recorded config (:meth:`RunConfig.identity`): its fields without :data:`RESOURCES`, its data
+    settings as :class:`DataSettings` keeps them (a config from before that class: converted from its ``extra``)."""
+    same = {k: v for k, v in config.items() if k not in RESOURCES and k != "extra"}
+    data = config.get("data")
+    if data is None:
+        data = asdict(DataSettings.of(config.get("extra") or {}))
+        for k in ADDED_TO_IDENTITY:
+            same.pop(k, None)
+    elif isinstance(data, DataSettings):
+        data = asdict(data)
+    same["data"] = dict(data)
+    return same
+
+
+def identity_differences(saved: dict, expected: dict) -> dict[str, tuple]:
+    """The knobs (one level deep: ``model_kwargs.beta``, ``data.fold``) in which two recorded configs are different
+    runs, with both values; empty: the same run. A field of :data:`ADDED_TO_IDENTITY` counts where both record it."""
+    def flat(config):
+        return {f"{k}.{n}" if isinstance(v, dict) else k: x for k, v in config.items()
+                for n, x in (v.items() if isinstance(v, dict) and v else [(None, v)])}
+
+    a, b = identity_of(saved), identity_of(expected)
+    for k in ADDED_TO_IDENTITY:
+        if k not in a or k not in b:
+            a.pop(k, None), b.pop(k, None)
+    mine, theirs = flat(a), flat(b)
+    return {k: (mine.get(k), theirs.get(k)) for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)}

@@ -4,7 +4,7 @@ import torch
 import common  # noqa: F401
 from common.networks.registry import build_model
 from common.runs.checkpoint import save_checkpoint
-from common.study.compare import EXPERIMENTS, accuracy_table, measure, not_run, source_comparison
+from common.study.compare import EXPERIMENTS, accuracy_over_seeds, measure_inference, not_run, source_comparison
 
 
 def record(run, seed, accuracy, dataset="mnist", checkpoint="models/x.pth"):
@@ -14,15 +14,15 @@ def record(run, seed, accuracy, dataset="mnist", checkpoint="models/x.pth"):
             "device": "cpu", "checkpoint": checkpoint}
 
 
-def test_accuracy_table_pools_seeds():
-    table = accuracy_table([record("cnn_mnist", 0, 0.90), record("cnn_mnist", 1, 0.94), record("other", 0, 0.5)])
+def test_accuracy_over_seeds_pools_seeds():
+    table = accuracy_over_seeds([record("cnn_mnist", 0, 0.90), record("cnn_mnist", 1, 0.94), record("other", 0, 0.5)])
     row = table.set_index("run").loc["cnn_mnist"]
     assert row["seeds"] == 2 and row["accuracy_mean"] == pytest.approx(0.92)
     assert row["accuracy_std"] == pytest.approx(torch.tensor([0.90, 0.94]).std().item())
 
 
 def test_seed_suffixes_pool_into_one_experiment():
-    table = accuracy_table([record("slstm_dvsgesture_seed0", 0, 0.5), record("slstm_dvsgesture_seed1", 1, 0.7)])
+    table = accuracy_over_seeds([record("slstm_dvsgesture_seed0", 0, 0.5), record("slstm_dvsgesture_seed1", 1, 0.7)])
     assert list(table["run"]) == ["slstm_dvsgesture"] and table["seeds"].iloc[0] == 2
 
 
@@ -38,7 +38,7 @@ def test_measure_reopens_the_checkpoint_and_runs_neurobench(tmp_path):
     run = record("cnn_mnist", 0, 0.9)
     run["config"]["model"] = "cnn"
     save_checkpoint(tmp_path / "models" / "x.pth", model, "cnn", {}, meta={"config": run["config"]})
-    row = measure(run, torch.zeros(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), tmp_path)
+    row = measure_inference(run, torch.zeros(8, 1, 28, 28), torch.zeros(8, dtype=torch.long), tmp_path)
     # raw black images, normalisation folded in: the first layer sees zeros (only its mean-padded border works)
     dense_first = 24 * 26 * 26 * 25
     assert row["Effective_MACs"] < row["Dense"] - 0.5 * dense_first
@@ -73,7 +73,7 @@ def test_grid_records_bring_only_the_headline_cells(tmp_path):
     records = grid_records("smoke", tmp_path)
     assert sorted(r["config"]["run_name"] for r in records) == [
         "mlp_fashion-mnist_seed0", "rsnn_alif_mnist_seed0", "rsnn_alif_mnist_seed1"]
-    pooled = accuracy_table(records).set_index("run")
+    pooled = accuracy_over_seeds(records).set_index("run")
     assert pooled.loc["rsnn_alif_mnist", "seeds"] == 2
     assert pooled.loc["rsnn_alif_mnist", "accuracy_mean"] == pytest.approx(0.92)
     assert grid_records("quick", tmp_path) == []                      # no table for that profile
@@ -87,7 +87,7 @@ def test_measure_counts_spike_driven_work_of_the_lif_alif_network(tmp_path):
                     meta={"config": run["config"]})
     spikes = torch.zeros(6, 4, 784)
     spikes[:, :, :10] = 1.0                                           # 10 input spikes per step
-    row = measure(run, spikes, torch.zeros(4, dtype=torch.long), tmp_path)
+    row = measure_inference(run, spikes, torch.zeros(4, dtype=torch.long), tmp_path)
     assert row["Effective_ACs"] == 6 * 10 * 16 + row["spikes/sample"] * 10   # input spikes into fc_in, hidden into fc_out
     assert row["Effective_MACs"] == 0 and row["MembraneUpdates"] > 0
     model.eval()
@@ -128,7 +128,7 @@ def test_every_comparison_figure_renders_from_small_records(tmp_path):
                record("scnn_nmnist_beta0.8", 0, 0.97, dataset="nmnist")]
     records[-1]["config"]["model"] = "scnn"
     records[-1]["spikes_per_sample"] = {"lif1": 900.0, "lif2": 300.0, "lif3": 20.0}
-    table = accuracy_table(records)
+    table = accuracy_over_seeds(records)
     efficiency = pd.DataFrame({"energy_nJ": [11000.0, 900.0, 4800.0], "energy_memory_nJ": [40000.0, 3000.0, 20000.0],
                                "ClassificationAccuracy": [0.99, 0.98, 0.97], "MembraneUpdates": [0.0, 0.0, 87000.0],
                                "Effective_MACs": [2.6e6, 2e5, 6.4e5], "Effective_ACs": [0.0, 0.0, 2.1e6],

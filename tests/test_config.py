@@ -71,15 +71,34 @@ def test_resolve_locations_order(no_env, monkeypatch):
 
 def test_smoke_outputs_never_go_beside_the_committed_reference_files(no_env, monkeypatch):
     from common.config import PROJECT_ROOT, SMOKE_OUTPUT_ROOT, default_output_root, downloads_allowed
-    from common.study.lif_alif import results_table_path
+    from common.runs.records import table_path
+    from common.study.lif_alif import STUDY
 
     smoke = RunConfig("cnn_mnist", "mnist", "cnn", profile="smoke")
     quick = RunConfig("cnn_mnist", "mnist", "cnn", profile="quick")
     assert smoke.output_root == str(SMOKE_OUTPUT_ROOT) and quick.output_root == str(PROJECT_ROOT)
-    assert results_table_path("smoke").parent == SMOKE_OUTPUT_ROOT / "results"
+    assert table_path(STUDY, "smoke").parent == SMOKE_OUTPUT_ROOT / "results"
     assert default_output_root("smoke") != PROJECT_ROOT
     monkeypatch.setenv("SNN_OUTPUT_ROOT", "/elsewhere")
     assert RunConfig("cnn_mnist", "mnist", "cnn", profile="smoke").output_root == "/elsewhere"
     assert downloads_allowed() and not downloads_allowed(False)
     monkeypatch.setenv("SNN_OFFLINE", "1")
     assert not downloads_allowed()
+
+
+def test_identity_leaves_out_where_a_run_runs_and_reads_configs_written_before_it():
+    from common.config import RunConfig, identity_differences
+
+    legacy = {"run_name": "r", "dataset": "nmnist", "model": "scnn", "model_kwargs": {"beta": 0.8}, "profile": "quick",
+              "epochs": 30, "batch_size": 32, "lr": 0.01, "weight_decay": 0.0, "seed": 0, "device": "cpu",
+              "data_root": "data", "mirror": "../shared/datasets", "output_root": ".",
+              "extra": {"epochs": 30, "n_time_bins": 25, "train_limit": 10000, "test_limit": None, "max_shift": 3,
+                        "batch_size": 32, "lr": 0.01, "folds": 5, "fold_seed": 0, "n_seeds": 1, "workers": 2, "fold": 2}}
+    now = RunConfig.from_dict(legacy)
+    assert (now.data.fold, now.data.folds, now.data.n_time_bins) == (2, 5, 25)
+    moved = {**now.to_dict(), "device": "cuda", "data_root": "/elsewhere", "output_root": "/out",
+             "objective": {"kind": "spike_count_mse"}}           # another machine, and a field the old one lacks
+    assert identity_differences(legacy, moved) == {}
+    assert identity_differences(legacy, {**moved, "data": {**moved["data"], "fold": 3}}) == {"data.fold": (2, 3)}
+    assert identity_differences({**moved, "objective": {"kind": "x"}}, moved) == \
+        {"objective.kind": ("x", "spike_count_mse")}             # compared where both record it

@@ -261,16 +261,16 @@ def test_max_shift_augments_training_batches_only():
 def test_real_dvsgesture_test_clips_from_mirror(mirror, tmp_path):
     """The mirror's 10 real clips (float64, fractional ms, ~10% of pixel-bins active) through the loader;
     without a training split, load_event_data keeps the test split and says why there is no training."""
-    from common.config import RunConfig
+    from common.config import DataSettings, RunConfig
 
     if not (mirror / "DVSGesture" / "ibmGestureTest").is_dir():
         pytest.skip("the mirror holds no DVS Gesture clips")
     raw = np.load(next((mirror / "DVSGesture" / "ibmGestureTest").glob("*/0.npy")))
     assert raw.dtype == np.float64 and (raw[:, 3] % 1 > 0).any()
     config = RunConfig(run_name="x", dataset="dvsgesture", model="scnn", profile="smoke", batch_size=4,
+                       data=DataSettings(n_time_bins=25, target_size=[32, 32]),
                        data_root=str(tmp_path), mirror=str(mirror), output_root=str(tmp_path / "out"))
-    data = events.load_event_data(config, {"n_time_bins": 25, "train_limit": None, "test_limit": None,
-                                           "target_size": [32, 32]})
+    data = events.load_event_data(config)
     assert data.train is None and data.train_loader is None
     assert "ibmGestureTrain" in data.missing_train and str(mirror) in data.missing_train
     assert data.test.frames.shape == (10, 25, 2, 32, 32) and data.test.labels.tolist() == list(range(10))

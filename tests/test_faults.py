@@ -19,6 +19,7 @@ from common.data.events import event_frames
 from common.data.errors import DatasetCorruptError
 from common.files import Busy, UnreadableFile, atomic_write, exclusive, read_json
 from common.runs import specs
+from common.runs.cells import Cell, GridContext
 from common.runs.grid import KEY, run_grid
 from common.runs.preflight import PreflightError, preflight
 from common.runs.records import ResultsTable, TableWarning, load_results
@@ -37,12 +38,11 @@ def python(code: str, **kwargs) -> subprocess.Popen:
 
 GRID_RUN = """
 import os, time
-from test_grid import toy_cell, GRID
-from common.runs.grid import run_grid
+from test_grid import toy_grid, GRID
 print("ready", flush=True)
 while not os.path.exists({go!r}):      # both start the grid at the same moment, imports done
     time.sleep(0.01)
-run_grid(GRID, toy_cell, {table!r}, {{"log": {log!r}, "sleep": 0.05}}, seeds=[0, 1], verbose=False)
+toy_grid(GRID, {table!r}, [0, 1], verbose=False, log={log!r}, sleep=0.05)
 """
 
 
@@ -87,7 +87,8 @@ def test_a_second_run_told_not_to_wait_names_the_holder(tmp_path, monkeypatch):
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setenv("SNN_LOCK_WAIT", "0")
         with pytest.raises(Busy, match=rf"Another run \(pid {holder.pid}, .*\) holds the results table {table}"):
-            run_grid({"neuron": ["lif"]}, lambda cell, context: {}, table, seeds=[0], verbose=False)
+            run_grid([Cell({"neuron": "lif", "seed": 0}, None, 0)], table, GridContext("smoke"),
+                     verbose=False, run=lambda cell, context: {})
     finally:
         holder.kill()
         holder.wait()
@@ -182,7 +183,7 @@ def test_strings_from_papermill_or_a_command_line_are_converted_once_by_the_same
     spec = specs.resolve("scnn_nmnist_beta0.5", "smoke", overrides={"beta": "0.6", "seed": "1", "train_limit": "none",
                                                                        "learn_beta": "true", "epochs": "2"})
     assert spec.config.model_kwargs["beta"] == 0.6 and spec.config.model_kwargs["learn_beta"] is True
-    assert spec.config.seed == 1 and spec.settings["train_limit"] is None and spec.config.epochs == 2
+    assert spec.config.seed == 1 and spec.config.data.train_limit is None and spec.config.epochs == 2
     same = specs.resolve("scnn_nmnist_beta0.5", "smoke", overrides={"beta": 0.6, "seed": 1, "train_limit": None,
                                                                        "learn_beta": True, "epochs": 2})
     assert spec.config.run_name == same.config.run_name                   # a string names the same run as its value
@@ -197,8 +198,8 @@ def test_every_knob_has_a_rule_and_every_profile_default_passes_it():
     for name, spec in specs.SPECS.items():
         for profile in ("smoke", "quick", "full"):
             resolved = specs.resolve(name, profile)
-            values = {**resolved.settings, **resolved.config.model_kwargs, **resolved.objective,
-                      "batch_size": resolved.config.batch_size, "lr": resolved.config.lr,
+            values = {**specs.profile_settings(spec.settings, profile), **resolved.config.model_kwargs,
+                      **resolved.objective, "batch_size": resolved.config.batch_size, "lr": resolved.config.lr,
                       "weight_decay": resolved.config.weight_decay}
             for knob in specs.knobs(spec, profile):
                 assert knob in specs.KNOBS, f"knob {knob!r} of {name} has no rule in specs.KNOBS"
@@ -353,10 +354,9 @@ def test_a_write_that_fills_the_disk_says_so(tmp_path, monkeypatch):
 
 POOL_RUN = """
 import os
-from test_grid import toy_cell, GRID
-from common.runs.grid import run_grid
+from test_grid import toy_grid, GRID
 print(os.getpid(), flush=True)
-run_grid(GRID, toy_cell, {table!r}, {{"sleep": 60}}, seeds=[0], workers=2, verbose=False)
+toy_grid(GRID, {table!r}, [0], workers=2, verbose=False, sleep=60)
 """
 
 

@@ -35,7 +35,7 @@ def small_run(tmp_path, no_env):
     root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=1)
     spec = resolve("scnn_nmnist_beta0.5", "smoke", overrides=SMALL, data_root=str(root),
                    output_root=str(tmp_path / "out"))
-    return spec, runner.load_data(spec)
+    return spec, runner.load_data(spec.config)
 
 
 def test_reuse_by_default_leaves_the_files_as_they_were_and_hold_no_machine_path(small_run, tmp_path):

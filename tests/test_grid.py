@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from common.runs.cells import Cell, GridContext
 from common.runs.grid import KEY, TIMING, cell_key, expand_grid, run_grid
 from common.runs.records import ResultsTable
 from common.runs.stats import paired_differences, summarize, t_interval, t_quantile
@@ -17,18 +18,26 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 
 def toy_cell(cell, context):
-    """A fast, deterministic 'training': accuracy depends on the factors and the seed."""
-    log = context.get("log")
+    """A fast, deterministic 'training' in place of common.runs.cells.run_cell: accuracy depends on the factors and
+    the seed; ``log`` and ``sleep`` come in the context's overrides."""
+    log, cell = context.overrides.get("log"), cell.factors
     if log:
         with open(log, "a") as handle:
             handle.write(cell_key(cell) + "\n")
-    time.sleep(context.get("sleep", 0))
+    time.sleep(context.overrides.get("sleep", 0))
     bonus = {"lif": 0.0, "alif": 0.02}[cell["neuron"]] + 0.01 * cell.get("recurrent", False)
     return {"neuron": cell["neuron"], "recurrent": cell.get("recurrent", False),
             "test_accuracy": 0.9 + bonus + 0.001 * cell["seed"], "train_seconds": 0.1}
 
 
 GRID = {"neuron": ["lif", "alif"], "recurrent": [False, True]}
+
+
+def toy_grid(grid, table, seeds, workers=1, verbose=True, **options):
+    """``grid``'s cells (typed, as every study makes them) run by :func:`toy_cell`."""
+    cells = [Cell(factors, None, factors["seed"]) for factors in expand_grid(grid, seeds)]
+    return run_grid(cells, table, GridContext("smoke", overrides=options), workers=workers, verbose=verbose,
+                    run=toy_cell)
 
 
 def test_expand_grid_product_union_and_seeds():
@@ -43,13 +52,13 @@ def test_expand_grid_product_union_and_seeds():
 
 def test_rerun_recomputes_nothing_and_grid_growth_runs_only_new_cells(tmp_path):
     table, log = tmp_path / "results" / "t.jsonl", tmp_path / "calls.log"
-    rows = run_grid(GRID, toy_cell, table, {"log": str(log)}, seeds=[0, 1])
+    rows = toy_grid(GRID, table, [0, 1], log=str(log))
     assert len(rows) == 8 and len(log.read_text().splitlines()) == 8
     assert all(r[KEY] == cell_key({k: r[k] for k in ("neuron", "recurrent", "seed")}) for r in rows)
-    again = run_grid(GRID, toy_cell, table, {"log": str(log)}, seeds=[0, 1])
+    again = toy_grid(GRID, table, [0, 1], log=str(log))
     assert len(log.read_text().splitlines()) == 8                 # nothing recomputed
     assert again == rows
-    more = run_grid(GRID, toy_cell, table, {"log": str(log)}, seeds=[0, 1, 2])
+    more = toy_grid(GRID, table, [0, 1, 2], log=str(log))
     assert len(more) == 12 and len(log.read_text().splitlines()) == 12   # only the 4 new seed-2 cells
     assert len(ResultsTable(table).rows()) == 12
 
@@ -75,9 +84,8 @@ def test_failed_write_leaves_the_table_intact(tmp_path, monkeypatch):
 KILL_SCRIPT = """
 import sys
 sys.path[:0] = [{project!r}, {tests!r}]
-from test_grid import toy_cell, GRID
-from common.runs.grid import run_grid
-run_grid(GRID, toy_cell, {table!r}, {{"log": {log!r}, "sleep": 0.4}}, seeds=[0, 1, 2], verbose=False)
+from test_grid import toy_grid, GRID
+toy_grid(GRID, {table!r}, [0, 1, 2], verbose=False, log={log!r}, sleep=0.4)
 """
 
 
@@ -96,15 +104,15 @@ def test_killed_grid_loses_no_rows_and_resumes(tmp_path):
     assert len(started) - len(rows) <= 1                          # only the cell running at the kill is lost
     assert {r[KEY] for r in rows} <= set(started)
     log.write_text("")
-    final = run_grid(GRID, toy_cell, table, {"log": str(log)}, seeds=[0, 1, 2], verbose=False)
+    final = toy_grid(GRID, table, [0, 1, 2], verbose=False, log=str(log))
     rerun = log.read_text().splitlines()
     assert len(final) == 12 and len({r[KEY] for r in final}) == 12
     assert len(rerun) == 12 - len(rows) and not set(rerun) & {r[KEY] for r in rows}
 
 
 def test_process_pool_gives_the_sequential_table(tmp_path):
-    sequential = run_grid(GRID, toy_cell, tmp_path / "a.jsonl", seeds=[0, 1], verbose=False)
-    pooled = run_grid(GRID, toy_cell, tmp_path / "b.jsonl", seeds=[0, 1], workers=2, verbose=False)
+    sequential = toy_grid(GRID, tmp_path / "a.jsonl", [0, 1], verbose=False)
+    pooled = toy_grid(GRID, tmp_path / "b.jsonl", [0, 1], workers=2, verbose=False)
     key = lambda r: r[KEY]
     assert sorted(sequential, key=key) == sorted(pooled, key=key)
 
@@ -119,7 +127,7 @@ def test_t_interval_matches_hand_computation():
 
 
 def test_summary_and_paired_differences(tmp_path):
-    rows = run_grid(GRID, toy_cell, tmp_path / "t.jsonl", seeds=[0, 1, 2], verbose=False)
+    rows = toy_grid(GRID, tmp_path / "t.jsonl", [0, 1, 2], verbose=False)
     summary = summarize(rows)
     assert len(summary) == 4 and set(summary["n"]) == {3}
     lif = summary[(summary.neuron == "lif") & (summary.recurrent == "False")].iloc[0]
@@ -145,25 +153,24 @@ def test_ray_tune_gives_the_local_runners_table(tmp_path, no_env):
     import ray
     from idx_fixtures import write_image_dataset
 
-    from common.study.lif_alif import train_cell
+    from common.study.lif_alif import lif_alif_cell
 
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=200, n_test=100)
     grid = {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["lif", "alif"], "recurrent": [False],
             "learn_beta": [True], "encoding": ["rate"], "hidden": [16], "epochs": [1]}
 
     def context(name):
-        return {"profile": "smoke", "data_root": str(data), "device": "cpu",
-                "output_root": str(tmp_path / name), "threads": 1}
+        return GridContext("smoke", data_root=str(data), device="cpu", output_root=str(tmp_path / name))
 
-    local = run_grid(grid, train_cell, tmp_path / "local" / "results" / "t.jsonl", context("local"), seeds=[0])
+    cells = [lif_alif_cell(factors) for factors in expand_grid(grid, seeds=[0])]
+    local = run_grid(cells, tmp_path / "local" / "results" / "t.jsonl", context("local"))
     try:
-        remote = run_grid(grid, train_cell, tmp_path / "ray" / "results" / "t.jsonl", context("ray"), seeds=[0],
-                          workers=2, backend="ray")
+        remote = run_grid(cells, tmp_path / "ray" / "results" / "t.jsonl", context("ray"), workers=2, backend="ray")
     finally:
         ray.shutdown()
-    from common.runs.train import comparable
+    from common.config import identity_of
     strip = lambda rows: sorted(({**{k: v for k, v in r.items() if k not in (*TIMING, "run")},
-                                  "config": comparable(r["config"]),
+                                  "config": identity_of(r["config"]),
                                   "test": {k: v for k, v in r["test"].items() if k != "seconds"}} for r in rows),
                                 key=lambda r: r[KEY])
     assert len(remote) == 2 and strip(remote) == strip(local)

@@ -9,7 +9,8 @@ from common.networks.objectives import CROSS_ENTROPY
 from common.runs.grid import expand_grid
 from common.runs.records import flat
 from common.runs.specs import profile_settings
-from common.study.lif_alif import study_grid, train_cell
+from common.runs.cells import GridContext, run_cell
+from common.study.lif_alif import lif_alif_cell, study_grid
 
 
 @pytest.mark.parametrize("neuron", ["lif", "alif"])
@@ -92,24 +93,25 @@ def test_study_grids_cover_every_factor():
     assert {c["hidden"] for c in full} == {64, 128, 256} and {c["epochs"] for c in full} == {15, 30}
 
 
-def test_train_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_env):
+def test_a_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_env):
     data = write_image_dataset(tmp_path / "data", "MNIST", n_train=300, n_test=120)
     settings = profile_settings("lif_alif", "smoke")
-    context = {"profile": "smoke", "data_root": str(data), "output_root": str(tmp_path / "out")}
-    cell = {"dataset": "mnist", "model": "rsnn", "neuron": "alif", "recurrent": True, "learn_beta": True,
-            "encoding": "periodic", "hidden": 16, "epochs": 1, "seed": 0}
-    record = train_cell(cell, context)
+    context = GridContext("smoke", data_root=str(data), output_root=str(tmp_path / "out"))
+    cell = lif_alif_cell({"dataset": "mnist", "model": "rsnn", "neuron": "alif", "recurrent": True, "learn_beta": True,
+                          "encoding": "periodic", "hidden": 16, "epochs": 1, "seed": 0})
+    record = run_cell(cell, context)
     assert record["test"]["n_samples"] == 120 and 0 <= record["test"]["accuracy"] <= 1
     assert len(record["test"]["predictions"]) == 120                  # kept for paired tests
     row = flat(record)
     assert row["neuron"] == "alif" and row["recurrent"] is True and row["encoding"] == "periodic"
     assert record["config"]["model_kwargs"]["hidden"] == 16 and record["config"]["epochs"] == 1
     assert 0 < row["beta_hidden"] < 1 and row["beta_hidden"] != pytest.approx(torch.exp(torch.tensor(-1 / 20)).item(), abs=1e-7)
-    assert row["train_seconds"] > 0 and row["n_steps"] == settings["n_steps"]
+    assert row["train_seconds"] > 0 and record["config"]["data"]["n_steps"] == settings["n_steps"]
+    assert record["config"]["data"]["encoding"] == "periodic"
     model, meta = common.load_model(tmp_path / "out" / row["checkpoint"])
     assert model.hidden.adaptive and model.recurrent
-    # a second call reuses the finished checkpoint: same accuracy, no new training epoch
-    again = train_cell(cell, context)
+    # a second call reuses the finished checkpoint, with other resources too: same accuracy, no new training epoch
+    again = run_cell(cell, GridContext("smoke", data_root=str(data), output_root=str(tmp_path / "out"), threads=2))
     assert again["test"]["accuracy"] == record["test"]["accuracy"] and again["train_seconds"] == record["train_seconds"]
 
 

@@ -3,12 +3,15 @@ levels from rows as the grid writes them."""
 import numpy as np
 import pytest
 
+from common.config import DataSettings
+from common.data.folds import fold_split, stratified_folds
+from common.runs.cells import GridContext, run_cell
 from common.study import nmnist_folds as F
 
 
 def test_stratified_folds_test_every_recording_exactly_once():
     labels = np.repeat(np.arange(10), [110, 95, 100, 120, 90, 100, 105, 100, 80, 100])
-    folds = F.stratified_folds(labels, 5, seed=0)
+    folds = stratified_folds(labels, 5, seed=0)
     everything = np.concatenate(folds)
     assert sorted(everything.tolist()) == list(range(len(labels)))           # each once
     sizes = [len(f) for f in folds]
@@ -16,8 +19,8 @@ def test_stratified_folds_test_every_recording_exactly_once():
     for fold in folds:                                                         # stratified by digit
         counts = np.bincount(labels[fold], minlength=10)
         assert (np.abs(counts - np.bincount(labels) / 5) <= 1).all()
-    assert [f.tolist() for f in F.stratified_folds(labels, 5, seed=0)] == [f.tolist() for f in folds]
-    assert [f.tolist() for f in F.stratified_folds(labels, 5, seed=1)] != [f.tolist() for f in folds]
+    assert [f.tolist() for f in stratified_folds(labels, 5, seed=0)] == [f.tolist() for f in folds]
+    assert [f.tolist() for f in stratified_folds(labels, 5, seed=1)] != [f.tolist() for f in folds]
 
 
 def row(variant, fold, correct_per_bin, seed=0):
@@ -66,8 +69,8 @@ def test_head_to_head_averages_seeds_within_a_fold_and_corrects_for_overlap():
     assert sorted(table["Holm p (CMH)"]) == pytest.approx([min(1, 2 * low), max(min(1, 2 * low), high)])
 
 
-def test_accuracy_table_and_early_decisions_from_the_rows():
-    accuracy = F.accuracy_table(ROWS)
+def test_accuracy_over_folds_and_early_decisions_from_the_rows():
+    accuracy = F.accuracy_over_folds(ROWS)
     assert accuracy.loc["beta 0.8", "test_predictions"] == 12 and accuracy.loc["beta 0.5", "no_decision"] == 7
     assert accuracy.loc["beta 0.8", "mean"] == pytest.approx(np.mean([1.0, np.mean([0.75, 1.0])]))
     assert accuracy.loc["beta 0.8", "seeds"] == 2 and accuracy.loc["beta 0.8", "folds"] == 2
@@ -75,8 +78,8 @@ def test_accuracy_table_and_early_decisions_from_the_rows():
     assert early.loc["beta 0.8", "no decision"] == pytest.approx(0.75)          # 1 of 4 decided
     assert early.loc["beta 0.8", "decided accuracy"] == pytest.approx(1.0)      # and that one right
     records = F.as_records(ROWS, "quick")
-    from common.study.compare import accuracy_table
-    pooled = accuracy_table(records).set_index("run")
+    from common.study.compare import accuracy_over_seeds
+    pooled = accuracy_over_seeds(records).set_index("run")
     assert pooled.loc["scnn_nmnist_beta0.8_folds", "seeds"] == 3
     assert pooled.loc["scnn_nmnist_beta0.8_folds", "twin"] == "scnn_nmnist_beta0.8"
 
@@ -101,16 +104,16 @@ def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_
     full = profile_settings("scnn_nmnist", "full")
     assert full["folds"] is None and full["n_seeds"] >= 3
     capped = [v for v in F.VARIANTS if v not in FOLD_SEEDS]      # a variant cut to 1 seed runs seed 0 only
-    assert F.study_cells(full) == [{"variant": list(F.VARIANTS) if s == 0 else capped, "fold": [None], "seeds": [s]}
-                                   for s in (0, 1, 2)]
+    assert [c.factors for c in F.study_cells(full)] == [{"variant": v, "fold": None, "seed": s} for s in (0, 1, 2)
+                                                        for v in (F.VARIANTS if s == 0 else capped)]
     root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=2)
-    settings = {**profile_settings("scnn_nmnist", "smoke"), "folds": None, "n_seeds": 1}
-    train, test = F.fold_split(settings, root, None, None)
+    settings = profile_settings("scnn_nmnist", "smoke")
+    train, test = fold_split("nmnist", DataSettings.of(settings), root, None)
     assert len(train.labels) == 30 and len(test.labels) == 20
     assert all(r.startswith("Test/") for r in test.recordings) and all(r.startswith("Train/") for r in train.recordings)
-    row = F.fold_cell({"variant": "beta 0.8", "fold": None, "seed": 0},
-                      {"profile": "smoke", "overrides": {"folds": None, "n_seeds": 1}, "data_root": str(root),
-                       "output_root": str(tmp_path / "out")})
-    assert row["cell"]["fold"] is None and row["folds"] is None and row["test"]["n_samples"] == 20
-    assert row["config"]["model_kwargs"]["beta"] == 0.8 and row["config"]["extra"]["fold"] is None
+    row = run_cell(F.fold_cell({"variant": "beta 0.8", "fold": None, "seed": 0}),
+                   GridContext("smoke", data_root=str(root), output_root=str(tmp_path / "out")))
+    assert row["cell"]["fold"] is None and row["test"]["n_samples"] == 20
+    assert row["config"]["model_kwargs"]["beta"] == 0.8
+    assert row["config"]["data"]["fold"] is None and row["config"]["data"]["folds"] is None   # no fold design
     assert len(row["predictions_by_time_bins"]) == settings["n_time_bins"]

@@ -158,7 +158,7 @@ def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_
     records = {r["config"]["run_name"]: r for r in map(json.loads, lines)}
     assert sorted(records) == sorted(runs)
     check_dvs_runs(out, runs, records=records)
-    budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "extra")}
+    budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "data", "optimizer")}
     assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"]) == budget(records[runs[4]]["config"])
     assert records[runs[4]]["config"]["model_kwargs"]["n_time_bins"] == 8         # the profile's bins, as channels
     assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
@@ -177,13 +177,15 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
     for name, root in (("01", data), ("02", nmnist_root)):
         execute(name, tmp_path, data_root=str(root))
     # two of notebook 07's headline cells (LIF and the MLP, MNIST, seed 0), as its grid runner writes them
-    from common.runs.grid import run_grid
-    from common.study.lif_alif import results_table_path, train_cell
+    from common.runs.cells import GridContext
+    from common.runs.grid import expand_grid, run_grid
+    from common.runs.records import table_path
+    from common.study.lif_alif import STUDY, lif_alif_cell
     cell = {"dataset": ["mnist"], "hidden": [32], "epochs": [1], "seeds": [0]}
     grid = [{**cell, "model": ["rsnn"], "neuron": ["lif"], "recurrent": [False], "learn_beta": [True],
              "encoding": ["rate"]}, {**cell, "model": ["mlp"]}]
-    context = {"profile": "smoke", "data_root": str(data), "output_root": str(tmp_path / "out")}
-    run_grid(grid, train_cell, results_table_path("smoke", tmp_path / "out"), context)
+    context = GridContext("smoke", data_root=str(data), output_root=str(tmp_path / "out"))
+    run_grid([lif_alif_cell(c) for c in expand_grid(grid)], table_path(STUDY, "smoke", tmp_path / "out"), context)
     # the comparison reads both datasets from one data root: give it the N-MNIST fixtures too
     (data / "NMNIST").symlink_to(nmnist_root / "NMNIST")
     execute("08", tmp_path, data_root=str(data), n_samples=20)

@@ -38,7 +38,7 @@ def spec_for(model, mirror, tmp_path):
 @pytest.mark.parametrize("model", ["scnn", "slstm"])
 def test_saved_model_is_evaluated_explained_and_rendered_on_the_real_clips(model, real_clips, tmp_path):
     spec = spec_for(model, real_clips, tmp_path)
-    config, data = spec.config, runner.load_data(spec)
+    config, data = spec.config, runner.load_data(spec.config)
     with pytest.raises(common.DatasetNotFoundError, match="no saved model"):   # nothing to evaluate yet
         runner.run(spec, data)
 
@@ -64,7 +64,7 @@ def test_saved_model_is_evaluated_explained_and_rendered_on_the_real_clips(model
 
 def test_without_training_split_or_saved_model_the_reason_names_both(real_clips, tmp_path):
     spec = spec_for("scnn", real_clips, tmp_path)
-    config, data = spec.config, runner.load_data(spec)
+    config, data = spec.config, runner.load_data(spec.config)
     assert runner.run(spec, data, required=False) is None
     with pytest.raises(common.DatasetNotFoundError) as info:
         runner.run(spec, data)

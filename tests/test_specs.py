@@ -7,7 +7,7 @@ import pytest
 
 from common.config import PROJECT_ROOT
 from common.runs import specs
-from common.runs.train import comparable
+from common.config import identity_differences
 
 
 @pytest.mark.parametrize("name", ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8",
@@ -16,13 +16,15 @@ def test_quick_specs_resolve_to_the_configs_of_the_committed_reference_runs(name
     """The reference models in models/ were trained from these configs: the specs must rebuild them exactly,
     or the study would retrain instead of resuming."""
     committed = json.loads((PROJECT_ROOT / "results" / f"{name}-quick.json").read_text())["config"]
-    assert comparable(specs.resolve(name, "quick").config.to_dict()) == comparable(committed)
+    assert identity_differences(committed, specs.resolve(name, "quick").config.to_dict()) == {}
+    other = specs.resolve(name, "quick", overrides={"epochs": 3}).config.to_dict()
+    assert "epochs" in identity_differences(committed, other)      # and a changed knob is another run
 
 
 def test_a_knob_is_set_everywhere_it_lives_and_an_override_names_its_own_run():
     spec = specs.resolve("scnn_nmnist_beta0.8", "smoke", overrides={"population_size": 10, "lr": 0.5})
     assert spec.config.model_kwargs["population_size"] == spec.objective["population_size"] == 10
-    assert spec.config.lr == spec.settings["lr"] == 0.5          # one value, recorded in both places
+    assert spec.config.lr == 0.5 and "lr" not in spec.design      # one value, in one field
     assert spec.config.run_name.startswith("scnn_nmnist_beta0.8_") and spec.config.run_name != "scnn_nmnist_beta0.8"
     assert specs.resolve("scnn_nmnist_beta0.8", "smoke").config.run_name == "scnn_nmnist_beta0.8"
     assert specs.resolve("cmp_scnn_dvsgesture", "smoke", overrides={"seed": 2}).config.run_name == "cmp_scnn_dvsgesture_seed2"
@@ -55,16 +57,16 @@ def spec_batch(resolved: specs.ResolvedSpec, batch: int = 2):
 
     from common.data.images import IMAGE_DATASETS
 
-    config, settings = resolved.config, resolved.settings
+    config, data = resolved.config, resolved.config.data
     if config.dataset in IMAGE_DATASETS:
         classes = len(IMAGE_DATASETS[config.dataset][3])
         if config.model == "rsnn":
-            return (torch.rand(settings["n_steps"], batch, 28 * 28) < 0.3).float(), classes
+            return (torch.rand(data.n_steps, batch, 28 * 28) < 0.3).float(), classes
         return torch.rand(batch, 1, 28, 28), classes
     reader = {"nmnist": tonic.datasets.NMNIST, "dvsgesture": tonic.datasets.DVSGesture}[config.dataset]
     width, height, polarities = reader.sensor_size
-    width, height = settings.get("target_size") or (width, height)
-    frames = torch.poisson(torch.full((settings["n_time_bins"], batch, polarities, height, width), 0.5))
+    width, height = data.target_size or (width, height)
+    frames = torch.poisson(torch.full((data.n_time_bins, batch, polarities, height, width), 0.5))
     return frames, len(reader.classes)
 
 
@@ -104,3 +106,48 @@ def test_no_batch_size_or_learning_rate_literal_outside_the_specs():
     hits = [f"{name}: {line.strip()}" for name in files if name != "common/runs/specs.py"
             for line in (PROJECT_ROOT / name).read_text().splitlines() if pattern.search(line)]
     assert hits == []
+
+
+# ------------------------------------------------------------------------------ one typed run identity
+
+def test_a_knob_has_one_home_and_the_design_is_not_part_of_the_run():
+    from dataclasses import replace
+
+    spec = specs.resolve("scnn_nmnist_beta0.8", "quick")
+    assert spec.config.batch_size == 32 and spec.config.data.n_time_bins == 25 and spec.config.data.max_shift == 3
+    assert spec.design == {"n_seeds": 3, "workers": 2}                # what shapes a grid, beside the run
+    assert spec.config.data.folds is None and spec.config.data.fold is None   # the official split: no fold design
+    more_workers = specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"workers": 1, "n_seeds": 5})
+    assert more_workers.config.run_name == spec.config.run_name      # the same run, the same checkpoint
+    assert identity_differences(more_workers.config.to_dict(), spec.config.to_dict()) == {}
+    assert more_workers.design == {"n_seeds": 5, "workers": 1}
+    twice = replace(specs.SPECS["scnn_nmnist_beta0.8"], batch_size=64)
+    with pytest.raises(ValueError, match="sets batch_size and so does its profile row"):
+        specs.resolve(twice, "quick")
+
+
+def test_the_record_keeps_objective_optimizer_and_augmentation_in_the_run():
+    cnn = specs.resolve("cnn_mnist", "quick").config
+    assert cnn.objective == {"kind": "cross_entropy"} and cnn.optimizer == "adamw_one_cycle" and cnn.spec == "cnn_mnist"
+    assert cnn.augmentation == {"random_affine": specs.SPECS["cnn_mnist"].augment} and cnn.data.augment is True
+    assert specs.resolve("cnn_mnist", "smoke").config.augmentation is None
+    assert specs.resolve("scnn_nmnist_beta0.8", "quick").config.augmentation == {"random_shift_px": 3}
+    other = specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"correct_rate": 0.9}).config.to_dict()
+    assert "objective.correct_rate" in identity_differences(other, specs.resolve("scnn_nmnist_beta0.8", "quick",
+                                                                                 run_name=other["run_name"]).config.to_dict())
+
+
+def test_a_fold_cell_resolves_to_its_fold_and_a_lif_alif_cell_to_its_encoding():
+    from common.runs.cells import GridContext
+    from common.study import lif_alif, nmnist_folds
+
+    context = GridContext("quick")
+    fold = nmnist_folds.fold_cell({"variant": "spiking LSTM, equal size", "fold": 3, "seed": 0}).resolve(context)
+    assert fold.spec.name == "slstm_nmnist_small" and fold.config.run_name.endswith("_fold3_seed0")
+    assert (fold.config.data.fold, fold.config.data.folds, fold.config.data.fold_seed) == (3, 5, 0)
+    cell = {"dataset": "fashion-mnist", "model": "rsnn", "neuron": "alif", "recurrent": True, "learn_beta": True,
+            "encoding": "latency", "hidden": 64, "epochs": 2, "seed": 1}
+    run = lif_alif.lif_alif_cell(cell).resolve(context).config
+    assert (run.dataset, run.model_kwargs["neuron"], run.model_kwargs["hidden"], run.epochs, run.seed) == \
+        ("fashion-mnist", "alif", 64, 2, 1)
+    assert run.data.encoding == "latency" and run.data.n_steps == specs.profile_settings("lif_alif", "quick")["n_steps"]

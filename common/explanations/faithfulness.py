@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from common.explanations.gradcam import scale_each, to_input
+from common.networks.registry import AnswersEveryPrefix, PopulationCoded
 
 # every CAM method of pytorch-grad-cam that applies to a convolutional layer's maps (class names in the library)
 METHODS = ("GradCAM", "GradCAMPlusPlus", "HiResCAM", "XGradCAM", "LayerCAM", "EigenCAM", "ScoreCAM", "AblationCAM")
@@ -71,7 +72,7 @@ SPIKING_LSTM = "no saved spiking LSTM model exists yet (models/*slstm*): it is n
 
 
 def is_spiking(model: nn.Module) -> bool:
-    return hasattr(model, "population_size")
+    return isinstance(model, PopulationCoded)
 
 
 # ---------------------------------------------------------------- the model as the library sees it
@@ -84,7 +85,7 @@ class ClipScores(nn.Module):
     def __init__(self, model: nn.Module, n_time_bins: int, in_channels: int = 2):
         super().__init__()
         self.model, self.n_time_bins, self.in_channels = model, n_time_bins, in_channels
-        if hasattr(model, "answer_every_prefix"):
+        if isinstance(model, AnswersEveryPrefix):
             model.answer_every_prefix = False          # one answer per clip, from all of it
         self.view = None                               # a TimePooled layer, told the batch's layout
 
@@ -374,7 +375,7 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
               percentiles=PERCENTILES, models=tuple(MODELS), seed: int = 0) -> tuple[dict, dict]:
     """Every model of ``models`` with a checkpoint of ``profile``: sample, maps, scores. Returns the results (also
     written to ``results/faithfulness-<profile>.json``) and the evaluations (maps included, for the figures)."""
-    from common.runs.checkpoint import load_model
+    from common.runs.checkpoint import load_model, time_bins
 
     evaluations, samples, absent, loaded = {}, {}, {}, {}
     for run in models:
@@ -384,7 +385,7 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
             continue
         dataset = MODELS[run]
         model, meta = load_model(path, raw_inputs=dataset != "mnist")     # images come standardised (load_sample)
-        n_time_bins = None if dataset == "mnist" else int(meta["config"]["extra"]["n_time_bins"])
+        n_time_bins = None if dataset == "mnist" else time_bins(meta["config"])
         key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "")
         if key not in loaded:
             loaded[key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins)

@@ -6,7 +6,8 @@ an ANN returns logits ``[B, C]``; a spiking network returns output spikes over t
 
 What a network offers beyond that is one of the capabilities below, each a Protocol: Grad-CAM
 (:class:`Explained`), membrane decays (:class:`Decaying`), entries of its own in the record
-(:class:`Recorded`). ``@register`` refuses a class that offers part of one, so a call site asks
+(:class:`Recorded`), a population-coded output (:class:`PopulationCoded`), answers after every prefix of a clip
+(:class:`AnswersEveryPrefix`). ``@register`` refuses a class that offers part of one, so a call site asks
 ``isinstance(model, Recorded)`` and finds the whole capability or none of it.
 
 The decorators are the one list of models: a name that is not registered yet is looked for by importing
@@ -53,7 +54,24 @@ class Recorded(Protocol):
     def learned_decays(self) -> dict: ...
 
 
-CAPABILITIES = (Explained, Decaying, Recorded)
+@runtime_checkable
+class PopulationCoded(Protocol):
+    """Its output holds ``population_size`` neurons per class (spikes ``[T, B, n_classes * population_size]``)."""
+
+    @property
+    def population_size(self) -> int: ...
+
+
+@runtime_checkable
+class AnswersEveryPrefix(Protocol):
+    """A conventional network on event frames that answers after every prefix of the clip (logits ``[T', B, C]``,
+    the last row decides) while ``answer_every_prefix`` is on; off, it answers once for the whole clip."""
+
+    @property
+    def answer_every_prefix(self) -> bool: ...
+
+
+CAPABILITIES = (Explained, Decaying, Recorded, PopulationCoded, AnswersEveryPrefix)
 
 
 def _members(capability) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.config import identity_differences, identity_of
 from common.files import atomic_write, write_json
 from common.networks.registry import build_model
 
@@ -108,27 +109,13 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
-def comparable(config: dict) -> dict:
-    """The part of a config that decides the result (paths, device and the grid's design do not): a run's identity."""
-    from common.runs.specs import GRID_DESIGN
-
-    same = {k: v for k, v in config.items() if k not in ("device", "data_root", "mirror", "output_root")}
-    same["extra"] = {k: v for k, v in (config.get("extra") or {}).items() if k not in GRID_DESIGN}
-    return same
-
-
 def check_identity(path, saved: dict | None, expected: dict) -> None:
     """Raise :class:`CheckpointError` unless the config saved in a checkpoint is ``expected``'s run, naming
     the knobs that differ (both values): a model is never evaluated, explained or measured for a run it is not."""
     if not saved:
         raise CheckpointError(f"{path} records no config, so it cannot prove it is run {expected.get('run_name')!r}. "
                               f"Open it by its path alone, common.load_model({str(path)!r}), if you know it is.")
-    def flat(config):   # one level deep, so a message names model_kwargs.beta, not the whole dict
-        return {f"{k}.{n}" if isinstance(v, dict) else k: x for k, v in config.items()
-                for n, x in (v.items() if isinstance(v, dict) else [(None, v)])}
-
-    mine, theirs = flat(comparable(saved)), flat(comparable(expected))
-    differ = {k: (mine.get(k), theirs.get(k)) for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)}
+    differ = identity_differences(saved, expected)
     if differ:
         shown = "; ".join(f"{k}: checkpoint {a!r}, run {b!r}" for k, (a, b) in differ.items())
         raise CheckpointError(f"{path} is not a checkpoint of run {expected.get('run_name')!r} "
@@ -195,8 +182,8 @@ def input_normalisation(config: dict | None) -> tuple[float, float] | None:
 
 def time_bins(config: dict | None) -> int | None:
     """How many time bins the run's inputs have (event frames' or spike trains'), when its config says."""
-    extra = (config or {}).get("extra") or {}
-    return extra.get("n_time_bins") or extra.get("n_steps")
+    data = identity_of(config or {})["data"]
+    return data.get("n_time_bins") or data.get("n_steps")
 
 
 def load_run_model(config, device=None) -> tuple[nn.Module, dict]:

@@ -2,9 +2,9 @@
 
 A *grid* is a dict ``factor -> list of levels`` (their product), or a list of such dicts (the union:
 how a "quick" grid picks a subset of the full product). A dict may carry its own ``"seeds"``.
-Every cell (one level per factor, plus a seed) is one call ``run_cell(cell, context) -> record``
-(a run of :func:`common.runs.runner.run`): the LIF/ALIF factors, the N-MNIST folds, the seeds of
-notebook 06's head-to-head. The statistics over the cells are in common/runs/stats.py.
+Every cell (one level per factor, plus a seed) becomes a typed :class:`common.runs.cells.Cell` and one call
+``run_cell(cell, context) -> record`` (a run of :func:`common.runs.runner.run`), the same function for the LIF/ALIF
+factors, the N-MNIST folds and the seeds of notebook 06's head-to-head. The statistics over the cells are in common/runs/stats.py.
 
 Records go to a results table, ``results/<name>.jsonl`` (:class:`common.runs.records.ResultsTable`), one
 per line with its cell and key. After every cell the *whole* table is rewritten atomically
@@ -19,7 +19,7 @@ Runners: :func:`run_grid` runs cells one after another, or in a local process po
 table, whatever the backend. A pool's workers end when the calling process dies (a kill -9 of the
 grid leaves no worker training on).
 
-One writer per table: a grid holds its table's lock (and its output root's, ``context["output_root"]``)
+One writer per table: a grid holds its table's lock (and its output root's, ``context.output_root``)
 from before it reads which cells are done until its last row is written, so the cells it runs are
 claimed under the lock. A second run of the same grid waits (one sentence names the holder) and then
 finds every cell done: two simultaneous runs never train or append a cell twice
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from common.files import ENV_HELD_LOCKS, held_locks, hold_root
+from common.runs.cells import Cell, GridContext, run_cell
 from common.runs.preflight import preflight
 from common.runs.records import ResultsTable, on_disk
 from common.runs.stats import KEY, SEED
@@ -73,52 +74,49 @@ def cell_key(cell: dict) -> str:
 
 # ------------------------------------------------------------------------------ runners
 
-def _tagged(cell: dict, row: dict) -> dict:
-    return {**row, SEED: cell[SEED], KEY: cell_key(cell)}
+def _tagged(cell: Cell, row: dict) -> dict:
+    return {**row, SEED: cell.factors[SEED], KEY: cell_key(cell.factors)}
 
 
-def run_grid(grid, run_cell: Callable[[dict, dict], dict], table: str | Path | ResultsTable,
-             context: dict | None = None, seeds: list[int] | None = None, workers: int = 1,
-             backend: str = "local", verbose: bool = True) -> list[dict]:
-    """Run every cell of ``grid`` not yet in ``table``; return the table's rows for the grid's cells.
+def run_grid(cells: list[Cell], table: str | Path | ResultsTable, context: GridContext, workers: int = 1,
+             backend: str = "local", verbose: bool = True, run: Callable[[Cell, GridContext], dict] = run_cell) -> list[dict]:
+    """Run every cell of ``cells`` not yet in ``table`` (by the key of its factors); return the table's rows for them.
 
-    ``backend="local"``: sequential (``workers=1``) or a process pool of ``workers`` processes
-    (``run_cell`` must then be importable, e.g. :func:`common.study.lif_alif.train_cell`). ``backend="ray"``:
+    Each cell is one call of ``run`` (:func:`common.runs.cells.run_cell`: the same for every study's grid).
+    ``backend="local"``: sequential (``workers=1``) or a process pool of ``workers`` processes. ``backend="ray"``:
     Ray Tune on a local (or already connected) Ray instance, ``workers`` trials at a time.
     """
     table = table if isinstance(table, ResultsTable) else ResultsTable(table)
-    context = dict(context or {})
     if backend not in ("local", "ray"):
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    preflight(context.get("output_root") or table.path.parent, context.get("device"), context.get("data_root"))
-    cells = expand_grid(grid, seeds)
-    root = hold_root(context["output_root"]) if context.get("output_root") else contextlib.nullcontext()
+    preflight(context.output_root or table.path.parent, context.device, context.data_root)
+    root = hold_root(context.output_root) if context.output_root else contextlib.nullcontext()
     with root, table.lock():
         table.append()                      # lines that cannot be read, and second rows, set aside now
         done = table.keys()
-        todo = [c for c in cells if cell_key(c) not in done]
+        todo = [c for c in cells if cell_key(c.factors) not in done]
         if verbose:
             print(f"{len(cells)} cells: {len(cells) - len(todo)} already in {table.path.name}, {len(todo)} to run")
         if todo and backend == "ray":
-            run_ray(todo, run_cell, table, context, workers, verbose)
+            run_ray(todo, run, table, context, workers, verbose)
         elif todo and workers > 1:
             import multiprocessing
             # longest first (by epochs), so no long cell starts last while the other workers sit idle
-            todo = sorted(todo, key=lambda cell: -float(cell.get("epochs", 0) or 0))
+            todo = sorted(todo, key=lambda cell: -float(cell.knobs.get("epochs") or cell.factors.get("epochs") or 0))
             pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=end_with_parent, initargs=(os.getpid(),))
             with pool:
-                futures = {pool.submit(run_cell, cell, context): cell for cell in todo}
+                futures = {pool.submit(run, cell, context): cell for cell in todo}
                 for n, future in enumerate(as_completed(futures), 1):
                     table.append(_tagged(futures[future], future.result()))
                     if verbose:
-                        print(f"  [{n}/{len(todo)}] {cell_key(futures[future])}")
+                        print(f"  [{n}/{len(todo)}] {cell_key(futures[future].factors)}")
         else:
             for n, cell in enumerate(todo, 1):
                 if verbose:
-                    print(f"  [{n}/{len(todo)}] {cell_key(cell)}", flush=True)
-                table.append(_tagged(cell, run_cell(cell, context)))
-    wanted = {cell_key(c) for c in cells}
+                    print(f"  [{n}/{len(todo)}] {cell_key(cell.factors)}", flush=True)
+                table.append(_tagged(cell, run(cell, context)))
+    wanted = {cell_key(c.factors) for c in cells}
     return [row for row in table.rows() if row[KEY] in wanted]
 
 
@@ -136,7 +134,7 @@ def end_with_parent(parent_pid: int, every: float = 1.0) -> None:
     threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
-def run_ray(cells: list[dict], run_cell, table: ResultsTable, context: dict, workers: int = 1,
+def run_ray(cells: list[Cell], run_cell, table: ResultsTable, context: GridContext, workers: int = 1,
             verbose: bool = True) -> None:
     """Run ``cells`` as Ray Tune trials (one trial per cell, ``workers`` at a time); append their rows.
 
@@ -170,5 +168,5 @@ def run_ray(cells: list[dict], run_cell, table: ResultsTable, context: dict, wor
     for result in results:
         if result.error is not None:
             raise RuntimeError(f"Ray trial for cell {result.config['cell']} failed: {result.error}")
-        by_key[cell_key(result.config["cell"])] = json.loads(result.metrics["row_json"])
-    table.append(*(_tagged(cell, by_key[cell_key(cell)]) for cell in cells))
+        by_key[cell_key(result.config["cell"].factors)] = json.loads(result.metrics["row_json"])
+    table.append(*(_tagged(cell, by_key[cell_key(cell.factors)]) for cell in cells))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from common.config import PROJECT_ROOT, RunConfig, default_output_root, portable_config
+from common.config import PROJECT_ROOT, RunConfig, default_output_root, identity_of, portable_config
 from common.files import atomic_write, exclusive, read_json, write_json
 from common.machine import machine
 
@@ -78,9 +78,7 @@ def result_of(record: dict) -> dict:
     """``record`` on disk without its provenance and timings of evaluation: what a rerun must reproduce."""
     kept = {k: v for k, v in json.loads(json.dumps(on_disk(record), default=str)).items() if k not in PROVENANCE}
     kept["test"] = {k: v for k, v in kept.get("test", {}).items() if k != "seconds"}
-    from common.runs.checkpoint import comparable   # the run's identity: no locations, no grid design
-
-    kept["config"] = comparable(kept.get("config", {}))
+    kept["config"] = identity_of(kept.get("config", {}))   # the run's identity: no locations
     return kept
 
 

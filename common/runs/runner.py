@@ -12,38 +12,39 @@ import json
 
 import torch
 
-from common.config import seed_everything
 from common.data.errors import DatasetNotFoundError
 from common.data.images import IMAGE_DATASETS, image_data
 from common.files import hold_root
 from common.networks.registry import Recorded, build_model, count_parameters
 from common.runs.checkpoint import load_run_model
 from common.runs.preflight import preflight
-from common.runs.records import make_record, save_record, table_path
+from common.runs.records import make_record, save_record
+from common.config import RunConfig, seed_everything
 from common.runs.specs import ResolvedSpec, resolve, setup
 from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
 
 
-def load_data(spec: ResolvedSpec, encoding: str | None = None):
-    """The spec's dataset, as its model takes it: event frames (cached), images (augmented for training
-    where the profile says so) or, for the LIF/ALIF networks, images encoded as spike trains."""
-    config, settings = spec.config, spec.settings
+def load_data(config: RunConfig):
+    """A run's data as its model takes it, the one way every reader gets it (training, evaluation, NeuroBench,
+    Grad-CAM): event frames (cached; a fold of the fold study where ``config.data.fold`` says), images (augmented for
+    training where ``config.augmentation`` says) or, for the LIF/ALIF networks, images encoded as spike trains."""
+    data = config.data
     if config.dataset not in IMAGE_DATASETS:
         from common.data.events import load_event_data
-        return load_event_data(config, settings)
-    limits = {"train_limit": settings.get("train_limit"), "test_limit": settings.get("test_limit")}
+        return load_event_data(config)
+    limits = {"train_limit": data.train_limit, "test_limit": data.test_limit}
     if config.model == "rsnn":
         from common.data.encodings import spike_data
-        return spike_data(config.dataset, encoding or "rate", settings["n_steps"], config.data_root,
+        return spike_data(config.dataset, data.encoding or "rate", data.n_steps, config.data_root,
                           config.mirror, batch_size=config.batch_size, seed=config.seed, **limits)
     return image_data(config.dataset, config.data_root, config.mirror, batch_size=config.batch_size,
-                      seed=config.seed, augment=spec.image_augment, **limits)
+                      seed=config.seed, augment=(config.augmentation or {}).get("random_affine"), **limits)
 
 
 def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **locations):
     """A notebook's setup in one call: the resolved spec (printed) and its data (summary printed)."""
     spec = setup(name, profile, overrides, **locations)
-    data = load_data(spec)
+    data = load_data(spec.config)
     print(data.summary())
     return spec, data
 
@@ -95,7 +96,7 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
     outcome = fit(model, config, data.train_loader, data.test_loader, objective, optimizer, scheduler,
                   reuse_trained=reuse_trained, evaluate_every_epoch=evaluate_every_epoch,
                   epoch_metrics=(lambda m: m.epoch_metrics()) if isinstance(model, Recorded) else None)
-    record = make_record(config, outcome, **measure(model, spec, data, objective, outcome),
+    record = make_record(config, outcome, **measurements(model, spec, data, objective, outcome),
                          train_samples=len(data.train_loader.labels), training=spec.training())
     if reference is not None:
         compare_with_reference(record, reference)
@@ -108,11 +109,11 @@ RETRAIN_SUFFIX = "_retrain"
 def run_config(spec: ResolvedSpec, record: dict):
     """The config of the run ``record`` is of: ``spec``'s, or its ``<run>_retrain`` twin's (whose model, not the
     reference's, the notebook then explains)."""
-    from common.config import RunConfig
+    from dataclasses import replace
 
     if record["run"] == spec.config.tag:
         return spec.config
-    return RunConfig(**{**spec.config.to_dict(), "run_name": record["config"]["run_name"]})
+    return replace(spec.config, run_name=record["config"]["run_name"])
 
 
 def beside_reference(spec: ResolvedSpec) -> tuple[ResolvedSpec, dict | None]:
@@ -121,7 +122,7 @@ def beside_reference(spec: ResolvedSpec) -> tuple[ResolvedSpec, dict | None]:
     meta when it has none). The reference stays as it is: replacing it takes ``replace_reference=True``."""
     from dataclasses import replace as replaced
 
-    from common.config import RunConfig, shown
+    from common.config import shown
     from common.runs.checkpoint import CheckpointError, check_identity, read_checkpoint
 
     path = spec.config.path("models", ".pth")
@@ -139,7 +140,7 @@ def beside_reference(spec: ResolvedSpec) -> tuple[ResolvedSpec, dict | None]:
     name = spec.config.run_name + RETRAIN_SUFFIX
     print(f"Retraining beside the reference {shown(path)}, as {name}-{spec.config.profile}: the reference stays "
           f"(replace_reference=True overwrites it).")
-    return replaced(spec, config=RunConfig(**{**spec.config.to_dict(), "run_name": name})), reference
+    return replaced(spec, config=replaced(spec.config, run_name=name)), reference
 
 
 def compare_with_reference(record: dict, reference: dict) -> None:
@@ -178,12 +179,12 @@ def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool =
                "train_seconds": sum(r["train_seconds"] for r in history)}
     print(f"{config.tag}: evaluated the saved model {path.name} (trained for {len(history)} epochs elsewhere) "
           f"on {test['n_samples']} test samples, no training here.")
-    record = make_record(config, outcome, **measure(model, spec, data, objective, outcome), train_samples=None,
+    record = make_record(config, outcome, **measurements(model, spec, data, objective, outcome), train_samples=None,
                          training=spec.training(), evaluation_only=True, trained_with=portable_config(meta.get("config") or {}))
     return _saved(record, save, config)
 
 
-def measure(model, spec: ResolvedSpec, data, objective, outcome) -> dict:
+def measurements(model, spec: ResolvedSpec, data, objective, outcome) -> dict:
     """What a record holds beside the test results: size, time per epoch, and what the model offers."""
     found = {"parameters": count_parameters(model), "seconds_per_epoch": epoch_seconds(outcome["history"])}
     if spec.spec.over_time:       # spiking output [T, B, C]: every prefix of the recording is an answer
@@ -204,31 +205,3 @@ def _saved(record: dict, save: bool, config) -> dict:
     if save:
         record["results_file"] = str(save_record(record, config.output_root))
     return record
-
-
-def spec_cell(cell: dict, context: dict) -> dict:
-    """One grid cell that is a spec run with one seed (``cell``: ``spec``, ``seed``); ``context``: ``profile``,
-    ``overrides``, ``reuse_trained`` and the locations (``data_root``, ``mirror``, ``output_root``, ``device``)."""
-    locations = {k: context.get(k) for k in ("data_root", "mirror", "output_root", "device")}
-    overrides = {k: v for k, v in (context.get("overrides") or {}).items() if k != "seed"}   # the cell's seed rules
-    spec = resolve(cell["spec"], context["profile"], seed=int(cell["seed"]), overrides=overrides, **locations)
-    record = run(spec, load_data(spec), reuse_trained=context.get("reuse_trained", True), save=False)
-    record["cell"] = {"spec": cell["spec"], "seed": spec.config.seed}
-    return record
-
-
-def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str = "quick",
-              overrides: dict | None = None, reuse_trained: bool = True, workers: int = 1, backend: str = "local",
-              **locations) -> list[dict]:
-    """Every spec of ``spec_names`` with every seed, as one resumable grid (:func:`common.runs.grid.run_grid`:
-    ``workers`` processes, or ``backend="ray"``) whose records go to ``results/<study>-<profile>.jsonl``."""
-    from common.config import resolve_locations
-    from common.runs.grid import run_grid
-
-    data_root, mirror, output_root = resolve_locations(locations.get("data_root"), locations.get("mirror"),
-                                                       locations.get("output_root"), profile)
-    context = {"profile": profile, "overrides": overrides, "reuse_trained": reuse_trained, "data_root": data_root,
-               "mirror": mirror, "output_root": output_root, "device": locations.get("device")}
-    table = table_path(study, profile, output_root)
-    return run_grid({"spec": list(spec_names), "seeds": list(seeds)}, spec_cell, table, context, workers=workers,
-                    backend=backend)

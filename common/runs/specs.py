@@ -20,9 +20,9 @@ import inspect
 import json
 import math
 import numbers
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from common.config import PROFILES, RunConfig
+from common.config import PROFILES, DataSettings, RunConfig
 
 # The LIF-vs-ALIF headline comparison, the same in every profile: LIF and ALIF (rate code, no recurrence,
 # trained decays) beside the MLP, on every dataset, at the profile's hidden size and epochs.
@@ -119,11 +119,6 @@ PROFILE_SETTINGS = {
 }
 
 
-
-
-# Settings that shape a grid (how many seeds, how many processes), not any one run of it: a run's record and
-# checkpoint identity leave them out, so adding seeds or workers reuses every finished run.
-GRID_DESIGN = ("n_seeds", "seeds", "workers")
 
 
 def profile_settings(experiment: str, profile: str) -> dict:
@@ -236,11 +231,12 @@ FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_bet
                  "learned beta": "scnn_nmnist_learned_beta", "population code": "scnn_nmnist_population",
                  "population code, equal size": "scnn_nmnist_population_small",
                  "CNN, summed events": "cnn_nmnist_summed", "CNN, time bins as channels": "cnn_nmnist_time_bins",
-                 "spiking LSTM, equal size": "slstm_nmnist_small"}
+                 "spiking LSTM, equal size": "slstm_nmnist_small", "spiking LSTM, source size": "slstm_nmnist"}
 # What was cut where a variant did not fit the quick study's budget: training seeds per fold (default: the profile's
 # n_seeds). The spiking LSTM costs ~4x the spiking CNN's FLOPs per training sample (benchmarks/all_models.py), so it
-# has 1 seed per fold: its comparisons rest on 5 folds x 1 seed, paired with the spiking CNN's seed 0.
-FOLD_SEEDS = {"spiking LSTM, equal size": 1}
+# has 1 seed per fold at either size (the source's size trains ~2.7x slower again): its comparisons rest on 5 folds
+# x 1 seed, paired by fold with the spiking CNN's seed 0.
+FOLD_SEEDS = {"spiking LSTM, equal size": 1, "spiking LSTM, source size": 1}
 # The fold study's one family of tests, declared before its runs: every (a, b) pair (b - a is reported) after
 # each of these time bins; Holm's adjustment runs over all of them together (common.study.nmnist_folds).
 FOLD_FAMILY = {
@@ -249,7 +245,8 @@ FOLD_FAMILY = {
               ("population code, equal size", "population code"),     # size alone (same coding)
               ("beta 0.8", "population code, equal size"),            # coding alone (about the same size)
               ("CNN, summed events", "beta 0.8"), ("CNN, time bins as channels", "beta 0.8"),   # spiking - conventional
-              ("beta 0.8", "spiking LSTM, equal size")],                # recurrent gates against leaky neurons
+              ("beta 0.8", "spiking LSTM, equal size"),                 # recurrent gates against leaky neurons
+              ("beta 0.8", "spiking LSTM, source size")],               # ... at the source's size
     "time_bins": [3, 6, 10, 15, 25],
 }
 
@@ -395,52 +392,54 @@ def parse_knob(spec: str | Spec, knob: str, text: str):
 
 @dataclass
 class ResolvedSpec:
-    """A spec under one profile with its overrides: what :func:`common.runs.runner.run` takes."""
+    """A spec under one profile with its overrides: what :func:`common.runs.runner.run` takes. ``config`` is the run,
+    every knob in one typed field; ``design`` is what the profile says beyond one run (how many seeds, workers, the
+    grid's parts), which no run's identity includes."""
 
     spec: Spec
     config: RunConfig            # what fit() uses and the checkpoint and results record
-    settings: dict               # the profile's data settings (time bins, limits, shift, folds, ...)
-    objective: dict
+    design: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)
+
+    @property
+    def objective(self) -> dict:
+        return self.config.objective
 
     def build_objective(self):
         from common.networks.objectives import build_objective
-        return build_objective(**self.objective)
+        return build_objective(**self.config.objective)
 
     @property
     def image_augment(self) -> dict | None:
         """The random affine of training images (common.data.augment), where the profile asks for it."""
-        return self.spec.augment if self.settings.get("augment") else None
+        return (self.config.augmentation or {}).get("random_affine")
 
     def training(self) -> dict:
         """How the run is trained, as its record keeps it: the objective with its rates, the optimizer and its
         schedule, and the augmentation of training batches (None: none). Readers take these from here,
         never guess them from the model."""
-        augmentation = None
-        if self.image_augment:
-            augmentation = {"random_affine": self.image_augment}
-        elif self.settings.get("max_shift"):
-            augmentation = {"random_shift_px": self.settings["max_shift"]}
-        return {"objective": dict(self.objective), "optimizer": {"name": "AdamW", "lr": self.config.lr,
-                                                                 "weight_decay": self.config.weight_decay},
-                "schedule": {"name": "one_cycle", "max_lr": self.config.lr, "stepped": "per batch",
-                             "epochs": self.config.epochs} if self.spec.optimizer == "adamw_one_cycle" else None,
-                "augmentation": augmentation}
+        c = self.config
+        return {"objective": dict(c.objective), "optimizer": {"name": "AdamW", "lr": c.lr, "weight_decay": c.weight_decay},
+                "schedule": {"name": "one_cycle", "max_lr": c.lr, "stepped": "per batch", "epochs": c.epochs}
+                if c.optimizer == "adamw_one_cycle" else None,
+                "augmentation": c.augmentation}
 
     def with_seed(self, seed: int) -> "ResolvedSpec":
         """The same run with another seed (named ``..._seed<k>`` where the spec says so)."""
-        name = _run_name(self.spec, self.overrides, seed)
-        return replace(self, config=RunConfig(**{**self.config.to_dict(), "seed": seed, "run_name": name}))
+        return replace(self, config=replace(self.config, seed=seed, run_name=_run_name(self.spec, self.overrides, seed)))
 
     def __str__(self) -> str:
         c = self.config
+        data = {k: v for k, v in asdict(c.data).items() if v is not None}
         lines = [f"run {c.tag} (spec {self.spec.name!r}, notebook {self.spec.notebook}, profile {c.profile})",
-                 f"  data      {c.dataset}: " + ", ".join(f"{k}={v}" for k, v in self.settings.items()),
+                 f"  data      {c.dataset}: " + ", ".join(f"{k}={v}" for k, v in data.items()),
                  f"  model     {c.model}: " + ", ".join(f"{k}={v}" for k, v in c.model_kwargs.items()),
-                 "  objective " + ", ".join(f"{k}={v}" for k, v in self.objective.items()),
-                 f"  training  {c.epochs} epochs, batch {c.batch_size}, {self.spec.optimizer} to lr {c.lr}, "
-                 f"weight decay {c.weight_decay}, seed {c.seed}, device {c.device}",
+                 "  objective " + ", ".join(f"{k}={v}" for k, v in c.objective.items()),
+                 f"  training  {c.epochs} epochs, batch {c.batch_size}, {c.optimizer} to lr {c.lr}, "
+                 f"weight decay {c.weight_decay}, augmentation {c.augmentation}, seed {c.seed}, device {c.device}",
                  f"  outputs   {c.output_root} (data: {c.data_root}, mirror: {c.mirror})"]
+        if self.design:
+            lines.append("  design    " + ", ".join(f"{k}={v}" for k, v in self.design.items() if k not in ("main", "grid")))
         if self.overrides:
             lines.append(f"  overrides {self.overrides}")
         return "\n".join(lines)
@@ -473,13 +472,17 @@ def _run_name(spec: Spec, overrides: dict, seed: int) -> str:
     return name
 
 
+# The profile settings that are fields of a run (the rest of a profile's row is its design: ResolvedSpec.design).
+TRAINING_FIELDS = ("epochs", "batch_size", "lr", "weight_decay")
+
+
 def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, overrides: dict | None = None,
-            run_name: str | None = None, extra: dict | None = None, data_root=None, mirror=None,
+            run_name: str | None = None, cell_data: dict | None = None, data_root=None, mirror=None,
             output_root=None, device=None) -> ResolvedSpec:
     """The spec ``name`` under ``profile`` with ``overrides`` (knob name -> value) applied.
 
-    ``run_name`` and ``extra`` (added to the recorded settings) are for the grids, whose cells name
-    themselves; locations and device default to the environment (common.config.resolve_locations).
+    ``run_name`` and ``cell_data`` (the data fields a grid cell sets: ``fold``, ``encoding``) are for the grids,
+    whose cells name themselves; locations and device default to the environment (common.config.resolve_locations).
     """
     spec = _spec(name)
     overrides = dict(overrides or {})
@@ -492,20 +495,30 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     # every value checked (and a string converted) once, here, before anything is built or trained
     overrides = {knob: check_knob(spec, knob, value) for knob, value in overrides.items()}
     settings = profile_settings(spec.settings, profile)
+    twice = [k for k in ("batch_size", "lr") if k in settings and getattr(spec, k) is not None]
+    if twice:   # one home per knob: the spec table or the profile's row, never both
+        raise ValueError(f"spec {spec.name!r} sets {', '.join(twice)} and so does its profile row {spec.settings!r}: "
+                         f"keep one")
     model_kwargs, objective = dict(spec.model_kwargs), dict(spec.objective)
     training = {"batch_size": settings.get("batch_size", spec.batch_size), "lr": settings.get("lr", spec.lr),
-                "weight_decay": settings.get("weight_decay", spec.weight_decay)}
+                "weight_decay": settings.get("weight_decay", spec.weight_decay), "epochs": settings["epochs"]}
     for knob, value in overrides.items():
         for place in places[knob]:
             {"settings": settings, "training": training, "model": model_kwargs, "objective": objective}[place][knob] = value
+    training["epochs"] = settings["epochs"]
+    design = {k: v for k, v in settings.items() if k not in TRAINING_FIELDS and k not in DataSettings.__dataclass_fields__}
+    # a knob of the design alone (seeds, workers) changes no run, so it does not rename one either
+    overrides = {k: v for k, v in overrides.items() if places[k] != ["settings"] or k not in design}
+    data = DataSettings.of({**settings, **(cell_data or {})})
     if "n_time_bins" in model_kwargs:     # a model that stacks the bins as channels takes the profile's count
-        model_kwargs["n_time_bins"] = settings["n_time_bins"]
+        model_kwargs["n_time_bins"] = data.n_time_bins
+    augmentation = ({"random_affine": spec.augment} if data.augment and spec.augment else
+                    {"random_shift_px": data.max_shift} if data.max_shift else None)
     config = RunConfig(run_name=run_name or _run_name(spec, overrides, seed), dataset=spec.dataset,
-                       model=spec.model, model_kwargs=model_kwargs, profile=profile, epochs=settings["epochs"],
-                       **training, seed=seed, device=device, data_root=data_root, mirror=mirror,
-                       output_root=output_root,
-                       extra={**{k: v for k, v in settings.items() if k not in GRID_DESIGN}, **(extra or {})})
-    return ResolvedSpec(spec, config, settings, objective, overrides)
+                       model=spec.model, model_kwargs=model_kwargs, profile=profile, **training, seed=seed,
+                       data=data, objective=objective, optimizer=spec.optimizer, augmentation=augmentation,
+                       spec=spec.name, device=device, data_root=data_root, mirror=mirror, output_root=output_root)
+    return ResolvedSpec(spec, config, design, overrides)
 
 
 def setup(name: str, profile: str = "quick", overrides: dict | None = None, **locations) -> ResolvedSpec:

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from common.config import RunConfig, portable_config
+from common.config import RunConfig, identity_differences, portable_config
 from common.networks.objectives import NO_DECISION, Objective
-from common.runs.checkpoint import comparable, input_normalisation, read_checkpoint, save_checkpoint  # noqa: F401 (comparable: its old home)
+from common.runs.checkpoint import input_normalisation, read_checkpoint, save_checkpoint
 
 
 def to_device(batch, device):
@@ -112,7 +112,7 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
     if path.exists():
         saved = read_checkpoint(path)
         state = saved.get("training_state")
-        same = state is not None and comparable(saved["meta"].get("config", {})) == comparable(config.to_dict())
+        same = state is not None and not identity_differences(saved["meta"].get("config") or {}, config.to_dict())
         if same and (not state["finished"] or reuse_trained):
             model.load_state_dict(saved["state_dict"])
             optimizer.load_state_dict(state["optimizer"])

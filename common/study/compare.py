@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from common.config import identity_of
+from common.networks.registry import AnswersEveryPrefix, PopulationCoded
 from common.runs.checkpoint import load_model
 from common.runs.specs import SOURCE_REPORTED, SPECS
 from common.study.lif_alif import HEADLINE_RUNS
@@ -40,12 +42,12 @@ def run_name(record: dict) -> str:
 def grid_records(profile: str, output_root=None) -> list[dict]:
     """The LIF/ALIF grid's headline cells (``common.study.lif_alif.main_comparison``), one record per seed, named
     ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>`` so that they sit in the same tables as the other runs."""
-    from common.runs.records import ResultsTable
+    from common.runs.records import ResultsTable, table_path
     from common.runs.specs import profile_settings
-    from common.study.lif_alif import headline_name, main_comparison, results_table_path
+    from common.study.lif_alif import STUDY, headline_name, main_comparison
 
     records = []
-    for record in main_comparison(ResultsTable(results_table_path(profile, output_root)).rows(),
+    for record in main_comparison(ResultsTable(table_path(STUDY, profile, output_root)).rows(),
                                   profile_settings("lif_alif", profile)):
         cell = record["cell"]
         name = f"{headline_name(cell)}_seed{cell['seed']}"
@@ -57,7 +59,7 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
 SPIKING_MODELS = {"scnn", "scnn_wide", "slstm", "rsnn"}   # cnn_events, cnn and mlp are the conventional ones
 
 
-def accuracy_table(records: list[dict]) -> pd.DataFrame:
+def accuracy_over_seeds(records: list[dict]) -> pd.DataFrame:
     """One row per run name: accuracy mean, std and 95% interval over its replicates (``seeds``: how many runs,
     seeds or folds x seeds; the fold study's interval corrected for overlap), sizes, time."""
     from common.runs.stats import seed_summary
@@ -97,9 +99,9 @@ def predictor(model, training: dict | None = None):
 
     if training and training.get("objective"):
         return build_objective(**training["objective"]).predict
-    if hasattr(model, "population_size"):      # outputs spikes [T, B, n_classes * population_size]
+    if isinstance(model, PopulationCoded):      # outputs spikes [T, B, n_classes * population_size]
         return spike_count_mse(n_classes=model.n_classes, population_size=model.population_size).predict
-    if hasattr(model, "answer_every_prefix"):  # a CNN on event frames: logits [T', B, C], the last row decides
+    if isinstance(model, AnswersEveryPrefix):  # a CNN on event frames: logits [T', B, C], the last row decides
         return CROSS_ENTROPY_OVER_PREFIXES.predict
     return CROSS_ENTROPY.predict
 
@@ -127,7 +129,7 @@ def neurons_per_sample(model, batch: torch.Tensor, time_first: bool) -> float:
 
 
 @torch.no_grad()
-def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_root: str | Path,
+def measure_inference(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_root: str | Path,
             n_timing: int = 200) -> dict:
     """Reopen a run's checkpoint: time inference on ``n_timing`` test inputs (fastest of 5 passes after a
     warm-up pass), and run NeuroBench's metrics on all of ``inputs`` (time-first ``[T, N, ...]`` for spiking
@@ -144,7 +146,7 @@ def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_roo
     if config["dataset"] in IMAGE_DATASETS and config["model"] in FIRST_LAYER:
         mean, std = IMAGE_DATASETS[config["dataset"]][2]
         model = fold_input_normalisation(model, FIRST_LAYER[config["model"]], mean, std)
-    if hasattr(model, "answer_every_prefix"):
+    if isinstance(model, AnswersEveryPrefix):
         model.answer_every_prefix = False     # one inference: the whole clip once, not one pass per prefix
     time_first = inputs.dim() != 4            # [T, N, C, H, W] event frames or [T, N, 784] spike trains
     batch = inputs[:, :n_timing] if time_first else inputs[:n_timing]
@@ -169,7 +171,7 @@ def measure(record: dict, inputs: torch.Tensor, labels: torch.Tensor, output_roo
 
 def source_comparison(records: list[dict]) -> pd.DataFrame:
     """This project's accuracy beside what the source study reported for the same experiment."""
-    table = accuracy_table(records)
+    table = accuracy_over_seeds(records)
     rows = []
     for _, row in table.iterrows():
         if row["run"] in SOURCE_REPORTED:
@@ -181,22 +183,22 @@ def source_comparison(records: list[dict]) -> pd.DataFrame:
 
 
 def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The test split of a run's dataset (all of it, or ``limit``), prepared as the run's model takes it,
-    and its labels. A fold-study run is tested on its own fold."""
-    from common.data.events import event_frames
-    from common.data.images import IMAGE_DATASETS, load_image_dataset
+    """The test split of a run (all of it, or ``limit``), through the loaders it was evaluated with
+    (common.runs.runner.load_data: its time bins, its fold, its spike encoding and seed), and its labels. Images
+    come raw, in [0, 1]: :func:`measure_inference` folds their normalisation into the network's first layer."""
+    from dataclasses import replace
 
-    config, settings = record["config"], record["config"]["extra"]
-    if config["dataset"] in IMAGE_DATASETS:
-        test = load_image_dataset(config["dataset"], False, data_root, mirror, limit=limit)
-        if config.get("model") == "rsnn":                   # the LIF/ALIF grid's spike trains
-            from common.data.encodings import encode
-            return encode(test.images, settings["cell"]["encoding"], settings["n_steps"],
-                          torch.Generator().manual_seed(0)), test.labels
-        return test.images.float() / 255, test.labels      # raw: measure() folds the normalisation in
-    frames = event_frames(config["dataset"], False, settings["n_time_bins"], data_root, mirror,
-                          limit=limit, target_size=settings.get("target_size"), progress=False)
-    return frames.frames.float().transpose(0, 1), frames.labels
+    from common.config import RunConfig
+    from common.data.images import IMAGE_DATASETS
+    from common.runs.runner import load_data
+
+    config = RunConfig.from_dict({**record["config"], "data_root": data_root, "mirror": mirror, "device": "cpu"})
+    if limit:
+        config = replace(config, data=replace(config.data, test_limit=limit))
+    loader = load_data(config).test_loader
+    if config.dataset in IMAGE_DATASETS and config.model != "rsnn":
+        return loader.inputs.float() / 255, loader.labels
+    return torch.cat([inputs for inputs, _ in loader], dim=1), loader.labels
 
 
 def measure_all(records: list[dict], n_timing: int, data_root, mirror, output_root,
@@ -212,7 +214,7 @@ def measure_all(records: list[dict], n_timing: int, data_root, mirror, output_ro
             continue
         seen.add(name)
         inputs, labels = test_inputs(record, data_root, mirror, limit)
-        rows.append(measure(record, inputs, labels, output_root, n_timing))
+        rows.append(measure_inference(record, inputs, labels, output_root, n_timing))
     return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
 
 
@@ -360,7 +362,8 @@ def spikes_table(records: list[dict]) -> pd.DataFrame:
         if record.get("spikes_per_sample"):
             total = sum(record["spikes_per_sample"].values())
         elif record.get("spike_rate") is not None and record["config"].get("model") == "rsnn":
-            total = record["spike_rate"] * record["config"]["model_kwargs"]["hidden"] * record["config"]["extra"]["n_steps"]
+            total = (record["spike_rate"] * record["config"]["model_kwargs"]["hidden"]
+                     * identity_of(record["config"])["data"]["n_steps"])
         else:
             continue
         rows.append({"run": run_name(record), "label": record.get("label", label(run_name(record))),

@@ -50,7 +50,7 @@ def nmnist(rows: list[dict]) -> list[str]:
 
     rows = [flat(r) for r in rows]
     n_bins = len(rows[0]["predictions_by_time_bins"])
-    accuracy = F.accuracy_table(rows)
+    accuracy = F.accuracy_over_folds(rows)
     pairs = F.head_to_head(rows)
     early = F.early_decisions(rows).set_index(["variant", "time bins"])
     recordings = len({rec for r in rows for rec in r["recordings"]})
@@ -248,19 +248,19 @@ def efficiency(frame: pd.DataFrame) -> list[str]:
 
 def section(results_dir: Path, profile: str = "quick") -> str:
     """The findings as Markdown bullets, every number from ``results_dir``."""
-    from common.runs.records import ResultsTable, load_results
+    from common.runs.records import ResultsTable, load_results, table_path
     from common.study import nmnist_folds
     from common.study.compare import load_efficiency
-    from common.study.lif_alif import results_table_path
+    from common.study import lif_alif
 
     root = Path(results_dir).parent
     parts = []
     records = load_results(Path(results_dir), profile=profile)
     parts += single_runs(records)
-    grid = ResultsTable(results_table_path(profile, root)).rows()
+    grid = ResultsTable(table_path(lif_alif.STUDY, profile, root)).rows()
     if grid:
         parts += lif_alif(grid)
-    folds = ResultsTable(nmnist_folds.table_path(profile, root)).rows()
+    folds = ResultsTable(table_path(nmnist_folds.STUDY, profile, root)).rows()
     if folds:
         parts += nmnist(folds)
     parts += efficiency(load_efficiency(profile, root))

@@ -22,12 +22,12 @@ def in_context(record: dict, output_root=None) -> str:
     """Two lines (printed, and returned): the study's replicated estimate of ``record``'s variant with its 95%
     interval, and whether the run falls inside it; or one line saying why there is no such estimate."""
     from common.config import shown
-    from common.runs.records import ResultsTable
+    from common.runs.records import ResultsTable, table_path
     from common.study import nmnist_folds
 
     config = record["config"]
     accuracy, variant = record["test"]["accuracy"], variant_of(config["run_name"])
-    table = nmnist_folds.table_path(config["profile"], output_root)
+    table = table_path(nmnist_folds.STUDY, config["profile"], output_root)
     rows = ResultsTable(table).rows() if variant else []
     if variant is None:
         text = (f"No replicated estimate of {config['run_name']}: the study runs it once (one seed), so "
@@ -36,7 +36,7 @@ def in_context(record: dict, output_root=None) -> str:
         text = (f"No replicated estimate of {variant!r} yet: {shown(table)} holds no run of it (notebook 03 "
                 f"runs the fold study), so {accuracy:.2%} is a single run.")
     else:
-        line = nmnist_folds.accuracy_table(rows).loc[variant]
+        line = nmnist_folds.accuracy_over_folds(rows).loc[variant]
         mean, low, high = (float(line[k]) for k in ("mean", "low", "high"))
         runs = int(line.get("runs", line.get("replicates", 0)))
         if math.isnan(low) or math.isnan(high):

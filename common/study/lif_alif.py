@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from dataclasses import replace
 
-import torch
 
-from common.runs.records import flat
+from common.runs.cells import Cell, GridContext
+from common.runs.records import flat, table_path
 
 FACTORS = ("dataset", "model", "neuron", "recurrent", "hidden", "epochs", "learn_beta", "encoding")
 
@@ -43,55 +42,26 @@ def cell_name(cell: dict) -> str:
     return f"lif_alif_{cell.get('dataset', 'x')}_{cell.get('model', 'rsnn')}_{digest}"
 
 
-def cell_spec(cell: dict, profile: str, overrides: dict | None = None, **locations):
-    """The spec ``lif_alif`` with a cell's factors (missing ones: the spec's and the profile's defaults);
-    ``overrides``: other knobs of the spec, the same for every cell (e.g. a benchmark's ``train_limit``)."""
-    from common.runs.specs import SPECS, profile_settings, resolve
+def lif_alif_cell(factors: dict) -> Cell:
+    """The run of one cell: the spec ``lif_alif`` with the cell's model, dataset and factors (missing ones: the
+    spec's and the profile's defaults; the profile's ``hidden`` and ``epochs`` are resolved by the grid, so a cell
+    key says everything), its images encoded as the cell says. Accuracy is on the whole test set."""
+    from common.runs.specs import SPECS
 
-    settings = profile_settings("lif_alif", profile)
+    cell = {"model": "rsnn", **factors}
     base = SPECS["lif_alif"]
-    model = cell.get("model", "rsnn")
-    hidden = int(cell.get("hidden", settings["hidden"]))
-    if model == "rsnn":
-        kwargs = {**base.model_kwargs, **{k: cell[k] for k in ("neuron", "recurrent", "learn_beta") if k in cell},
-                  "hidden": hidden, "readout": settings.get("readout", base.model_kwargs["readout"])}
-        kwargs["recurrent"], kwargs["learn_beta"] = bool(kwargs["recurrent"]), bool(kwargs["learn_beta"])
+    if cell["model"] == "rsnn":
+        kwargs = {**base.model_kwargs, **{k: bool(cell[k]) if k != "neuron" else cell[k]
+                                          for k in ("neuron", "recurrent", "learn_beta") if k in cell}}
+        encoding = cell.get("encoding", "rate")
     else:
-        kwargs = {"hidden": hidden}
-    spec = replace(base, dataset=cell["dataset"], model=model, model_kwargs=kwargs)
-    epochs = int(cell.get("epochs", settings["epochs"]))
-    resolved = resolve(spec, profile, seed=int(cell["seed"]), overrides={**(overrides or {}), "epochs": epochs},
-                       run_name=cell_name(cell), **locations)
-    # the checkpoint records the cell and the one setting its input depends on
-    resolved.config.extra = {"cell": cell, "n_steps": settings["n_steps"]}
-    return resolved
-
-
-def train_cell(cell: dict, context: dict) -> dict:
-    """Train and test one cell (:func:`common.runs.runner.run`); return its record.
-
-    ``cell``: factors (see FACTORS; missing ones take defaults) and ``seed``. ``context``: what is
-    the same for every cell: ``profile``, ``data_root``, ``mirror``, ``output_root``, ``device``,
-    ``threads``, ``overrides`` (knobs of the spec). Accuracy is on the whole test set (``test_limit`` is set only by the smoke profile's
-    fixture data).
-    """
-    from common.runs.runner import load_data, run
-
-    cell = {"model": "rsnn", **cell}
-    spec = cell_spec(cell, context["profile"], context.get("overrides"), data_root=context.get("data_root"),
-                     mirror=context.get("mirror"), output_root=context.get("output_root"), device=context.get("device"))
-    # One thread per cell by default: these small matrices gain little from a second thread, and on a
-    # busy machine two OpenMP threads ran 4-5x slower than one (measured); run cells in parallel instead.
-    torch.set_num_threads(int(context.get("threads") or 1))
-    start = time.perf_counter()
-    data = load_data(spec, encoding=cell.get("encoding", "rate"))
-    record = run(spec, data, reuse_trained=True, save=False, evaluate_every_epoch=False)
-    record["wall_seconds"] = time.perf_counter() - start
-    record["cell"] = {**{f: cell.get(f) for f in FACTORS}, "seed": spec.config.seed,
-                      "hidden": spec.config.model_kwargs["hidden"], "epochs": spec.config.epochs}
-    record["n_steps"] = spec.settings["n_steps"] if cell["model"] == "rsnn" else None
-    record["torch_threads"] = torch.get_num_threads()
-    return record
+        kwargs, encoding = {}, None
+    if "hidden" in cell:
+        kwargs["hidden"] = int(cell["hidden"])
+    spec = replace(base, dataset=cell["dataset"], model=cell["model"], model_kwargs=kwargs)
+    named = {**{f: cell.get(f) for f in FACTORS}, "seed": int(cell["seed"])}
+    return Cell(factors, spec, int(cell["seed"]), run_name=cell_name(cell), named=named,
+                knobs={"epochs": int(cell["epochs"])} if "epochs" in cell else {}, data={"encoding": encoding})
 
 
 # ---------------------------------------------------------------- the study's grid, from the profile
@@ -129,9 +99,7 @@ def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
     return [row for row in rows if row[KEY] in keys]
 
 
-def results_table_path(profile: str, output_root=None):
-    from common.runs.records import table_path
-    return table_path("lif_alif", profile, output_root)
+STUDY = "lif_alif"   # its table: results/lif_alif-<profile>.jsonl (common.runs.records.table_path)
 
 
 def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None, output_root=None,
@@ -147,10 +115,15 @@ def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None
 
     settings = profile_settings("lif_alif", profile)
     workers = workers or settings.get("workers", 1)
-    context = {"profile": profile, "data_root": data_root, "mirror": mirror,
-               "output_root": output_root, "device": device, "threads": threads}
-    return run_grid(study_grid(settings, seed), train_cell, results_table_path(profile, output_root),
-                    context, workers=workers, backend=backend)
+    context = GridContext(profile, data_root, mirror, output_root, device, threads=threads or 1)
+    return run_grid(study_cells(settings, seed), table_path(STUDY, profile, output_root), context,
+                    workers=workers, backend=backend)
+
+
+def study_cells(settings: dict, seed: int = 0, parts: str = "all") -> list[Cell]:
+    """Every cell of the profile's grid (:func:`study_grid`), typed."""
+    from common.runs.grid import expand_grid
+    return [lif_alif_cell(factors) for factors in expand_grid(study_grid(settings, seed, parts))]
 
 
 # ---------------------------------------------------------------- figures and tables of notebook 07
@@ -343,11 +316,11 @@ def main(argv=None) -> int:
     parser.add_argument("--output-root", default=None)
     args = parser.parse_args(argv)
     from common.study import (
-        lif_alif,  # not this __main__ module: pool workers must find common.study.lif_alif.train_cell
+        lif_alif,  # not this __main__ module: pool workers must find common.study.lif_alif's cells
     )
     rows = lif_alif.run_study(args.profile, args.seed, args.data_root, args.mirror, args.output_root,
                               workers=args.workers, backend=args.backend, threads=args.threads)
-    print(f"{len(rows)} rows in {results_table_path(args.profile, args.output_root)}")
+    print(f"{len(rows)} rows in {table_path(STUDY, args.profile, args.output_root)}")
     return 0
 
 

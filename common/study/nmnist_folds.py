@@ -21,7 +21,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common.runs.records import flat
+from common.config import DataSettings
+from common.data.folds import pooled_frames
+from common.runs.cells import Cell, GridContext
+from common.runs.grid import expand_grid
+from common.runs.records import flat, table_path
 from common.runs.specs import FOLD_VARIANTS
 from common.runs.stats import cmh_by_run, corrected_resampled_t, holm
 
@@ -29,89 +33,17 @@ from common.runs.stats import cmh_by_run, corrected_resampled_t, holm
 VARIANTS = tuple(FOLD_VARIANTS)
 
 
-def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
-    """``k`` disjoint test folds covering every sample once, each class split as evenly as possible."""
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    folds = [[] for _ in range(k)]
-    offset = 0
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        for i, index in enumerate(members):
-            folds[(i + offset) % k].append(int(index))
-        offset += len(members)                  # start the next class where this one stopped: even folds
-    return [np.sort(np.array(f, dtype=int)) for f in folds]
-
-
-def official_split(settings: dict, data_root, mirror):
-    """(train frames, test frames) of N-MNIST's own split, limited by the profile's settings."""
-    from common.data.events import event_frames
-
-    args = dict(n_time_bins=settings["n_time_bins"], data_root=data_root, mirror=mirror, progress=False)
-    return (event_frames("nmnist", True, limit=settings["train_limit"], **args),
-            event_frames("nmnist", False, limit=settings["test_limit"], **args))
-
-
-def pooled_frames(settings: dict, data_root, mirror):
-    """Every recording at hand (training and test split) as one set of frames, labels and file names."""
-    from common.data.events import EventFrames
-
-    parts = official_split(settings, data_root, mirror)
-    return EventFrames(torch.cat([p.frames for p in parts]), torch.cat([p.labels for p in parts]),
-                       parts[0].classes, parts[0].sensor_size, str(Path(parts[0].source).parent), None,
-                       [r for p in parts for r in p.recordings])
-
-
-def subset(frames, index):
-    from common.data.events import EventFrames
-
-    index = torch.as_tensor(index, dtype=torch.long)
-    return EventFrames(frames.frames[index], frames.labels[index], frames.classes, frames.sensor_size,
-                       frames.source, None, [frames.recordings[i] for i in index.tolist()])
-
-
-def fold_split(settings: dict, data_root, mirror, fold: int | None):
-    """(train frames, test frames) of one fold, or of the official split when ``fold`` is None."""
-    if fold is None:
-        return official_split(settings, data_root, mirror)
-    everything = pooled_frames(settings, data_root, mirror)
-    folds = stratified_folds(everything.labels.numpy(), settings["folds"], settings["fold_seed"])
-    test = folds[fold]
-    train = np.setdiff1d(np.arange(len(everything.labels)), test)
-    return subset(everything, train), subset(everything, test)
-
-
-def fold_cell(cell: dict, context: dict) -> dict:
-    """Train one variant on one fold with one seed (:func:`common.runs.runner.run`, resumable), test it on
-    the fold, and keep every test recording's answer after every time bin in its record. ``context``:
-    ``profile``, the locations, ``threads`` and ``overrides`` (knobs of the variants' specs, e.g. a smaller
-    study's ``folds``)."""
-    from common.data.events import EventData, event_loaders
-    from common.runs.runner import run
-    from common.runs.specs import resolve
-
-    variant, seed, fold = cell["variant"], int(cell["seed"]), cell.get("fold")
-    torch.set_num_threads(int(context.get("threads") or 1))   # cells run in parallel, one thread each
+def fold_cell(factors: dict) -> Cell:
+    """The run of one (variant, fold, seed) of the grid: the variant's spec trained on the fold's other recordings
+    and tested on the fold (``fold`` None: the official split), keeping every test recording's answer after every
+    time bin in its record."""
+    variant, fold, seed = factors["variant"], factors.get("fold"), int(factors["seed"])
     split = f"fold{fold}" if fold is not None else "official"
-    spec = resolve(FOLD_VARIANTS[variant], context["profile"], seed=seed, overrides=context.get("overrides"),
-                   extra={"fold": fold}, run_name=f"nmnist_folds_{variant.replace(',', '').replace(' ', '_')}_{split}_seed{seed}",
-                   data_root=context.get("data_root"), mirror=context.get("mirror"),
-                   output_root=context.get("output_root"), device=context.get("device"))
-    settings = spec.settings
-    train, test = fold_split(settings, context.get("data_root"), context.get("mirror"), fold)
-    data = EventData(train, test, *event_loaders(train, test, batch_size=spec.config.batch_size, seed=seed,
-                                                      max_shift=settings.get("max_shift", 0)))
-    record = run(spec, data, reuse_trained=True, save=False, evaluate_every_epoch=False)
-    record.update(cell={"variant": variant, "fold": fold, "seed": seed},
-                  folds=settings.get("folds") if fold is not None else None,
-                  fold_seed=settings.get("fold_seed") if fold is not None else None,
-                  recordings=test.recordings, labels=test.labels.tolist(),
-                  predictions_by_time_bins=record["predictions_by_time_bins"].tolist(),
-                  torch_threads=torch.get_num_threads())
-    return record
+    return Cell(factors, FOLD_VARIANTS[variant], seed, keep_answers=True, data={"fold": fold},
+                run_name=f"nmnist_folds_{variant.replace(',', '').replace(' ', '_')}_{split}_seed{seed}")
 
 
-def study_cells(settings: dict, seed: int = 0) -> list[dict]:
+def study_cells(settings: dict, seed: int = 0) -> list[Cell]:
     """Variants x folds x seeds (folds: the profile's k, or None for the official split; a variant's seeds capped
     by :data:`common.runs.specs.FOLD_SEEDS`), one seed after the other: a study stopped part-way holds whole
     repetitions of the k folds for every variant."""
@@ -122,12 +54,10 @@ def study_cells(settings: dict, seed: int = 0) -> list[dict]:
     for s in range(seed, seed + settings["n_seeds"]):
         variants = [v for v in VARIANTS if s - seed < FOLD_SEEDS.get(v, settings["n_seeds"])]
         grid.append({"variant": variants, "fold": folds, "seeds": [s]})
-    return grid
+    return [fold_cell(factors) for factors in expand_grid(grid)]
 
 
-def table_path(profile: str, output_root=None) -> Path:
-    from common.runs.records import table_path
-    return table_path("nmnist_folds", profile, output_root)
+STUDY = "nmnist_folds"   # its table: results/nmnist_folds-<profile>.jsonl (common.runs.records.table_path)
 
 
 def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=None, device=None,
@@ -139,11 +69,10 @@ def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=N
 
     settings = profile_settings("scnn_nmnist", profile)
     data_root, mirror, output_root = resolve_locations(data_root, mirror, output_root, profile)
-    if settings.get("folds"):
-        pooled_frames(settings, data_root, mirror)   # frame (and cache) once, before the workers start
-    context = {"profile": profile, "data_root": data_root, "mirror": mirror,
-               "output_root": output_root, "device": device, "threads": 1}
-    return run_grid(study_cells(settings, seed), fold_cell, table_path(profile, output_root), context,
+    if settings.get("folds"):   # frame (and cache) every recording once, before the workers start
+        pooled_frames("nmnist", DataSettings.of(settings), data_root, mirror)
+    context = GridContext(profile, data_root, mirror, output_root, device, threads=1)
+    return run_grid(study_cells(settings, seed), table_path(STUDY, profile, output_root), context,
                     workers=workers or settings.get("workers", 1))
 
 
@@ -178,7 +107,7 @@ def _over_folds(by_run: dict, ratio: float) -> dict:
     return corrected_resampled_t(_by_fold(by_run), ratio)
 
 
-def accuracy_table(records: list[dict], t: int | None = None) -> pd.DataFrame:
+def accuracy_over_folds(records: list[dict], t: int | None = None) -> pd.DataFrame:
     """Per variant: accuracy after ``t`` bins (default: all) over folds x seeds, with the interval corrected for
     the folds' overlapping training sets, the spread between folds and between seeds, no decisions, and how
     many test predictions it rests on."""
@@ -341,8 +270,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     rows = run_study(args.profile, workers=args.workers)
-    print(f"{len(rows)} rows in {table_path(args.profile)}; {time.perf_counter() - start:.0f} s wall")
-    print(accuracy_table(rows).round(4).to_string())
+    print(f"{len(rows)} rows in {table_path(STUDY, args.profile)}; {time.perf_counter() - start:.0f} s wall")
+    print(accuracy_over_folds(rows).round(4).to_string())
     print(head_to_head(rows).round(4).to_string())
     print(early_decisions(rows).round(4).to_string())
     return 0
@@ -356,7 +285,7 @@ def as_records(rows: list[dict], profile: str) -> list[dict]:
 
     if not rows:
         return []
-    intervals = accuracy_table(rows)
+    intervals = accuracy_over_folds(rows)
     records = []
     for row in sorted(rows, key=lambda r: (r["cell"]["variant"], str(r["cell"]["fold"]), r["cell"]["seed"])):
         variant = row["cell"]["variant"]
@@ -371,7 +300,7 @@ def records(profile: str, output_root=None) -> list[dict]:
     """:func:`as_records` of the profile's table (none if it has not been run)."""
     from common.runs.records import ResultsTable
 
-    return as_records(ResultsTable(table_path(profile, output_root)).rows(), profile)
+    return as_records(ResultsTable(table_path(STUDY, profile, output_root)).rows(), profile)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from common.config import PROJECT_ROOT
-from common.runs.records import load_results
+from common.runs.records import load_results, table_path
 from common.study.findings import p_text
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -83,10 +83,10 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
     from common.runs.records import ResultsTable
     from common.study import nmnist_folds
 
-    rows = ResultsTable(nmnist_folds.table_path(profile, Path(results_dir).parent)).rows()
+    rows = ResultsTable(table_path(nmnist_folds.STUDY, profile, Path(results_dir).parent)).rows()
     if not rows:
         return ""
-    accuracy = nmnist_folds.accuracy_table(rows)
+    accuracy = nmnist_folds.accuracy_over_folds(rows)
     accuracy[["mean", "low", "high", "fold std", "seed std"]] *= 100
     pairs = nmnist_folds.head_to_head(rows).drop(columns=["runs", "folds", "runs agree (Breslow-Day p)"])
     for column in [c for c in pairs.columns if c.startswith(("p ", "Holm p"))]:
@@ -109,7 +109,7 @@ def folds_section(results_dir: Path, profile: str = "quick") -> str:
 
 def grid_table(results_dir: Path) -> str:
     """The LIF/ALIF headline cells pooled over seeds, as a Markdown table ("" when there are none)."""
-    from common.study.compare import accuracy_table
+    from common.study.compare import accuracy_over_seeds
 
     records = [r for r in grid_records_in(results_dir) if r["config"]["model"] in ("rsnn", "mlp")]
     if not records:
@@ -118,7 +118,7 @@ def grid_table(results_dir: Path) -> str:
               "| training time per seed | device |\n|---|---|---|---|---|---|---|---|---|")
     lines = [f"| {r.run} | {r.dataset} | {r.profile} | {r.accuracy_mean:.2%} +- {r.accuracy_std:.2%} "
              f"| {r.seeds} | {r.test_samples:,} | {r.parameters:,} | {r.training_s:.0f} s | {r.device} |"
-             for r in accuracy_table(records).itertuples()]
+             for r in accuracy_over_seeds(records).itertuples()]
     return "\n".join([header, *lines])
 
 
@@ -136,13 +136,13 @@ def write_figures(records: list[dict], results_dir: Path, profile: str = "quick"
     matplotlib.rcParams["svg.hashsalt"] = "snn-study"   # stable ids inside the SVGs
     import matplotlib.pyplot as plt
 
-    from common.study.compare import (accuracy_table, load_efficiency, plot_accuracy, plot_energy_sweep, plot_spikes,
+    from common.study.compare import (accuracy_over_seeds, load_efficiency, plot_accuracy, plot_energy_sweep, plot_spikes,
                                       plot_tradeoff)
 
     folder = Path(results_dir) / "figures"
     folder.mkdir(parents=True, exist_ok=True)
     everything = records + grid_records_in(results_dir)
-    table = accuracy_table(everything)
+    table = accuracy_over_seeds(everything)
     figures = {"accuracy.png": plot_accuracy(table)}
     efficiency = load_efficiency(profile, Path(results_dir).parent)
     if "energy_memory_nJ" in efficiency:     # an efficiency file of both cost models (notebook 08)
@@ -154,7 +154,7 @@ def write_figures(records: list[dict], results_dir: Path, profile: str = "quick"
         figures["spikes.png"] = plot_spikes(everything)
     from common.runs.records import ResultsTable
     from common.study import nmnist_folds
-    folds = ResultsTable(nmnist_folds.table_path(profile, Path(results_dir).parent)).rows()
+    folds = ResultsTable(table_path(nmnist_folds.STUDY, profile, Path(results_dir).parent)).rows()
     if folds:
         figures["nmnist_folds.png"] = nmnist_folds.plot_curves(folds)
     for name, figure in figures.items():

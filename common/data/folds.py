@@ -1,0 +1,58 @@
+"""Stratified k-fold splits of an event dataset: every recording at hand (training and test split pooled) is tested
+exactly once, in one of ``k`` folds drawn with a seed (the N-MNIST fold study, common/study/nmnist_folds.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common.data.events import EventFrames, event_frames
+
+
+def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
+    """``k`` disjoint test folds covering every sample once, each class split as evenly as possible."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    folds = [[] for _ in range(k)]
+    offset = 0
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        for i, index in enumerate(members):
+            folds[(i + offset) % k].append(int(index))
+        offset += len(members)                  # start the next class where this one stopped: even folds
+    return [np.sort(np.array(f, dtype=int)) for f in folds]
+
+
+def official_split(dataset: str, data, data_root, mirror) -> tuple[EventFrames, EventFrames]:
+    """(train frames, test frames) of the dataset's own split, as ``data`` (common.config.DataSettings) frames and
+    limits them."""
+    args = dict(n_time_bins=data.n_time_bins, data_root=data_root, mirror=mirror, target_size=data.target_size,
+                progress=False)
+    return (event_frames(dataset, True, limit=data.train_limit, **args),
+            event_frames(dataset, False, limit=data.test_limit, **args))
+
+
+def pooled_frames(dataset: str, data, data_root, mirror) -> EventFrames:
+    """Every recording at hand (training and test split) as one set of frames, labels and file names."""
+    parts = official_split(dataset, data, data_root, mirror)
+    return EventFrames(torch.cat([p.frames for p in parts]), torch.cat([p.labels for p in parts]),
+                       parts[0].classes, parts[0].sensor_size, str(Path(parts[0].source).parent), None,
+                       [r for p in parts for r in p.recordings])
+
+
+def subset(frames: EventFrames, index) -> EventFrames:
+    index = torch.as_tensor(index, dtype=torch.long)
+    return EventFrames(frames.frames[index], frames.labels[index], frames.classes, frames.sensor_size,
+                       frames.source, None, [frames.recordings[i] for i in index.tolist()])
+
+
+def fold_split(dataset: str, data, data_root, mirror) -> tuple[EventFrames, EventFrames]:
+    """(train frames, test frames) of fold ``data.fold`` of ``data.folds`` (seed ``data.fold_seed``), or of the
+    official split when ``data.fold`` is None."""
+    if data.fold is None:
+        return official_split(dataset, data, data_root, mirror)
+    everything = pooled_frames(dataset, data, data_root, mirror)
+    test = stratified_folds(everything.labels.numpy(), data.folds, data.fold_seed)[data.fold]
+    train = np.setdiff1d(np.arange(len(everything.labels)), test)
+    return subset(everything, train), subset(everything, test)

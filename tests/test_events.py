@@ -11,7 +11,7 @@ import tonic.datasets
 import torch
 from event_fixtures import make_dvsgesture_tree, make_nmnist_tree, write_nmnist_bin
 
-from common.data import events, fetching, validation
+from common.data import events, fetching, splits, validation
 from common.data.errors import DatasetCorruptError, DatasetNotFoundError
 from common.data.events import event_frames, event_loaders
 from common.data.readers import open_event_dataset
@@ -270,7 +270,7 @@ def test_real_dvsgesture_test_clips_from_mirror(mirror, tmp_path):
     config = RunConfig(run_name="x", dataset="dvsgesture", model="scnn", profile="smoke", batch_size=4,
                        data=DataSettings(n_time_bins=25, target_size=[32, 32]),
                        data_root=str(tmp_path), mirror=str(mirror), output_root=str(tmp_path / "out"))
-    data = events.load_event_data(config)
+    data = splits.load_event_data(config)
     assert data.train is None and data.train_loader is None
     assert "ibmGestureTrain" in data.missing_train and str(mirror) in data.missing_train
     assert data.test.frames.shape == (10, 25, 2, 32, 32) and data.test.labels.tolist() == list(range(10))

@@ -85,9 +85,15 @@ def test_the_spiking_lstm_answer_follows_its_adjusted_tests():
                               "95% CI low": d - 1, "95% CI high": d + 1, "runs": 15, "folds": 5,
                               "Holm p (folds)": p} for t, d, p in zip((3, 25), diffs, holm_ps)])
     ahead = findings.slstm_answer(family([4.0, 2.0], [0.01, 0.2]), accuracy)[0]
-    assert "Yes:" in ahead and "ahead after 3 bins" in ahead and "+2.00 points" in ahead and "18,538" in ahead
+    assert "At about the same size: yes" in ahead and "ahead after 3 bins" in ahead and "+2.00 points" in ahead and "18,538" in ahead
     none = findings.slstm_answer(family([4.0, -2.0], [0.3, 0.2]), accuracy)[0]
-    assert "Not shown:" in none and "at none of the family's 2 time points" in none
+    assert ": not shown" in none and "at none of the family's 2 time points" in none
     behind = findings.slstm_answer(family([-4.0, -2.0], [0.01, 0.04]), accuracy)[0]
-    assert "No, it is behind:" in behind and "behind after 3, 25 bins" in behind
+    assert ": no, it is behind" in behind and "behind after 3, 25 bins" in behind
     assert findings.slstm_answer(family([1.0, 1.0], [1, 1]).assign(b="other"), accuracy) == []
+    both = pd.concat([family([4.0, 2.0], [0.01, 0.2]), family([-4.0, -2.0], [0.01, 0.04]).assign(
+        b="spiking LSTM, source size")])
+    sizes = pd.concat([accuracy, pd.DataFrame({"parameters": [59466]}, index=["spiking LSTM, source size"])])
+    equal, source = findings.slstm_answer(both, sizes)
+    assert equal.count("**Does the spiking LSTM") == 1 and "**" not in source     # the question asked once
+    assert source.startswith("  - At the source's size: no, it is behind") and "59,466 against 18,254" in source

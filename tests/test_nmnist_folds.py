@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from common.config import DataSettings
-from common.data.folds import fold_split, stratified_folds
+from common.data.splits import fold_split, stratified_folds
 from common.runs.cells import GridContext, run_cell
 from common.study import nmnist_folds as F
 

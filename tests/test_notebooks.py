@@ -141,10 +141,12 @@ def event_data_root(tmp_path, **trees):
 
 def check_nmnist_head_to_head(out, executed):
     rows = [json.loads(line) for line in (out / "results" / "nmnist_folds-smoke.jsonl").read_text().splitlines()]
-    lstm = [r for r in rows if r["cell"]["variant"] == "spiking LSTM, equal size"]
-    assert len(lstm) == 2 and {r["config"]["model"] for r in lstm} == {"slstm"}       # both smoke folds
-    assert all(r["config"]["model_kwargs"]["channels"] == [4, 8] for r in lstm)
-    assert "spiking LSTM, equal size" in executed and "Holm p (folds)" in executed and "fold 1" in executed
+    for variant, channels in (("spiking LSTM, equal size", [4, 8]), ("spiking LSTM, source size", [8, 16])):
+        lstm = [r for r in rows if r["cell"]["variant"] == variant]
+        assert len(lstm) == 2 and {r["config"]["model"] for r in lstm} == {"slstm"}       # both smoke folds
+        assert all(r["config"]["model_kwargs"]["channels"] == channels for r in lstm)
+        assert variant in executed
+    assert "Holm p (folds)" in executed and "fold 1" in executed
     torch.load(out / "models" / "slstm_nmnist_small-smoke.pth", weights_only=True)    # the maps' model
     assert executed.count("image/png") >= 3           # curves, and Grad-CAM over time of both models
 

@@ -8,7 +8,7 @@ from event_fixtures import make_nmnist_tree
 
 import common
 from common.explanations.analysis import runs_table
-from common.runs import cells, runner
+from common.runs import grid, runner
 from common.runs.specs import resolve
 
 SMALL = {"n_time_bins": 5, "batch_size": 8, "epochs": 1}
@@ -57,13 +57,13 @@ def test_same_spec_and_seed_give_the_same_record_and_another_seed_another(tmp_pa
 def test_run_seeds_is_a_resumable_grid_of_specs(tmp_path, no_env, capsys):
     root = make_nmnist_tree(tmp_path / "data", n_per_class=4, n_test_per_class=2)
     args = dict(profile="smoke", overrides=SMALL, data_root=str(root), output_root=str(tmp_path / "out"))
-    records = cells.run_seeds("pair", ["scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8"], [0, 1], **args)
+    records = grid.run_seeds("pair", ["scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8"], [0, 1], **args)
     assert len(records) == 4 and {r["cell"]["spec"] for r in records} == {"scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8"}
     assert all(r["config"]["epochs"] == 1 and r["config"]["data"]["n_time_bins"] == 5 for r in records)
     lines = (tmp_path / "out" / "results" / "pair-smoke.jsonl").read_text().splitlines()
     assert len(lines) == 4 and all("cell_key" in json.loads(line) for line in lines)
     capsys.readouterr()
-    again = cells.run_seeds("pair", ["scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8"], [0, 1], **args)
+    again = grid.run_seeds("pair", ["scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8"], [0, 1], **args)
     assert "4 already in pair-smoke.jsonl, 0 to run" in capsys.readouterr().out
     assert [r["test"]["accuracy"] for r in again] == [r["test"]["accuracy"] for r in records]
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from common.data.augment import random_translate
-from common.data.errors import DatasetCorruptError, DatasetNotFoundError
+from common.data.errors import DatasetCorruptError
 from common.data.frame_cache import cache_file, cache_key, file_identity, read_cache, write_cache
 from common.data.framing import frame_transform, output_size
 from common.data.loader import TensorLoader
@@ -141,29 +141,3 @@ class EventData:
         return (f"{train}{len(test.labels)} test recordings from {Path(test.source).parent}; frames "
                 f"{tuple(test.frames.shape[1:])} (T, polarity, H, W), uint8, "
                 f"{sum(s.frames.numel() for s in (self.train, test) if s is not None) / 2**20:.0f} MB")
-
-
-def load_event_data(config) -> EventData:
-    """Frames (cached) and loaders of a run (common.config.RunConfig): its dataset as ``config.data`` frames, limits
-    and folds it (time bins, limits, ``target_size``, a fold of the fold study), training recordings shifted by up
-    to ``max_shift`` pixels.
-
-    The test split is required. A missing training split is not an error here: the notebooks then
-    evaluate a saved model instead of training one (:func:`common.runs.runner.run`)."""
-    from common.data.folds import fold_split
-
-    data = config.data
-    if data.fold is not None:
-        train, test = fold_split(config.dataset, data, config.data_root, config.mirror)
-    else:
-        test = event_frames(config.dataset, False, data.n_time_bins, config.data_root, config.mirror,
-                            limit=data.test_limit, target_size=data.target_size)
-        try:
-            train = event_frames(config.dataset, True, data.n_time_bins, config.data_root, config.mirror,
-                                 limit=data.train_limit, target_size=data.target_size)
-        except DatasetNotFoundError as error:
-            print(f"No training split of {config.dataset!r}: only a saved model can be evaluated.")
-            test_loader = event_loaders(test, test, batch_size=config.batch_size, seed=config.seed)[1]
-            return EventData(None, test, None, test_loader, missing_train=str(error))
-    return EventData(train, test, *event_loaders(train, test, batch_size=config.batch_size, seed=config.seed,
-                                                 max_shift=data.max_shift))

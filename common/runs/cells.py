@@ -75,21 +75,3 @@ def run_cell(cell: Cell, context: GridContext) -> dict:
         record.update(recordings=data.test.recordings, labels=data.test.labels.tolist(),
                       predictions_by_time_bins=record["predictions_by_time_bins"].tolist())
     return record
-
-
-def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str = "quick",
-              overrides: dict | None = None, reuse_trained: bool = True, workers: int = 1, backend: str = "local",
-              **locations) -> list[dict]:
-    """Every spec of ``spec_names`` with every seed, as one resumable grid (:func:`common.runs.grid.run_grid`:
-    ``workers`` processes, or ``backend="ray"``) whose records go to ``results/<study>-<profile>.jsonl``."""
-    from common.config import resolve_locations
-    from common.runs.grid import expand_grid, run_grid
-    from common.runs.records import table_path
-
-    data_root, mirror, output_root = resolve_locations(locations.get("data_root"), locations.get("mirror"),
-                                                       locations.get("output_root"), profile)
-    context = GridContext(profile, data_root, mirror, output_root, locations.get("device"), dict(overrides or {}),
-                          reuse_trained, threads=None, evaluate_every_epoch=True)
-    cells = [Cell(factors, factors["spec"], int(factors["seed"]))
-             for factors in expand_grid({"spec": list(spec_names), "seeds": list(seeds)})]
-    return run_grid(cells, table_path(study, profile, output_root), context, workers=workers, backend=backend)

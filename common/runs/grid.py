@@ -120,6 +120,23 @@ def run_grid(cells: list[Cell], table: str | Path | ResultsTable, context: GridC
     return [row for row in table.rows() if row[KEY] in wanted]
 
 
+def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str = "quick",
+              overrides: dict | None = None, reuse_trained: bool = True, workers: int = 1, backend: str = "local",
+              **locations) -> list[dict]:
+    """Every spec of ``spec_names`` with every seed, as one resumable grid (:func:`common.runs.grid.run_grid`:
+    ``workers`` processes, or ``backend="ray"``) whose records go to ``results/<study>-<profile>.jsonl``."""
+    from common.config import resolve_locations
+    from common.runs.records import table_path
+
+    data_root, mirror, output_root = resolve_locations(locations.get("data_root"), locations.get("mirror"),
+                                                       locations.get("output_root"), profile)
+    context = GridContext(profile, data_root, mirror, output_root, locations.get("device"), dict(overrides or {}),
+                          reuse_trained, threads=None, evaluate_every_epoch=True)
+    cells = [Cell(factors, factors["spec"], int(factors["seed"]))
+             for factors in expand_grid({"spec": list(spec_names), "seeds": list(seeds)})]
+    return run_grid(cells, table_path(study, profile, output_root), context, workers=workers, backend=backend)
+
+
 def end_with_parent(parent_pid: int, every: float = 1.0) -> None:
     """A pool worker's initializer: a thread that ends the worker once its parent is gone.
 

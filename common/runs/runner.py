@@ -30,7 +30,7 @@ def load_data(config: RunConfig):
     training where ``config.augmentation`` says) or, for the LIF/ALIF networks, images encoded as spike trains."""
     data = config.data
     if config.dataset not in IMAGE_DATASETS:
-        from common.data.events import load_event_data
+        from common.data.splits import load_event_data
         return load_event_data(config)
     limits = {"train_limit": data.train_limit, "test_limit": data.test_limit}
     if config.model == "rsnn":

@@ -54,15 +54,21 @@ def nmnist(rows: list[dict]) -> list[str]:
     pairs = F.head_to_head(rows)
     early = F.early_decisions(rows).set_index(["variant", "time bins"])
     recordings = len({rec for r in rows for rec in r["recordings"]})
-    runs = accuracy["runs"]
+    from common.runs.specs import FOLD_SEEDS
+
+    seeds = int(accuracy["seeds"].max())
+    capped = [v for v in accuracy.index if v in FOLD_SEEDS]
+    short = [v for v in accuracy.index if v not in FOLD_SEEDS and accuracy.loc[v, "seeds"] < seeds]
     design = (f"{int(accuracy['folds'].max())} stratified folds of all {recordings:,} real recordings x "
-              f"{int(accuracy['seeds'].max())} training seeds"
-              + ("" if runs.min() == runs.max() else f" (some variants have only {int(runs.min())} of {int(runs.max())} runs so far)"))
-    out = [f"**N-MNIST fold study** (notebooks 03-04; {design}; every variant on the same folds and seeds, each "
+              f"{seeds} training seeds"
+              + (f"; {' and '.join(capped)}: {FOLD_SEEDS[capped[0]]} seed per fold, for the cost of a cell" if capped else "")
+              + (f"; {', '.join(short)} not yet at every seed" if short else ""))
+    out = [f"**N-MNIST fold study** (notebooks 03-04; {design}; every variant on the same folds, and the same seeds as far as it has them, each "
            f"recording tested once per run). Accuracy after all {n_bins} bins, mean over folds with its 95% "
            "interval corrected for the folds' overlapping training sets (Nadeau & Bengio), the level a rerun moves:"]
     out += [f"  - {v}: {pct(a['mean'])} ({pct(a['low'])} .. {pct(a['high'])}; {int(a['parameters']):,} parameters; "
-            f"std between folds {std_points(a['fold std'])}, between seeds of a fold {std_points(a['seed std'])} points)"
+            f"std between folds {std_points(a['fold std'])}"
+            + (f", between seeds of a fold {std_points(a['seed std'])}" if a["seeds"] > 1 else "") + " points)"
             for v, a in accuracy.iterrows()]
     n_tests = len(pairs)
     bins = sorted(set(pairs["time bins"]))
@@ -104,30 +110,39 @@ def nmnist(rows: list[dict]) -> list[str]:
     return out
 
 
-def slstm_answer(pairs: pd.DataFrame, accuracy: pd.DataFrame, cnn: str = "beta 0.8",
-                 lstm: str = "spiking LSTM, equal size") -> list[str]:
-    """Notebook 06's question on real event data: does the spiking LSTM beat the spiking CNN at one budget?
-    Answered from the family's lines of that pair, at the level of folds (Holm over the whole family)."""
-    lines = pairs[(pairs["a"] == cnn) & (pairs["b"] == lstm)]
-    if not len(lines):
-        return []
-    last = lines.iloc[-1]
-    survive = lines[lines["Holm p (folds)"] < 0.05]
-    ahead = survive[survive["b - a (points)"] > 0]["time bins"].tolist()
-    behind = survive[survive["b - a (points)"] < 0]["time bins"].tolist()
-    answer = {(True, False): "yes", (False, True): "no, it is behind", (True, True): "mixed"}.get(
-        (bool(ahead), bool(behind)), "not shown")
-    where = "; ".join(f"{side} after {', '.join(map(str, bins))} bins"
-                      for side, bins in (("ahead", ahead), ("behind", behind)) if bins)
-    return [f"  - **Does the spiking LSTM beat the spiking CNN at one budget, on real event data (notebook 06)?** "
-            f"{answer.capitalize()}: at about the same size ({int(accuracy.loc[lstm, 'parameters']):,} against "
-            f"{int(accuracy.loc[cnn, 'parameters']):,} parameters), same folds, epochs and optimizer, paired on the "
-            f"training seeds both have, the "
-            f"spiking LSTM - spiking CNN (beta 0.8) after all {last['time bins']} bins is "
-            f"{last['b - a (points)']:+.2f} points (95% CI {last['95% CI low']:+.2f} .. {last['95% CI high']:+.2f}, "
-            f"{last['runs']} runs over {last['folds']} folds, Holm p over folds {p_text(last['Holm p (folds)'])})"
-            + (f"; {where} (Holm p < 0.05 over folds)" if where else
-               f"; at none of the family's {len(lines)} time points does a difference survive Holm over folds") + "."]
+# The spiking LSTMs of the fold study and how their size is put beside the spiking CNN's.
+SPIKING_LSTMS = {"spiking LSTM, equal size": "at about the same size", "spiking LSTM, source size": "at the source's size"}
+
+
+def slstm_answer(pairs: pd.DataFrame, accuracy: pd.DataFrame, cnn: str = "beta 0.8") -> list[str]:
+    """Notebook 06's question on real event data: does the spiking LSTM beat the spiking CNN at one budget? One line
+    per size of the spiking LSTM in the table, from the family's lines of that pair, at the level of folds (Holm over
+    the whole family)."""
+    out = []
+    for lstm, size in SPIKING_LSTMS.items():
+        lines = pairs[(pairs["a"] == cnn) & (pairs["b"] == lstm)]
+        if not len(lines):
+            continue
+        last = lines.iloc[-1]
+        survive = lines[lines["Holm p (folds)"] < 0.05]
+        ahead = survive[survive["b - a (points)"] > 0]["time bins"].tolist()
+        behind = survive[survive["b - a (points)"] < 0]["time bins"].tolist()
+        answer = {(True, False): "yes", (False, True): "no, it is behind", (True, True): "mixed"}.get(
+            (bool(ahead), bool(behind)), "not shown")
+        where = "; ".join(f"{side} after {', '.join(map(str, bins))} bins"
+                          for side, bins in (("ahead", ahead), ("behind", behind)) if bins)
+        question = ("**Does the spiking LSTM beat the spiking CNN at one budget, on real event data (notebook 06)?** "
+                    if not out else "")
+        out.append(f"  - {question}{size.capitalize()}: {answer} ({int(accuracy.loc[lstm, 'parameters']):,} against "
+                   f"{int(accuracy.loc[cnn, 'parameters']):,} parameters; same folds, epochs and optimizer, paired by "
+                   f"fold): spiking LSTM - spiking CNN (beta 0.8) after all {last['time bins']} bins is "
+                   f"{last['b - a (points)']:+.2f} points (95% CI {last['95% CI low']:+.2f} .. "
+                   f"{last['95% CI high']:+.2f}, {last['runs']} runs over {last['folds']} folds, Holm p over folds "
+                   f"{p_text(last['Holm p (folds)'])})"
+                   + (f"; {where} (Holm p < 0.05 over folds)" if where else
+                      f"; at none of the family's {len(lines)} time points does a difference survive Holm over folds")
+                   + ".")
+    return out
 
 
 # ---------------------------------------------------------------- LIF vs ALIF (notebook 07)
@@ -251,13 +266,13 @@ def section(results_dir: Path, profile: str = "quick") -> str:
     from common.runs.records import ResultsTable, load_results, table_path
     from common.study import nmnist_folds
     from common.study.compare import load_efficiency
-    from common.study import lif_alif
+    from common.study.lif_alif import STUDY as LIF_ALIF_STUDY
 
     root = Path(results_dir).parent
     parts = []
     records = load_results(Path(results_dir), profile=profile)
     parts += single_runs(records)
-    grid = ResultsTable(table_path(lif_alif.STUDY, profile, root)).rows()
+    grid = ResultsTable(table_path(LIF_ALIF_STUDY, profile, root)).rows()
     if grid:
         parts += lif_alif(grid)
     folds = ResultsTable(table_path(nmnist_folds.STUDY, profile, root)).rows()

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from common.config import DataSettings
-from common.data.folds import pooled_frames
+from common.data.splits import pooled_frames
 from common.runs.cells import Cell, GridContext
 from common.runs.grid import expand_grid
 from common.runs.records import flat, table_path

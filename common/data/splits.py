@@ -1,5 +1,6 @@
-"""Stratified k-fold splits of an event dataset: every recording at hand (training and test split pooled) is tested
-exactly once, in one of ``k`` folds drawn with a seed (the N-MNIST fold study, common/study/nmnist_folds.py)."""
+"""The splits a run of an event dataset trains and tests on (:func:`load_event_data`): the dataset's own, or a
+stratified k-fold split, where every recording at hand (training and test split pooled) is tested exactly once, in
+one of ``k`` folds drawn with a seed (the N-MNIST fold study, common/study/nmnist_folds.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.data.events import EventFrames, event_frames
+from common.data.errors import DatasetNotFoundError
+from common.data.events import EventData, EventFrames, event_frames, event_loaders
 
 
 def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
@@ -56,3 +58,27 @@ def fold_split(dataset: str, data, data_root, mirror) -> tuple[EventFrames, Even
     test = stratified_folds(everything.labels.numpy(), data.folds, data.fold_seed)[data.fold]
     train = np.setdiff1d(np.arange(len(everything.labels)), test)
     return subset(everything, train), subset(everything, test)
+
+
+def load_event_data(config) -> EventData:
+    """Frames (cached) and loaders of a run (common.config.RunConfig): its dataset as ``config.data`` frames, limits
+    and folds it (time bins, limits, ``target_size``, a fold of the fold study), training recordings shifted by up
+    to ``max_shift`` pixels.
+
+    The test split is required. A missing training split is not an error here: the notebooks then
+    evaluate a saved model instead of training one (:func:`common.runs.runner.run`)."""
+    data = config.data
+    if data.fold is not None:
+        train, test = fold_split(config.dataset, data, config.data_root, config.mirror)
+    else:
+        test = event_frames(config.dataset, False, data.n_time_bins, config.data_root, config.mirror,
+                            limit=data.test_limit, target_size=data.target_size)
+        try:
+            train = event_frames(config.dataset, True, data.n_time_bins, config.data_root, config.mirror,
+                                 limit=data.train_limit, target_size=data.target_size)
+        except DatasetNotFoundError as error:
+            print(f"No training split of {config.dataset!r}: only a saved model can be evaluated.")
+            test_loader = event_loaders(test, test, batch_size=config.batch_size, seed=config.seed)[1]
+            return EventData(None, test, None, test_loader, missing_train=str(error))
+    return EventData(train, test, *event_loaders(train, test, batch_size=config.batch_size, seed=config.seed,
+                                                 max_shift=data.max_shift))

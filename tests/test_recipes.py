@@ -18,7 +18,7 @@ def recipes() -> list[str]:
 def test_the_readme_has_a_recipe_per_model_kind():
     found = recipes()
     assert len(found) == 3
-    assert "cnn_mnist-quick.pth" in found[0] and "GradCAM(" in found[1] and '"slstm"' in found[2]
+    assert "cnn_mnist-quick.pth" in found[0] and "GradCAM(" in found[1] and "slstm_nmnist_small-quick.pth" in found[2]
 
 
 @pytest.mark.parametrize("index", [0, 1, 2], ids=["cnn", "spiking_cnn", "spiking_lstm"])
@@ -29,7 +29,7 @@ def test_recipe_runs_as_written(index, mirror, tmp_path, monkeypatch):
     for model in re.findall(r'"(models/[^"]+\.pth)"', code):
         if not (PROJECT_ROOT / model).is_file():
             pytest.skip(f"{model} is not in this checkout")
-    dataset = {0: "MNIST", 1: "NMNIST", 2: "DVSGesture"}[index]
+    dataset = {0: "MNIST", 1: "NMNIST", 2: "NMNIST"}[index]
     if not (mirror / dataset).is_dir():
         pytest.skip(f"the mirror has no {dataset}")
     monkeypatch.chdir(tmp_path)
@@ -46,4 +46,5 @@ def test_recipe_runs_as_written(index, mirror, tmp_path, monkeypatch):
         assert scope["spikes"].shape == (T, 1, 10) and scope["per_bin"].shape == (T, 34, 34)
         assert scope["maps"].shape == (T, 34, 34) and scope["maps"].max() > 0
     if index == 2:
-        assert scope["spikes"].shape == (25, 1, 11) and scope["per_bin"].shape == (25, 32, 32)
+        assert scope["spikes"].shape == (25, 1, 10) and scope["per_bin"].shape == (25, 34, 34)
+        assert scope["whole_clip"].shape == (34, 34) and scope["per_bin"].max() > 0     # the trained model's maps

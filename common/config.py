@@ -154,8 +154,8 @@ class DataSettings:
 
 @dataclass
 class RunConfig:
-    """Everything that defines one training run (its identity: :meth:`identity`), and where it runs (:data:`RESOURCES`);
-    recorded whole in its checkpoint and results file."""
+    """Everything that defines one training run (its identity: :func:`identity_of`; a checkpoint is this run's iff
+    the identities agree) and where it runs (:data:`RESOURCES`); recorded whole in its checkpoint and results file."""
 
     run_name: str
     dataset: str
@@ -200,10 +200,6 @@ class RunConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def identity(self) -> dict:
-        """What the run is, without where it runs: a checkpoint is this run's iff its identity is this."""
-        return identity_of(self.to_dict())
-
     @classmethod
     def from_dict(cls, config: dict) -> "RunConfig":
         """A config as a record or checkpoint keeps it, including one written before :class:`DataSettings` (its
@@ -219,7 +215,7 @@ ADDED_TO_IDENTITY = ("objective", "optimizer", "augmentation", "spec")
 
 
 def identity_of(config: dict) -> dict:
-    """The identity of a recorded config (:meth:`RunConfig.identity`): its fields without :data:`RESOURCES`, its data
+    """The identity of a recorded config: its fields without :data:`RESOURCES`, its data
     settings as :class:`DataSettings` keeps them (a config from before that class: converted from its ``extra``)."""
     same = {k: v for k, v in config.items() if k not in RESOURCES and k != "extra"}
     data = config.get("data")

@@ -10,8 +10,11 @@ outermost centres (6.5 px wide here) the border is continued (:func:`place_along
 brighter than its neighbour says the evidence lies further out (an isolated stimulus at the edge lights
 cell 0 and hardly cell 1), a border peak or a darker border cell that it lies further in, so the heat
 tapers off toward the edge. Holding the border cell's value instead spread the heat of an edge stimulus
-evenly over the whole strip, its mass up to 3.4 px away from the stimulus (tests/test_gradcam.py). The
-interior, between the outermost centres, is placed as before.
+evenly over the whole strip, its mass up to 3.4 px away from the stimulus (tests/test_gradcam.py). A border
+cell near the map's brightest value over a dark neighbour continues its rise further, up to the frame's edge
+(:data:`DARK_POWER`): the placement is separable, so a corner stimulus carries the edge's offset on both axes,
+and the spiking CNN's 6.5 px strip held 4.5 px in put a corner's mass 2.5 px off. The interior, between the outermost centres, is
+placed as before.
 """
 from __future__ import annotations
 
@@ -72,21 +75,38 @@ def interpolation_weights(n_cells: int, n_pixels: int, offset: int, stride: int,
 
 
 REACH = 1.0   # cell spacings the border slope is continued (tests/test_gradcam.py: the mass of an edge stimulus)
+# ... and further, up to the frame's edge, by ((border cell - neighbour) / the map's brightest value) ** DARK_POWER
+# of the strip. A border cell as bright as the map with a dark neighbour says the evidence lies where only it looks,
+# at the edge: an edge stimulus of the spiking CNN lights cell 0 alone, and held after REACH (4.5 px in) its mass lay
+# 1.8 px off per axis, so 2.5 px at a corner (both axes' offsets). Measured against the map's brightest value, not
+# the border cell's own, a dim border cell over a dark neighbour (the rim of a real map) does not outshine the map.
+# With powers 1-2 a stimulus 3-5 px in was drawn toward the edge (its mass up to 3.6 px off), and a longer REACH
+# for every map put it 5 px off or more.
+DARK_POWER = 4
 
 
-def place_along_last_axis(maps: np.ndarray, n_pixels: int, offset: int, stride: int, size: int) -> np.ndarray:
+def place_along_last_axis(maps: np.ndarray, n_pixels: int, offset: int, stride: int, size: int,
+                          top: np.ndarray | None = None) -> np.ndarray:
     """``[..., n]`` cells -> ``[..., n_pixels]``: linear between the centres; past the outermost centres the lower
     of two continuations of the border, the line through the last two cells (for :data:`REACH` spacings, then
-    held) and the parabola through the last three. A border cell brighter than its neighbour raises the heat
-    toward the edge (an edge stimulus lights cell 0 and hardly cell 1); a border peak (the parabola turns
-    down) or a darker border cell lowers it."""
+    held; further the more the border cell stands out of its neighbour against ``top``, the map's brightest value
+    (default: the line's), :data:`DARK_POWER`) and the parabola through the last three. A border cell brighter
+    than its neighbour raises the heat toward the edge (an edge stimulus lights cell 0 and hardly cell 1); a
+    border peak (the parabola turns down) or a darker border cell lowers it."""
     n = maps.shape[-1]
-    placed = maps @ interpolation_weights(n, n_pixels, offset, stride, size, REACH).T
+    weights = interpolation_weights(n, n_pixels, offset, stride, size, REACH)
+    placed = maps @ weights.T
     if n < 3:
         return placed
     position = (np.arange(n_pixels) - offset - (size - 1) / 2) / stride
+    seen = weights.sum(1) > 0
+    top = maps.max(-1, keepdims=True) if top is None else top
     for cells, t in (([0, 1, 2], position), ([n - 1, n - 2, n - 3], n - 1 - position)):   # t < 0: beyond
         a, b, c = (maps[..., [i]] for i in cells)
+        # the rise past REACH toward the edge (t.min()): a border cell near the map's brightest over a dark neighbour
+        drop = np.where((a > 0) & (top > 0), np.clip((a - b) / np.where(top > 0, top, 1), 0, 1), 0)
+        reach = np.maximum(REACH, -t.min() * drop ** DARK_POWER)
+        placed = placed + ((a - b) * np.clip(np.minimum(-t, reach) - REACH, 0, None) * seen).astype(placed.dtype)
         parabola = a * (t - 1) * (t - 2) / 2 - b * t * (t - 2) + c * t * (t - 1) / 2
         beyond = t < 0
         placed[..., beyond] = np.minimum(placed, parabola)[..., beyond]
@@ -100,8 +120,10 @@ def to_input(maps: np.ndarray, stages, input_size: tuple[int, int]) -> np.ndarra
     (:func:`place_along_last_axis`, along W then H). A non-negative map (every CAM) stays non-negative."""
     maps = np.asarray(maps, dtype=np.float32)
     (off_h, off_w), (st_h, st_w), (sz_h, sz_w) = receptive_field(stages)
-    placed = place_along_last_axis(maps, input_size[1], off_w, st_w, sz_w)
-    placed = place_along_last_axis(placed.swapaxes(-1, -2), input_size[0], off_h, st_h, sz_h).swapaxes(-1, -2)
+    top = lambda m: m.max(axis=(-2, -1), keepdims=True) if m.size else None
+    placed = place_along_last_axis(maps, input_size[1], off_w, st_w, sz_w, top(maps))
+    placed = place_along_last_axis(placed.swapaxes(-1, -2), input_size[0], off_h, st_h, sz_h,
+                                   top(placed)).swapaxes(-1, -2)
     return (np.maximum(placed, 0) if maps.size and maps.min() >= 0 else placed).astype(np.float32)
 
 

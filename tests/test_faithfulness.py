@@ -142,3 +142,86 @@ def test_findings_lines_are_computed_from_the_results(tmp_path):
     assert "12 NMNIST test samples (1 per class)" in text and "they differ for" in text
     comparison = next(c for c in results["comparison"] if c["method"] == "GradCAM")
     assert f"{comparison['difference_mean']:+.3f}" in text
+
+
+# ---------------------------------------------------------------- per-bin maps against the whole-clip map
+
+def test_each_bin_is_imputed_under_its_own_map():
+    """ROAD through EachBin: in bin t exactly the pixels at or above map t's median are imputed, the rest are kept."""
+    from pytorch_grad_cam.metrics.perturbation_confidence import RemoveMostRelevantFirst
+    from pytorch_grad_cam.metrics.road import NoisyLinearImputer
+
+    generator = torch.Generator().manual_seed(0)
+    clip = torch.rand(T * 2, 12, 12, generator=generator) + 1
+    maps = torch.zeros(T, 12, 12)
+    for t in range(T):                                     # bin t's heat in its own band of rows, a ramp across it
+        maps[t, 3 * t:3 * t + 3] = torch.arange(1, 13).float()
+    perturbed = F.EachBin(RemoveMostRelevantFirst(50, NoisyLinearImputer(noise=0)), T)(clip, F.ranks(maps.numpy()))
+    changed = (perturbed != clip).unflatten(0, (T, 2))                          # [T, C, H, W]
+    ranked = torch.from_numpy(F.ranks(maps.numpy()))
+    removed = ranked >= torch.tensor(np.percentile(ranked.flatten(1).numpy(), 50, axis=1)).view(T, 1, 1)  # half
+    for t in range(T):
+        assert torch.equal(changed[t, 0], removed[t]) and torch.equal(changed[t, 1], removed[t]), t
+        assert removed[t, 3 * t:3 * t + 3].all()                              # its own band went, not another bin's
+    one = F.EachBin(RemoveMostRelevantFirst(50, NoisyLinearImputer(noise=0)), T)(clip, ranked[0])
+    assert torch.equal(one, F.EachBin(RemoveMostRelevantFirst(50, NoisyLinearImputer(noise=0)), T)(
+        clip, ranked[0].expand(T, 12, 12)))                                  # a 2-D map: every bin under it
+
+
+def test_ranks_keep_the_order_and_split_ties_at_the_share():
+    cam = np.zeros((2, 10, 10), dtype=np.float32)
+    cam[:, 0, :5] = [0.1, 0.5, 0.2, 0.9, 0.3]                    # 95 tied zeros, 5 distinct values
+    ranked = F.ranks(cam)
+    assert np.array_equal(np.argsort(ranked[0, 0, :5]), np.argsort(cam[0, 0, :5]))
+    assert ranked[0, 0, :5].min() > ranked[0].reshape(-1)[5:].max()       # the heat above every zero
+    assert np.array_equal(ranked[0], ranked[1]) and np.array_equal(F.ranks(cam[0]), ranked[0])   # equal maps rank alike
+    share = (ranked >= np.percentile(ranked[0], 80)).mean((1, 2))
+    assert np.allclose(share, 0.2, atol=0.011) and (cam[0] >= np.percentile(cam[0], 80)).mean() == 1.0
+
+
+def spiking_model():
+    torch.manual_seed(0)
+    model = build_model("scnn", beta=0.8).eval()
+    with torch.no_grad():                       # strong enough weights that the clips make output spikes
+        model.conv1.weight.mul_(4)
+    return model
+
+
+def test_per_bin_against_whole_clip_on_a_tiny_spiking_model(monkeypatch):
+    from common.explanations import gradcam
+
+    model, x = spiking_model(), clips(6)
+    with F.explainable(model, T, for_cam=False) as (scorer, _, _):
+        classes = F.decisions(scorer, x).tolist()
+    out = F.per_bin_against_whole_clip(model, x, classes, T, percentile=50)
+    rows = {r["metric"]: r for r in out["rows"]}
+    assert set(rows) == {"road_morf", "cam_mult_confidence_change"} and all(r["n"] == 6 for r in rows.values())
+    for kind in ("per_bin", "whole_clip"):
+        assert all(set(np.unique(v)) <= {-1.0, 0.0, 1.0} for v in out["scores"][kind].values())
+        assert np.allclose(out["scores"]["removed_share"][kind], 0.5, atol=0.01)    # ties broken: half of every frame
+    assert 0 <= rows["road_morf"]["wilcoxon_p"] <= 1
+
+    # the whole-clip map in every bin as the per-bin maps: both kinds go through one code path, so no difference
+    original = gradcam.grad_cam_over_time
+
+    def whole_in_every_bin(model, clip, target_class, **kwargs):
+        per_bin, whole = original(model, clip, target_class, **kwargs)
+        return np.repeat(gradcam.scale_each(whole[None]), len(per_bin), axis=0), whole
+
+    monkeypatch.setattr(gradcam, "grad_cam_over_time", whole_in_every_bin)
+    same = F.per_bin_against_whole_clip(model, x, classes, T, percentile=50)
+    for row in same["rows"]:
+        assert row["difference_mean"] == 0 and row["wilcoxon_p"] == 1.0, row
+    for metric in ("road_morf", "cam_mult_confidence_change"):
+        assert np.array_equal(same["scores"]["per_bin"][metric], same["scores"]["whole_clip"][metric])
+
+
+def test_paired_per_bin_reads_a_difference_over_recordings():
+    n = 12
+    scores = {"per_bin": {"road_morf": -np.ones(n), "cam_mult_confidence_change": np.zeros(n)},
+              "whole_clip": {"road_morf": np.zeros(n), "cam_mult_confidence_change": np.zeros(n)},
+              "removed_share": {"per_bin": np.full(n, 0.5), "whole_clip": np.full(n, 0.5)}}
+    rows = {r["metric"]: r for r in F.paired_per_bin(scores)}
+    assert rows["road_morf"]["difference_mean"] == -1 and rows["road_morf"]["wilcoxon_p"] < 0.01
+    assert rows["road_morf"]["better"] == "lower" and rows["road_morf"]["removed_share_whole_clip"] == 0.5
+    assert rows["cam_mult_confidence_change"]["wilcoxon_p"] == 1.0

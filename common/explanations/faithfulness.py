@@ -18,7 +18,8 @@ Spiking models are scored on the clip as the model sees it: one 2-D map per clip
 both polarities (the clip enters the metrics as ``[B, T * C, H, W]``, so the imputer fills each bin's frame
 under the same mask). The map is the whole-clip one: the CAM layer's activations and gradients pooled over time
 (:class:`TimePooled`, Grad-CAM's ``aggregated`` map of common.explanations.gradcam), so every method sees one
-activation map per channel and clip. Per-bin maps are not scored here.
+activation map per channel and clip. :func:`per_bin_against_whole_clip` scores the per-bin maps (each bin masked by
+its own map) against that whole-clip map on the same recordings.
 
 Baselines, scored the same way: ``random`` (uniform noise, one map per sample) and ``centre blob`` (a Gaussian at
 the frame's centre), so a score can be read against a map that knows nothing.
@@ -246,6 +247,112 @@ def score_maps(model: nn.Module, inputs: torch.Tensor, maps: np.ndarray, classes
         lerf = np.stack([ROADLeastRelevantFirst(p)(inputs, maps, targets, scorer) for p in percentiles])
         mult = CamMultImageConfidenceChange()(inputs, maps, targets, scorer)
     return {"morf": morf, "lerf": lerf, "road_combined": ((lerf - morf) / 2).mean(0), "cam_mult_confidence_change": mult}
+
+
+# ---------------------------------------------------------------- per-bin maps against the whole-clip map
+
+class EachBin:
+    """One of the library's perturbations applied bin by bin: a clip ``[T * C, H, W]`` and maps ``[T, H, W]`` (bin t's
+    C frames under map t) or ``[H, W]`` (the same map for every bin), so both kinds of map go through one code path."""
+
+    def __init__(self, perturbation, n_time_bins: int):
+        self.perturbation, self.n_time_bins = perturbation, n_time_bins
+
+    def __call__(self, clip: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+        frames, maps = clip.unflatten(0, (self.n_time_bins, -1)), torch.as_tensor(maps)   # [T, C, H, W]
+        maps = maps.expand(self.n_time_bins, *maps.shape[-2:]) if maps.dim() == 2 else maps
+        return torch.cat([self.perturbation(frame, m) for frame, m in zip(frames, maps)])
+
+
+def ranks(maps: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Each map ``[..., H, W]`` as its pixels' ranks in [0, 1], ties in one random order of the pixels (seeded, the same
+    for every map, so equal maps rank alike): the map's order where its values differ, so a percentile of it splits
+    the map at exactly that share."""
+    flat = maps.reshape(*maps.shape[:-2], -1)
+    tie_break = np.broadcast_to(np.random.default_rng(seed).random(flat.shape[-1]), flat.shape)
+    order = np.lexsort((tie_break, flat), axis=-1)
+    ranked = np.empty(flat.shape, dtype=np.float32)
+    np.put_along_axis(ranked, order, np.arange(flat.shape[-1], dtype=np.float32) / max(flat.shape[-1] - 1, 1), axis=-1)
+    return ranked.reshape(maps.shape)
+
+
+def per_bin_scores(model: nn.Module, inputs: torch.Tensor, classes: list[int], n_time_bins: int,
+                   percentile: int = 50, seed: int = 0, break_ties: bool = True) -> dict:
+    """Per recording of a spiking model, Grad-CAM's per-bin maps and its whole-clip map (both of
+    common.explanations.gradcam.grad_cam_over_time, each map min-max scaled) scored by the library's metrics, every
+    bin perturbed under its own map or under the one whole-clip map: ``{"per_bin"|"whole_clip": {"road_morf",
+    "cam_mult_confidence_change": [N]}, "removed_share": {...: [N]}}``. ``road_morf`` is ``RemoveMostRelevantFirst``
+    at the library's ``percentile``: pixels at or above a map's ``percentile``-th value are imputed, the 100 - p% most
+    relevant. A map that ties there (a dark bin, the zeros of a whole-clip map) would lose every tied pixel (the quick
+    spiking CNN, beta 0.8, on 30 recordings at p = 80: 49% of each frame under the whole-clip map, 30% under the
+    per-bin maps, where 20% was asked for); with ``break_ties`` ROAD reads each map's order with ties broken at random
+    (:func:`ranks`), so both kinds remove the same share (``removed_share``)."""
+    from pytorch_grad_cam.metrics.cam_mult_image import multiply_tensor_with_cam
+    from pytorch_grad_cam.metrics.perturbation_confidence import PerturbationConfidenceMetric, RemoveMostRelevantFirst
+    from pytorch_grad_cam.metrics.road import NoisyLinearImputer
+
+    from common.explanations.gradcam import grad_cam_over_time
+
+    if not is_spiking(model):
+        raise ValueError("per-bin maps are those of a spiking model (grad_cam_over_time)")
+    per_bin, whole_clip = [], []
+    for clip, c in zip(inputs, classes):
+        bins, whole = grad_cam_over_time(model, clip.unflatten(0, (n_time_bins, -1)), int(c), per_bin_scale="bin")
+        per_bin.append(bins)
+        whole_clip.append(scale_each(whole[None])[0])
+    maps = {"per_bin": np.stack(per_bin), "whole_clip": np.stack(whole_clip)}   # [N, T, H, W], [N, H, W]
+    targets = [DecisionKept(c) for c in classes]
+    morf = PerturbationConfidenceMetric(EachBin(RemoveMostRelevantFirst(percentile, NoisyLinearImputer()), n_time_bins))
+    mult = PerturbationConfidenceMetric(EachBin(multiply_tensor_with_cam, n_time_bins))
+    out = {"removed_share": {}}
+    with explainable(model, n_time_bins, for_cam=False) as (scorer, _, _):
+        for kind, m in maps.items():
+            torch.manual_seed(seed)                      # the same imputer noise for both kinds of map
+            order = ranks(m, seed) if break_ties else m
+            out[kind] = {"road_morf": morf(inputs, order, targets, scorer),
+                         "cam_mult_confidence_change": mult(inputs, m, targets, scorer)}
+            flat = order.reshape(len(m), -1, m.shape[-2] * m.shape[-1])            # [N, bins, HW]
+            out["removed_share"][kind] = (flat >= np.percentile(flat, percentile, axis=-1, keepdims=True)).mean((1, 2))
+    return out
+
+
+def paired_per_bin(scores: dict) -> list[dict]:
+    """Per metric of :func:`per_bin_scores`' output: both means, the paired difference (per-bin minus whole-clip) over
+    recordings with its 95% t-interval, the Wilcoxon signed-rank p (scipy; 1 when every difference is 0) and, for
+    ROAD, the mean share of pixels imputed under each kind of map."""
+    from scipy.stats import wilcoxon
+
+    rows = []
+    for metric in scores["per_bin"]:
+        a, b = (np.asarray(scores[kind][metric], dtype=float) for kind in ("per_bin", "whole_clip"))
+        difference = a - b
+        p = 1.0 if np.allclose(difference, 0) else float(wilcoxon(a, b).pvalue)
+        shares = {f"removed_share_{kind}": float(np.mean(v)) for kind, v in scores["removed_share"].items()}
+        rows.append({"metric": metric, "better": BETTER[metric], "n": len(a), "per_bin": float(a.mean()),
+                     "whole_clip": float(b.mean()),
+                     **{f"difference_{k}": v for k, v in interval(difference).items() if k != "n"},
+                     "wilcoxon_p": p, **(shares if metric == "road_morf" else {})})
+    return rows
+
+
+def per_bin_against_whole_clip(model: nn.Module, inputs: torch.Tensor, classes: list[int], n_time_bins: int,
+                               percentile: int = 50, seed: int = 0, break_ties: bool = True) -> dict:
+    """Do a spiking model's per-bin maps explain more of its decision than its whole-clip map, on the same
+    recordings? :func:`per_bin_scores`, paired over recordings (:func:`paired_per_bin`):
+    ``{"percentile", "break_ties", "rows", "scores"}`` (``pandas.DataFrame(out["rows"])`` is the table)."""
+    scores = per_bin_scores(model, inputs, classes, n_time_bins, percentile, seed, break_ties)
+    return {"percentile": percentile, "break_ties": break_ties, "rows": paired_per_bin(scores), "scores": scores}
+
+
+def per_bin_of_run(run: str, evaluations: dict, profile: str, output_root, percentile: int = 50, seed: int = 0) -> dict:
+    """:func:`per_bin_against_whole_clip` for a spiking run of :func:`run_study`'s ``evaluations``: its checkpoint, on
+    its sample, for the classes its maps explained."""
+    from common.runs.checkpoint import load_model, time_bins
+
+    model, meta = load_model(checkpoint_path(run, profile, output_root), raw_inputs=True)
+    evaluation = evaluations[run]
+    inputs = evaluations["_samples"][evaluation["sample"]]["inputs"]
+    return per_bin_against_whole_clip(model, inputs, evaluation["classes"], time_bins(meta["config"]), percentile, seed)
 
 
 # ---------------------------------------------------------------- the sample, the models, the table

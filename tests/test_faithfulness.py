@@ -56,7 +56,7 @@ def test_event_cnn_maps_and_scores(name, kwargs):
     with F.explainable(model, T) as (scorer, _, _):
         classes = F.decisions(scorer, x).tolist()
     maps = F.cam_maps(model, x, classes, "GradCAMPlusPlus", n_time_bins=T)
-    scores = F.score_maps(model, x, maps, classes, T, percentiles=(20, 80))
+    scores = F.score_maps(model, x, maps, classes, T, removed=(20, 80))
     assert scores["morf"].shape == (2, 4) and scores["road_combined"].shape == (4,)
     assert set(np.unique(scores["morf"])) <= {-1.0, 0.0, 1.0}          # changes of a decision
 
@@ -76,11 +76,85 @@ def test_road_combined_is_the_library_classes_definition():
     x = torch.rand(6, 1, 28, 28)
     classes = model(x).argmax(1).tolist()
     maps = F.cam_maps(model, x, classes, "GradCAM")
-    ours = F.score_maps(model, x, maps, classes, percentiles=(20, 50, 80))["road_combined"]
+    # removing 20/50/80% is the library's percentiles 80/50/20, the same set; ties as the library reads them
+    ours = F.score_maps(model, x, maps, classes, removed=(20, 50, 80), break_ties=False)["road_combined"]
     targets = [F.DecisionKept(c) for c in classes]
     theirs = ROADCombined(percentiles=[20, 50, 80])(x, maps, targets, model)
     assert np.abs(ours - theirs).max() <= 1 / 6 + 1e-6    # equal up to the imputer's noise (one flip in 3 x 2)
     assert np.isclose(ours.mean(), theirs.mean(), atol=0.1)
+
+
+
+class Recorder:
+    """An imputer that imputes nothing and keeps the library's mask (0: imputed)."""
+
+    def __init__(self):
+        self.masks = []
+
+    def __call__(self, img, mask):
+        self.masks.append(mask.clone())
+        return img
+
+
+@pytest.mark.parametrize("side", ["morf", "lerf"])
+@pytest.mark.parametrize("removed", [20, 50, 80])
+def test_road_removes_the_share_it_is_labelled_with(side, removed):
+    """F.road(side, r) imputes r% of a map's pixels: the most relevant for MoRF, the least for LeRF, by the library's
+    own mask (its percentile p imputes 100 - p%)."""
+    from pytorch_grad_cam.metrics.road import ROADMostRelevantFirst
+
+    cam = torch.from_numpy(np.random.default_rng(0).permutation(34 * 34).reshape(34, 34).astype(np.float32) / 1155)
+    metric = F.road(side, removed)
+    recorder = Recorder()
+    metric.perturbation.imputer.imputer = recorder                   # inside the CountingImputer
+    metric.perturbation(torch.ones(2, 34, 34), cam)
+    imputed = recorder.masks[0] == 0
+    assert abs(imputed.float().mean().item() - removed / 100) <= 1 / 1156
+    assert metric.perturbation.imputer.shares == [pytest.approx(imputed.float().mean().item())]
+    if side == "morf":
+        assert cam[imputed].min() > cam[~imputed].max()             # the most relevant went
+    else:
+        assert cam[imputed].max() < cam[~imputed].min()             # the least relevant went
+    library = ROADMostRelevantFirst(removed)                          # the library's own label is the share kept
+    library.perturbation.imputer = recorder
+    library.perturbation(torch.ones(2, 34, 34), cam)
+    assert abs((recorder.masks[1] == 0).float().mean().item() - (100 - removed) / 100) <= 1 / 1156
+    with pytest.raises(ValueError):
+        F.road(side, 120)
+
+
+def test_ties_are_broken_so_the_share_removed_is_the_share_asked():
+    """A map that is 70% zeros: the library imputes every tied pixel (LeRF 20% takes all the zeros, MoRF of a map
+    with a flat top takes the whole top); its ranks lose exactly the share asked."""
+    rng = np.random.default_rng(1)
+    cam = np.zeros((34, 34), np.float32)
+    hot = rng.choice(34 * 34, int(0.3 * 34 * 34), replace=False)
+    cam.flat[hot] = 1.0                                              # the other 30% at one value: a flat top
+    shares = {}
+    for name, m in (("raw", cam), ("ranked", F.ranks(cam[None])[0])):
+        for side in ("morf", "lerf"):
+            metric = F.road(side, 20)
+            metric.perturbation.imputer.imputer = Recorder()
+            metric.perturbation(torch.ones(2, 34, 34), torch.from_numpy(m))
+            shares[name, side] = metric.perturbation.imputer.shares[0]
+    assert shares["raw", "lerf"] >= 0.69 and shares["raw", "morf"] >= 0.29      # the ties decide
+    assert abs(shares["ranked", "lerf"] - 0.2) <= 1 / 1156 and abs(shares["ranked", "morf"] - 0.2) <= 1 / 1156
+
+
+def test_score_maps_removes_the_asked_share_of_a_map_with_many_zeros():
+    torch.manual_seed(0)
+    model = build_model("cnn").eval()
+    x = torch.rand(3, 1, 28, 28)
+    classes = model(x).argmax(1).tolist()
+    maps = np.zeros((3, 28, 28), np.float32)
+    maps[:, 10:16, 10:16] = np.random.default_rng(0).random((3, 6, 6))      # 95% zeros
+    ranked = F.score_maps(model, x, maps, classes, removed=(20, 50, 80))
+    for side in ("morf", "lerf"):
+        assert ranked["removed_share"][side].shape == (3, 3)
+        assert np.allclose(ranked["removed_share"][side], np.array([0.2, 0.5, 0.8])[:, None], atol=1 / 784)
+    raw = F.score_maps(model, x, maps, classes, removed=(20, 50, 80), break_ties=False)
+    assert (raw["removed_share"]["lerf"] > 0.9).all()                # every zero imputed, whatever was asked
+    assert set(np.unique(ranked["morf"])) <= {-1.0, 0.0, 1.0}
 
 
 def test_baselines():
@@ -113,7 +187,7 @@ def fake_results():
     evaluations = {"scnn_nmnist_beta0.8": evaluation(0.0), "cnn_nmnist_summed": evaluation(0.4)}
     samples = {"nmnist-T25": {"dataset": "nmnist", "split": "test", "n": 12, "per_class": 1, "time_bins": 25,
                               "indices": list(range(12))}}
-    return F.summarise(evaluations, samples, "smoke", percentiles=(20, 80))
+    return F.summarise(evaluations, samples, "smoke", removed=(20, 80))
 
 
 def test_summarise_holds_every_model_method_metric_with_intervals_and_the_sample():
@@ -122,6 +196,8 @@ def test_summarise_holds_every_model_method_metric_with_intervals_and_the_sample
     assert all({"n", "mean", "low", "high"} <= set(s) for s in results["scores"])
     assert results["sample"]["nmnist-T25"]["n"] == 12
     assert "spiking LSTM" in results["not_evaluated"]
+    assert results["removed_percent"] == [20, 80] and "percentiles" not in results
+    assert F.removed_percent(results) == [20, 80] and F.removed_percent({"percentiles": [20, 80]}) == [80, 20]
     lines = {(c["method"], c["conventional"]): c for c in results["comparison"]}
     assert lines[("GradCAM", "cnn_nmnist_summed")]["verdict"] == "differs"       # a 0.4 shift on 12 recordings
     assert all(c["holm_p"] >= c["wilcoxon_p"] for c in results["comparison"])
@@ -143,6 +219,20 @@ def test_findings_lines_are_computed_from_the_results(tmp_path):
     comparison = next(c for c in results["comparison"] if c["method"] == "GradCAM")
     assert f"{comparison['difference_mean']:+.3f}" in text
 
+
+
+def test_the_spiking_lstm_has_its_own_findings_line_and_leaves_not_evaluated():
+    results = fake_results()
+    assert F.SPIKING_LSTM_RUN in F.MODELS and F.SPIKING_LSTM_RUN in F.PROFILE_SETTINGS["quick"]["models"]
+    lstm = dict(results, models={**results["models"], F.SPIKING_LSTM_RUN: {"dataset": "nmnist"}},
+                scores=results["scores"] + [dict(s, model=F.SPIKING_LSTM_RUN) for s in results["scores"]
+                                            if s["model"] == "scnn_nmnist_beta0.8"])
+    text = "\n".join(F.findings_lines(lstm))
+    assert f"spiking LSTM models ({F.SPIKING_LSTM_RUN}): GradCAM is the most faithful" in text
+    assert "20/80% of each map's pixels removed, ties broken at random" in text
+    evaluation = {"classes": [0], "accuracy": 1.0, "methods": {}}
+    summary = F.summarise({F.SPIKING_LSTM_RUN: evaluation}, {}, "quick", removed=(50,))
+    assert "spiking LSTM" not in summary["not_evaluated"]
 
 # ---------------------------------------------------------------- per-bin maps against the whole-clip map
 

@@ -1,10 +1,18 @@
 """How faithful each CAM method's maps are, measured with pytorch-grad-cam's own metric classes.
 
 What is measured, on a fixed stratified test sample (the same recordings for every N-MNIST model):
-- ROAD, "Remove And Debias" (Rong et al., ICML 2022): ``ROADMostRelevantFirst(p)`` replaces the p% most relevant
-  pixels by noisy linear imputation, ``ROADLeastRelevantFirst(p)`` the p% least relevant; their combination
-  ``(LeRF - MoRF) / 2`` averaged over the percentiles is ``ROADCombined``'s definition (tests/test_faithfulness.py
-  checks it against the library's class), computed here from the same imputations instead of repeating them.
+- ROAD, "Remove And Debias" (Rong et al., ICML 2022), labelled by the share of pixels **removed** (``REMOVED``, in %):
+  removing r% is the library's ``ROADMostRelevantFirst(100 - r)`` / ``ROADLeastRelevantFirst(100 - r)``, because the
+  library's ``percentile`` p is the threshold below which pixels are *kept*: ``RemoveMostRelevantFirst(p)`` imputes
+  every pixel at or above the map's p-th percentile (the 100 - p% most relevant) and ``RemoveLeastRelevantFirst(p)``
+  the 100 - p% least relevant (pytorch_grad_cam/metrics/perturbation_confidence.py; :func:`road` does the conversion,
+  tests/test_faithfulness.py checks it against the library's masks). The library also imputes every pixel *tied* at
+  the threshold, so a map that is more than 100 - r% zeros would lose whole frames under LeRF (and a flat-topped map
+  more than r% under MoRF): the maps enter ROAD as their pixels' ranks with ties broken at random (:func:`ranks`, the
+  map's own order wherever its values differ), so the share imputed is the share asked; :func:`score_maps` records the
+  share the library's mask actually imputed (``removed_share``). ROAD combined, ``(LeRF - MoRF) / 2`` averaged over
+  the shares, is ``ROADCombined``'s definition (over the same set of percentiles, checked against the library's class
+  on maps without ties), computed here from the same imputations instead of repeating them.
 - ``CamMultImageConfidenceChange``: the input multiplied by the map.
 Every metric reports the change of the model's score from the unperturbed input (the library's ``return_diff``).
 
@@ -40,27 +48,35 @@ from common.networks.registry import AnswersEveryPrefix, PopulationCoded
 # every CAM method of pytorch-grad-cam that applies to a convolutional layer's maps (class names in the library)
 METHODS = ("GradCAM", "GradCAMPlusPlus", "HiResCAM", "XGradCAM", "LayerCAM", "EigenCAM", "ScoreCAM", "AblationCAM")
 BASELINES = ("random", "centre blob")
-PERCENTILES = (10, 30, 50, 70, 90)
+REMOVED = (10, 30, 50, 70, 90)          # ROAD: % of each map's pixels removed (the library's percentile is 100 - r)
 METRICS = ("road_morf", "road_lerf", "road_combined", "cam_mult_confidence_change")
 # which way is more faithful, for the table and the findings
 BETTER = {"road_morf": "lower", "road_lerf": "higher", "road_combined": "higher", "cam_mult_confidence_change": "higher"}
 
 # The study's N-MNIST models and the MNIST CNN, by run name; a run whose checkpoint is absent is reported as such.
+# slstm_nmnist_small: the spiking LSTM at the spiking CNN's size on N-MNIST's official split (notebook 06).
+SPIKING_LSTM_RUN = "slstm_nmnist_small"
 MODELS = {"cnn_mnist": "mnist", "scnn_nmnist_beta0.5": "nmnist", "scnn_nmnist_beta0.8": "nmnist",
           "scnn_nmnist_learned_beta": "nmnist", "scnn_nmnist_population": "nmnist",
-          "cnn_nmnist_summed": "nmnist", "cnn_nmnist_time_bins": "nmnist"}
-# What each profile measures. quick: sized for ~10 min on a busy 2-core CPU (ROAD's imputation of a 25-bin clip
-# and the spiking model's forward passes dominate): 3 recordings per class, 3 percentiles, every method, the
-# question's three N-MNIST models and the MNIST CNN; the other spiking variants only with ``models=MODELS``.
+          "cnn_nmnist_summed": "nmnist", "cnn_nmnist_time_bins": "nmnist", SPIKING_LSTM_RUN: "nmnist"}
+# Methods left out for a model, with the reason (recorded in the results' ``not_evaluated``); none so far: every
+# method ran on the spiking LSTM (2 recordings: each method 0.6-4.8 s, ScoreCAM 1.6 s, AblationCAM 0.6 s).
+EXCLUDED_METHODS: dict[str, dict[str, str]] = {}
+# What each profile measures. quick: sized for ~20 min on a busy 2-core CPU (ROAD's imputation of a 25-bin clip
+# and the spiking models' forward passes dominate): 3 recordings per class, 20/50/80% removed, every method, the
+# question's three N-MNIST models, the spiking LSTM and the MNIST CNN; the other spiking variants only with
+# ``models=MODELS``.
 PROFILE_SETTINGS = {
-    "smoke": {"per_class": 1, "methods": ("GradCAM", "EigenCAM"), "percentiles": (50,),
+    "smoke": {"per_class": 1, "methods": ("GradCAM", "EigenCAM"), "removed": (50,),
               "models": ("cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed")},
-    "quick": {"per_class": 3, "methods": METHODS, "percentiles": (20, 50, 80),
-              "models": ("cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins")},
-    "full": {"per_class": 10, "methods": METHODS, "percentiles": PERCENTILES, "models": tuple(MODELS)},
+    "quick": {"per_class": 3, "methods": METHODS, "removed": (20, 50, 80),
+              "models": ("cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
+                         SPIKING_LSTM_RUN)},
+    "full": {"per_class": 10, "methods": METHODS, "removed": REMOVED, "models": tuple(MODELS)},
 }
 def settings(profile: str, **given) -> dict:
-    """The profile's sample size, methods, percentiles and models, with every ``given`` one that is not None."""
+    """The profile's sample size, methods, ROAD shares removed (%) and models, with every ``given`` one that is not
+    None."""
     if profile not in PROFILE_SETTINGS:
         raise ValueError(f"profile must be one of {tuple(PROFILE_SETTINGS)}, got {profile!r}")
     return {**PROFILE_SETTINGS[profile], **{k: v for k, v in given.items() if v is not None}}
@@ -69,7 +85,7 @@ def settings(profile: str, **given) -> dict:
 # The question's pairs: the spiking CNN against each conventional CNN on the same recordings.
 PAIRS = (("scnn_nmnist_beta0.8", "cnn_nmnist_summed"), ("scnn_nmnist_beta0.8", "cnn_nmnist_time_bins"))
 QUESTION_METRIC = "road_combined"
-SPIKING_LSTM = "no saved spiking LSTM model exists yet (models/*slstm*): it is not in the table"
+SPIKING_LSTM = f"not among this profile's models (faithfulness.MODELS has it: {SPIKING_LSTM_RUN})"
 
 
 def is_spiking(model: nn.Module) -> bool:
@@ -233,20 +249,57 @@ def decisions(scorer: nn.Module, inputs: torch.Tensor, samples_per_call: int = 5
                           for i in range(0, len(inputs), samples_per_call)])
 
 
-def score_maps(model: nn.Module, inputs: torch.Tensor, maps: np.ndarray, classes: list[int],
-               n_time_bins: int | None = None, percentiles=PERCENTILES, seed: int = 0) -> dict:
-    """Per sample, through the library's metric classes: ``morf`` and ``lerf`` ``[P, N]`` (one row per percentile),
-    ``road_combined``, ``cam_mult_confidence_change`` ``[N]``; all are changes of :class:`DecisionKept`."""
-    from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
+class CountingImputer:
+    """Wraps a ROAD perturbation's imputer and records, per call, the share of the mask's pixels it imputed (the
+    library imputes where the mask is 0), so the share removed is read from the library's own mask."""
+
+    def __init__(self, imputer):
+        self.imputer, self.shares = imputer, []
+
+    def __call__(self, img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        self.shares.append(float((mask == 0).float().mean()))
+        return self.imputer(img, mask)
+
+
+def road(side: str, removed: float):
+    """The library's ROAD metric that removes ``removed``% of a map's pixels, most (``"morf"``) or least (``"lerf"``)
+    relevant first: ``ROADMostRelevantFirst(100 - removed)`` / ``ROADLeastRelevantFirst(100 - removed)`` (the library's
+    ``percentile`` is the share kept), its imputer wrapped in :class:`CountingImputer` (``metric.perturbation.imputer``)."""
     from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirst, ROADMostRelevantFirst
 
+    if not 0 <= removed <= 100:
+        raise ValueError(f"removed is a share of pixels in %, got {removed}")
+    metric = {"morf": ROADMostRelevantFirst, "lerf": ROADLeastRelevantFirst}[side](100 - removed)
+    metric.perturbation.imputer = CountingImputer(metric.perturbation.imputer)
+    return metric
+
+
+def score_maps(model: nn.Module, inputs: torch.Tensor, maps: np.ndarray, classes: list[int],
+               n_time_bins: int | None = None, removed=REMOVED, seed: int = 0, break_ties: bool = True) -> dict:
+    """Per sample, through the library's metric classes: ``morf`` and ``lerf`` ``[R, N]`` (one row per share removed,
+    ``removed`` in %), ``road_combined``, ``cam_mult_confidence_change`` ``[N]``; all are changes of
+    :class:`DecisionKept` from the unperturbed input (computed once; the library's ``return_diff`` would repeat that
+    forward pass in every call). ``removed_share``: ``{"morf", "lerf": [R, N]}``, the share of each map's pixels the
+    library's mask imputed. With ``break_ties`` ROAD reads the maps' :func:`ranks`, so that share is the asked one; the
+    multiplication reads the maps themselves."""
+    from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange
+
     targets = [DecisionKept(c) for c in classes]
+    order = ranks(maps, seed) if break_ties else maps
     torch.manual_seed(seed)                              # the imputer's noise
+    out = {"removed_share": {}}
     with explainable(model, n_time_bins, for_cam=False) as (scorer, _, _):
-        morf = np.stack([ROADMostRelevantFirst(p)(inputs, maps, targets, scorer) for p in percentiles])
-        lerf = np.stack([ROADLeastRelevantFirst(p)(inputs, maps, targets, scorer) for p in percentiles])
-        mult = CamMultImageConfidenceChange()(inputs, maps, targets, scorer)
-    return {"morf": morf, "lerf": lerf, "road_combined": ((lerf - morf) / 2).mean(0), "cam_mult_confidence_change": mult}
+        with torch.no_grad():
+            before = np.float32([t(o).cpu().numpy() for t, o in zip(targets, scorer(inputs))])
+        for side in ("morf", "lerf"):
+            rows, shares = [], []
+            for r in removed:
+                metric = road(side, r)
+                rows.append(metric(inputs, order, targets, scorer, return_diff=False) - before)
+                shares.append(metric.perturbation.imputer.shares)
+            out[side], out["removed_share"][side] = np.stack(rows), np.asarray(shares, dtype=np.float32)
+        mult = CamMultImageConfidenceChange()(inputs, maps, targets, scorer, return_diff=False) - before
+    return {**out, "road_combined": ((out["lerf"] - out["morf"]) / 2).mean(0), "cam_mult_confidence_change": mult}
 
 
 # ---------------------------------------------------------------- per-bin maps against the whole-clip map
@@ -390,7 +443,7 @@ def checkpoint_path(run: str, profile: str, output_root) -> Path:
 
 
 def evaluate_model(run: str, model: nn.Module, sample: dict, methods, n_time_bins: int | None,
-                   percentiles=PERCENTILES, seed: int = 0) -> dict:
+                   removed=REMOVED, seed: int = 0) -> dict:
     """Every method's and baseline's maps and per-sample scores for one model: ``{method: {"maps", "scores"}}``,
     plus ``classes`` (what was explained) and ``accuracy`` on the sample."""
     from tqdm.auto import tqdm
@@ -403,7 +456,7 @@ def evaluate_model(run: str, model: nn.Module, sample: dict, methods, n_time_bin
         maps = (baseline_maps(method, len(inputs), tuple(inputs.shape[-2:]), seed) if method in BASELINES
                 else cam_maps(model, inputs, classes, method, n_time_bins))
         out["methods"][method] = {"maps": maps, "scores": score_maps(model, inputs, maps, classes, n_time_bins,
-                                                                     percentiles, seed)}
+                                                                     removed, seed)}
     return out
 
 
@@ -439,9 +492,11 @@ def compare_pairs(evaluations: dict, pairs=PAIRS, metric: str = QUESTION_METRIC)
     return lines
 
 
-def summarise(evaluations: dict, samples: dict, profile: str, percentiles=PERCENTILES, absent: dict | None = None) -> dict:
+def summarise(evaluations: dict, samples: dict, profile: str, removed=REMOVED, absent: dict | None = None) -> dict:
     """The results file's content: per model x method x metric the mean with its 95% interval over the sample,
-    the ROAD curves with intervals, the per-sample ROAD combined scores, the question's tests, and the sample."""
+    the ROAD curves with intervals (one point per share removed, ``removed_percent``, each with the mean share the
+    library's mask imputed, ``removed_share``), the per-sample ROAD combined scores, the question's tests, and the
+    sample."""
     scores, curves, per_sample = [], {}, {}
     for run, evaluation in evaluations.items():
         curves[run], per_sample[run] = {}, {}
@@ -451,15 +506,30 @@ def summarise(evaluations: dict, samples: dict, profile: str, percentiles=PERCEN
                       "road_combined": s["road_combined"], "cam_mult_confidence_change": s["cam_mult_confidence_change"]}
             kind = "baseline" if method in BASELINES else "cam"
             scores += [{"model": run, "method": method, "kind": kind, "metric": m, **interval(v)} for m, v in values.items()]
-            curves[run][method] = {side: [interval(row) for row in s[side]] for side in ("morf", "lerf")}
+            shares = s.get("removed_share", {})
+            curves[run][method] = {side: [{**interval(row), **({"removed_share": round(float(np.mean(shares[side][k])), 4)}
+                                                               if side in shares else {})}
+                                          for k, row in enumerate(s[side])] for side in ("morf", "lerf")}
             per_sample[run][method] = [round(float(v), 4) for v in s["road_combined"]]
-    return {"profile": profile, "percentiles": list(percentiles), "metrics": list(METRICS), "better": BETTER,
+    evaluated = set(evaluations)
+    not_evaluated = {**(absent or {})}
+    if SPIKING_LSTM_RUN not in evaluated and SPIKING_LSTM_RUN not in not_evaluated:
+        not_evaluated["spiking LSTM"] = SPIKING_LSTM
+    for run in evaluated:
+        for method, why in EXCLUDED_METHODS.get(run, {}).items():
+            not_evaluated[f"{run} {method}"] = why
+    return {"profile": profile, "removed_percent": list(removed),
+            "road": "removed_percent r: the share of each map's pixels imputed, the library's ROADMostRelevantFirst"
+                    "(100 - r) / ROADLeastRelevantFirst(100 - r) (its percentile is the share kept); maps enter ROAD as "
+                    "their pixels' ranks with ties broken at random, so r% is what the library's mask imputes (each "
+                    "curve point's removed_share, measured from that mask)",
+            "metrics": list(METRICS), "better": BETTER,
             "score": "DecisionKept: 1 while the explained class (the model's decision) wins outright; every metric "
                      "is the change from the unperturbed input",
             "spiking_maps": "one whole-clip map (the CAM layer pooled over time), applied to every time bin",
             "sample": samples, "models": {r: {"dataset": MODELS[r], "accuracy_on_sample": e["accuracy"],
                                               "explained_classes": e["classes"]} for r, e in evaluations.items()},
-            "not_evaluated": {**(absent or {}), "spiking LSTM": SPIKING_LSTM},
+            "not_evaluated": not_evaluated,
             "scores": scores, "curves": curves, "road_combined_per_sample": per_sample,
             "comparison": compare_pairs(evaluations)}
 
@@ -479,7 +549,7 @@ def save_results(results: dict, profile: str, output_root) -> Path:
 
 
 def run_study(profile: str, data_root, mirror, output_root, per_class: int, methods=METHODS,
-              percentiles=PERCENTILES, models=tuple(MODELS), seed: int = 0) -> tuple[dict, dict]:
+              removed=REMOVED, models=tuple(MODELS), seed: int = 0) -> tuple[dict, dict]:
     """Every model of ``models`` with a checkpoint of ``profile``: sample, maps, scores. Returns the results (also
     written to ``results/faithfulness-<profile>.json``) and the evaluations (maps included, for the figures)."""
     from common.runs.checkpoint import load_model, time_bins
@@ -499,9 +569,10 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
             samples[key] = {"dataset": dataset, "split": "test", "n": len(loaded[key]["labels"]), "per_class": per_class,
                             "time_bins": n_time_bins, "indices": loaded[key]["indices"]}
         torch.manual_seed(seed)
-        evaluations[run] = evaluate_model(run, model, loaded[key], methods, n_time_bins, percentiles, seed)
+        chosen = [m for m in methods if m not in EXCLUDED_METHODS.get(run, {})]
+        evaluations[run] = evaluate_model(run, model, loaded[key], chosen, n_time_bins, removed, seed)
         evaluations[run]["sample"] = key
-    results = summarise(evaluations, samples, profile, percentiles, absent)
+    results = summarise(evaluations, samples, profile, removed, absent)
     for run, evaluation in evaluations.items():
         results["models"][run]["sample"] = evaluation["sample"]
     save_results(results, profile, output_root)
@@ -522,6 +593,14 @@ def table(results: dict, metric: str | None = None):
                              sort=False)[list(METRICS)]
 
 
+def removed_percent(results: dict) -> list:
+    """The share of pixels each ROAD point removed, in %: ``removed_percent``; a file written before it was labelled
+    so holds the library's ``percentiles``, which removed 100 - p%."""
+    if "removed_percent" in results:
+        return list(results["removed_percent"])
+    return [100 - p for p in results["percentiles"]]
+
+
 def plot_road_curves(results: dict):
     """ROAD most- and least-relevant-first against the share removed, one panel per model, one colour per
     method (baselines dashed), with 95% intervals over the sample."""
@@ -529,7 +608,7 @@ def plot_road_curves(results: dict):
 
     runs = list(results["curves"])
     fig, axes = plt.subplots(2, len(runs), figsize=(2.6 * len(runs), 5.2), sharex=True, sharey=True, squeeze=False)
-    percentiles = results["percentiles"]
+    removed = removed_percent(results)
     colours = plt.get_cmap("tab10")
     for j, run in enumerate(runs):
         for i, (method, curve) in enumerate(results["curves"][run].items()):
@@ -539,10 +618,10 @@ def plot_road_curves(results: dict):
                 low = [c["low"] if math.isfinite(c["low"]) else c["mean"] for c in curve[side]]
                 high = [c["high"] if math.isfinite(c["high"]) else c["mean"] for c in curve[side]]
                 ax = axes[row, j]
-                ax.plot(percentiles, mean, style, color=colours(i % 10), lw=1.2, label=method if j == 0 and row == 0 else None)
-                ax.fill_between(percentiles, low, high, color=colours(i % 10), alpha=0.12)
+                ax.plot(removed, mean, style, color=colours(i % 10), lw=1.2, label=method if j == 0 and row == 0 else None)
+                ax.fill_between(removed, low, high, color=colours(i % 10), alpha=0.12)
         axes[0, j].set_title(run.replace("_nmnist", "\nnmnist"), fontsize=8)
-        axes[1, j].set_xlabel("% removed")
+        axes[1, j].set_xlabel("% of pixels removed")
     axes[0, 0].set_ylabel("MoRF: decision change\n(lower: more faithful)", fontsize=8)
     axes[1, 0].set_ylabel("LeRF: decision change\n(nearer 0: more faithful)", fontsize=8)
     fig.legend(loc="lower center", ncol=min(len(results["curves"][runs[0]]), 10), fontsize=7, frameon=False)
@@ -603,22 +682,27 @@ def _best(results: dict, runs: list[str], metric: str = QUESTION_METRIC) -> tupl
 
 def findings_lines(results: dict | str | Path) -> list[str]:
     """A few markdown lines for the README's findings, every number from ``results`` (the faithfulness results
-    file or its content): the most faithful method for the spiking and for the conventional models (ROAD combined,
-    higher is more faithful), the best baseline beside it, and the question's answer at the level of its test."""
+    file or its content): the most faithful method for the spiking CNNs, for the conventional models and for the
+    spiking LSTM where it was evaluated (ROAD combined, higher is more faithful), the random baseline beside it, and
+    the question's answer at the level of its test."""
     if not isinstance(results, dict):
         from common.files import read_json
         results = read_json(results)
     metric, lines = QUESTION_METRIC, []
     runs = {r: m["dataset"] for r, m in results["models"].items()}
     spiking = [r for r in runs if r.startswith("scnn")]
+    lstm = [r for r in runs if r.startswith("slstm")]
     conventional = [r for r in runs if r.startswith("cnn")]
     baselines = {s["method"]: s["mean"] for s in results["scores"] if s["metric"] == metric and s["kind"] == "baseline"}
     sizes = ", ".join(f"{v['n']} {v['dataset'].upper()} test samples ({v['per_class']} per class)"
                       for v in results["sample"].values())
+    shares = "/".join(f"{r:g}" for r in removed_percent(results))
+    ties = "ties broken at random, " if "removed_percent" in results else ""
     lines.append(f"- **Faithfulness of the explanations** (ROAD combined, pytorch-grad-cam's metrics, the model's decision "
-                 f"as the score, higher is more faithful; {sizes}, the same recordings for every N-MNIST model; "
+                 f"as the score, higher is more faithful; {shares}% of each map's pixels removed, {ties}{sizes}, the same "
+                 f"recordings for every N-MNIST model; "
                  f"95% intervals over samples):")
-    for label, group in (("spiking", spiking), ("conventional", conventional)):
+    for label, group in (("spiking CNN", spiking), ("conventional", conventional), ("spiking LSTM", lstm)):
         best = _best(results, group, metric)
         if best is None:
             continue

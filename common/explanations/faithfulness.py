@@ -698,7 +698,7 @@ def findings_lines(results: dict | str | Path) -> list[str]:
                       for v in results["sample"].values())
     shares = "/".join(f"{r:g}" for r in removed_percent(results))
     ties = "ties broken at random, " if "removed_percent" in results else ""
-    lines.append(f"- **Faithfulness of the explanations** (ROAD combined, pytorch-grad-cam's metrics, the model's decision "
+    lines.append(f"**Faithfulness of the explanations** (ROAD combined, pytorch-grad-cam's metrics, the model's decision "
                  f"as the score, higher is more faithful; {shares}% of each map's pixels removed, {ties}{sizes}, the same "
                  f"recordings for every N-MNIST model; "
                  f"95% intervals over samples):")

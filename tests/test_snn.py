@@ -285,6 +285,31 @@ def test_every_time_chunk_gives_the_same_spikes_loss_and_gradients():
         assert torch.allclose(results[chunk][2], results[None][2], rtol=1e-4, atol=1e-10)   # float sums in another order
 
 
+def test_a_cached_choice_is_measured_again_once_when_training_steps_run_far_slower(tmp_path, monkeypatch, capsys):
+    """The cache says the chosen chunk's forward + backward takes 0.1 s; training steps that take 0.3 s (3x, a
+    cache from a busy spell) make the next step measure again, once: a second slow spell keeps the new choice."""
+    for name, value in (("CACHE", tmp_path / "time_chunk.json"), ("_memory", {}), ("_step_starts", {}),
+                        ("_calibrated_seconds", {}), ("_rechecked", set())):
+        monkeypatch.setattr(layout, name, value)
+    monkeypatch.delenv(layout.ENV_TIME_CHUNK, raising=False)
+    now, calls = [0.0], []
+    monkeypatch.setattr(layout, "_clock", lambda: now[0])
+    monkeypatch.setattr(layout, "calibrate", lambda model, x: calls.append(1) or {"1": [0.3] * 5, "5": [0.1] * 5,
+                                                                                "all": [0.2] * 5})
+    model, x = S.SpikingCNN().train(), torch.zeros(10, 4, 2, 34, 34)
+
+    def steps(n, seconds):
+        for _ in range(n):
+            layout.time_chunk(model, x)
+            now[0] += seconds
+    steps(3 * layout.STEPS_WATCHED, 0.2)                 # 2x the calibrated step: within what training costs
+    assert len(calls) == 1
+    steps(layout.STEPS_WATCHED, 0.3)                     # 3x: measured again
+    assert len(calls) == 2 and "measuring the layout again" in capsys.readouterr().err
+    steps(3 * layout.STEPS_WATCHED, 0.3)                 # still slow: no calibration loop
+    assert len(calls) == 2 and layout.time_chunk(model, x) == 5
+
+
 def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_path, monkeypatch):
     monkeypatch.setattr(layout, "CACHE", tmp_path / "time_chunk.json")
     monkeypatch.setattr(layout, "_memory", {})

@@ -13,11 +13,14 @@ spread is clear of the runner-up's. When the spreads overlap it refuses to decid
 :data:`DEFAULT_CHUNK`. The choice is cached per machine, shape, torch release and calibration version in
 ``~/.cache/snn-study/time_chunk.json`` (an entry of another version is measured again);
 ``SNN_TIME_CHUNK=1|5|all`` forces one (and skips calibration), ``SNN_TIME_CHUNK=recalibrate`` measures again
-and replaces the cached entry. Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py).
+and replaces the cached entry. A cached choice is also measured again, once per process, when training's own
+steps run far slower than the calibration said (:func:`_steps_too_slow`: the cache came from a busy spell, or the
+machine changed under the same name). Every chunk gives the same spikes and loss to float tolerance (tests/test_snn.py).
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -36,7 +39,16 @@ CANDIDATES = (1, 5, None)   # None: every time bin in one call
 DEFAULT_CHUNK = 5
 CALIBRATION_VERSION = 2     # bump when calibrate/choose change: older cached choices are measured again
 ROUNDS = 5                  # timed rounds per candidate, interleaved
+# A training step (data, forward, backward, optimizer) costs ~1.1x the calibrated forward + backward of its chunk
+# (2-core EPYC, batch 128: 920 ms a step against 863-998 ms calibrated); a median step this many times the
+# calibrated one, over STEPS_WATCHED steps, says the cached figure no longer describes the machine.
+SLOWER_THAN_CALIBRATED = 2.5
+STEPS_WATCHED = 20
 _memory: dict[str, int | None] = {}
+_calibrated_seconds: dict[str, float] = {}   # per shape key: the chosen chunk's calibrated forward + backward
+_step_starts: dict[str, list[float]] = {}    # per shape key: when each training forward of this process began
+_rechecked: set[str] = set()
+_clock = time.perf_counter                     # the step watch's clock (a test gives its own)
 
 
 def _asked() -> str:
@@ -180,10 +192,10 @@ def time_chunk(model, x: torch.Tensor) -> int | None:
     key = f"{machine_key(x.device)}|{shape_key(x)}"
     if not (model.training and torch.is_grad_enabled()):
         return _memory.get(key)   # inference: the choice training made for this shape, or all bins at once
-    if key in _memory:
+    if key in _memory and not _steps_too_slow(key):
         return _memory[key]
     saved = read_cache()
-    if _asked() == "recalibrate" or key not in saved or not _current(saved[key]):
+    if _asked() == "recalibrate" or key in _rechecked or key not in saved or not _current(saved[key]):
         with torch.enable_grad():
             times = calibrate(model, x.detach())
         best, decided = choose(times)
@@ -196,4 +208,26 @@ def time_chunk(model, x: torch.Tensor) -> int | None:
             pass
     choice = saved[key]["chunk"]
     _memory[key] = None if choice == "all" else int(choice)
+    _calibrated_seconds[key] = saved[key].get("median_seconds", {}).get(choice, math.inf)
+    _step_starts[key] = []
     return _memory[key]
+
+
+def _steps_too_slow(key: str) -> bool:
+    """Whether this process's training steps of shape ``key`` run far slower than the cached calibration said:
+    the median time between consecutive training forwards (one whole step each; a pause for evaluation is one
+    outlier among them) over the last :data:`STEPS_WATCHED` steps is :data:`SLOWER_THAN_CALIBRATED` times the
+    chosen chunk's calibrated forward + backward. True once per key and process (then ``key`` is measured again;
+    a second slow spell keeps the new choice, so a loaded machine cannot make training calibrate over and over)."""
+    starts = _step_starts.setdefault(key, [])
+    starts.append(_clock())
+    del starts[:-(STEPS_WATCHED + 1)]
+    if key in _rechecked or len(starts) <= STEPS_WATCHED:
+        return False
+    steps = sorted(b - a for a, b in zip(starts, starts[1:]))
+    if steps[len(steps) // 2] < SLOWER_THAN_CALIBRATED * _calibrated_seconds.get(key, math.inf):
+        return False
+    print(f"notice: training steps take {steps[len(steps) // 2]:.2f} s, {SLOWER_THAN_CALIBRATED}x more than the "
+          f"cached layout calibration's {_calibrated_seconds[key]:.2f} s; measuring the layout again", file=sys.stderr)
+    _rechecked.add(key)
+    return True

@@ -94,6 +94,9 @@ def test_the_folds_figure_draws_the_tables_numbers():
         assert drawn[variant] == pytest.approx(curve["mean"])
     table = F.head_to_head(ROWS, [("beta 0.5", "beta 0.8")], bins=[1, 2, 3])
     assert list(right.lines[0].get_ydata()) == pytest.approx(list(table["b - a (points)"]))
+    assert "(3 runs each: folds x seeds;" in figure.texts[0].get_text()
+    fewer = F.plot_curves(ROWS + [row("spiking LSTM, source size", 0, [[0, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0]])])
+    assert "(3 runs each: folds x seeds; spiking LSTM, source size: 1;" in fewer.texts[0].get_text()
 
 
 def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env):

@@ -243,7 +243,10 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
         line, = left.plot(bins, curve["mean"], label=variant, ls="--" if variant.startswith("CNN") else "-")
         left.fill_between(bins, np.clip(curve["low"], 0, 1), np.clip(curve["high"], 0, 1), alpha=0.15,
                           color=line.get_color())
-    runs = len({(r["fold"], r["seed"]) for r in rows})
+    runs = {v: len({(r["fold"], r["seed"]) for r in rows if r["variant"] == v}) for v in curves(rows)
+            if variants is None or v in variants}
+    usual = max(set(runs.values()), key=list(runs.values()).count)
+    fewer = "".join(f"; {v}: {n}" for v, n in runs.items() if n != usual)
     left.set(xlabel="time bins seen", ylabel="test accuracy", ylim=(0, 1), title=title)
     left.legend(fontsize=9, loc="lower right")
     n_bins = len(rows[0]["accuracy_by_time_bins"])
@@ -255,7 +258,8 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
     right.set(xlabel="time bins seen", ylabel=f"{pair[1]} - {pair[0]} (points)", title="paired difference")
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    fig.suptitle(f"bands: 95% CI over folds ({runs} runs: folds x seeds, corrected for overlapping training sets)",
+    fig.suptitle(f"bands: 95% CI over folds ({usual} runs each: folds x seeds{fewer}; corrected for overlapping "
+                 f"training sets)",
                  fontsize=9, y=0.02, va="bottom")
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

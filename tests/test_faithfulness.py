@@ -223,7 +223,7 @@ def test_findings_lines_are_computed_from_the_results(tmp_path):
 
 def test_the_spiking_lstm_has_its_own_findings_line_and_leaves_not_evaluated():
     results = fake_results()
-    assert F.SPIKING_LSTM_RUN in F.MODELS and F.SPIKING_LSTM_RUN in F.PROFILE_SETTINGS["quick"]["models"]
+    assert F.SPIKING_LSTM_RUN in F.MODELS and F.SPIKING_LSTM_RUN in F.settings("quick")["models"]
     lstm = dict(results, models={**results["models"], F.SPIKING_LSTM_RUN: {"dataset": "nmnist"}},
                 scores=results["scores"] + [dict(s, model=F.SPIKING_LSTM_RUN) for s in results["scores"]
                                             if s["model"] == "scnn_nmnist_beta0.8"])

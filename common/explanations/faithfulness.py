@@ -44,42 +44,29 @@ from torch import nn
 
 from common.explanations.gradcam import scale_each, to_input
 from common.networks.registry import AnswersEveryPrefix, PopulationCoded
+from common.runs.specs import CAM_METHODS, SPECS, profile_settings
 
-# every CAM method of pytorch-grad-cam that applies to a convolutional layer's maps (class names in the library)
-METHODS = ("GradCAM", "GradCAMPlusPlus", "HiResCAM", "XGradCAM", "LayerCAM", "EigenCAM", "ScoreCAM", "AblationCAM")
+METHODS = tuple(CAM_METHODS)
 BASELINES = ("random", "centre blob")
-REMOVED = (10, 30, 50, 70, 90)          # ROAD: % of each map's pixels removed (the library's percentile is 100 - r)
 METRICS = ("road_morf", "road_lerf", "road_combined", "cam_mult_confidence_change")
 # which way is more faithful, for the table and the findings
 BETTER = {"road_morf": "lower", "road_lerf": "higher", "road_combined": "higher", "cam_mult_confidence_change": "higher"}
 
-# The study's N-MNIST models and the MNIST CNN, by run name; a run whose checkpoint is absent is reported as such.
-# slstm_nmnist_small: the spiking LSTM at the spiking CNN's size on N-MNIST's official split (notebook 06).
+# The runs a profile may explain (the study's N-MNIST models and the MNIST CNN), with their datasets; a run whose
+# checkpoint is absent is reported as such. slstm_nmnist_small: the spiking LSTM at the spiking CNN's size on
+# N-MNIST's official split (notebook 06).
 SPIKING_LSTM_RUN = "slstm_nmnist_small"
-MODELS = {"cnn_mnist": "mnist", "scnn_nmnist_beta0.5": "nmnist", "scnn_nmnist_beta0.8": "nmnist",
-          "scnn_nmnist_learned_beta": "nmnist", "scnn_nmnist_population": "nmnist",
-          "cnn_nmnist_summed": "nmnist", "cnn_nmnist_time_bins": "nmnist", SPIKING_LSTM_RUN: "nmnist"}
+MODELS = {run: SPECS[run].dataset for run in profile_settings("faithfulness", "full")["models"]}
+REMOVED = tuple(profile_settings("faithfulness", "full")["removed"])   # % of each map's pixels removed
 # Methods left out for a model, with the reason (recorded in the results' ``not_evaluated``); none so far: every
 # method ran on the spiking LSTM (2 recordings: each method 0.6-4.8 s, ScoreCAM 1.6 s, AblationCAM 0.6 s).
 EXCLUDED_METHODS: dict[str, dict[str, str]] = {}
-# What each profile measures. quick: sized for ~20 min on a busy 2-core CPU (ROAD's imputation of a 25-bin clip
-# and the spiking models' forward passes dominate): 3 recordings per class, 20/50/80% removed, every method, the
-# question's three N-MNIST models, the spiking LSTM and the MNIST CNN; the other spiking variants only with
-# ``models=MODELS``.
-PROFILE_SETTINGS = {
-    "smoke": {"per_class": 1, "methods": ("GradCAM", "EigenCAM"), "removed": (50,),
-              "models": ("cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed")},
-    "quick": {"per_class": 3, "methods": METHODS, "removed": (20, 50, 80),
-              "models": ("cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
-                         SPIKING_LSTM_RUN)},
-    "full": {"per_class": 10, "methods": METHODS, "removed": REMOVED, "models": tuple(MODELS)},
-}
+
+
 def settings(profile: str, **given) -> dict:
-    """The profile's sample size, methods, ROAD shares removed (%) and models, with every ``given`` one that is not
-    None."""
-    if profile not in PROFILE_SETTINGS:
-        raise ValueError(f"profile must be one of {tuple(PROFILE_SETTINGS)}, got {profile!r}")
-    return {**PROFILE_SETTINGS[profile], **{k: v for k, v in given.items() if v is not None}}
+    """The profile's sample size, methods, ROAD shares removed (%) and models (``PROFILE_SETTINGS["faithfulness"]``
+    of common/runs/specs.py), with every ``given`` one that is not None."""
+    return {**profile_settings("faithfulness", profile), **{k: v for k, v in given.items() if v is not None}}
 
 
 # The question's pairs: the spiking CNN against each conventional CNN on the same recordings.

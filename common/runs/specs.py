@@ -33,6 +33,8 @@ LIF_ALIF_MAIN = [
 
 # How much work each experiment does in each profile: the one table to edit.
 # smoke: seconds, for the tests (never reported); quick: real data on a 2-core CPU; full: paper scale.
+# every CAM method of pytorch-grad-cam that applies to a convolutional layer's maps (class names in the library)
+CAM_METHODS = ["GradCAM", "GradCAMPlusPlus", "HiResCAM", "XGradCAM", "LayerCAM", "EigenCAM", "ScoreCAM", "AblationCAM"]
 PROFILE_SETTINGS = {
     "cnn_mnist": {
         "smoke": {"epochs": 1, "train_limit": 2000, "test_limit": 1000, "augment": False},
@@ -115,6 +117,22 @@ PROFILE_SETTINGS = {
                       "encoding": ["rate", "latency", "periodic"]},
                      {"model": ["mlp"], "hidden": [64, 128, 256], "epochs": [15, 30]},
                  ]},
+    },
+    # How faithful each CAM method is (notebook 09; common/explanations/faithfulness.py): recordings per class of the
+    # test sample, CAM methods (pytorch-grad-cam class names), ROAD's shares of each map's pixels removed (%), and the
+    # saved runs explained. quick: sized for ~20 min on a busy 2-core CPU (ROAD's imputation of a 25-bin clip and the
+    # spiking models' forward passes dominate): the question's three N-MNIST models, the spiking LSTM and the MNIST
+    # CNN; the other spiking CNN variants in full.
+    "faithfulness": {
+        "smoke": {"per_class": 1, "methods": ["GradCAM", "EigenCAM"], "removed": [50],
+                  "models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed"]},
+        "quick": {"per_class": 3, "methods": CAM_METHODS, "removed": [20, 50, 80],
+                  "models": ["cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
+                             "slstm_nmnist_small"]},
+        "full": {"per_class": 10, "methods": CAM_METHODS, "removed": [10, 30, 50, 70, 90],
+                 "models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "scnn_nmnist_learned_beta",
+                            "scnn_nmnist_population", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
+                            "slstm_nmnist_small"]},
     },
 }
 
@@ -233,10 +251,10 @@ FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_bet
                  "CNN, summed events": "cnn_nmnist_summed", "CNN, time bins as channels": "cnn_nmnist_time_bins",
                  "spiking LSTM, equal size": "slstm_nmnist_small", "spiking LSTM, source size": "slstm_nmnist"}
 # What was cut where a variant did not fit the quick study's budget: training seeds per fold (default: the profile's
-# n_seeds). The spiking LSTM costs ~4x the spiking CNN's FLOPs per training sample (benchmarks/all_models.py), so it
-# has 1 seed per fold at either size (the source's size trains ~2.7x slower again): its comparisons rest on 5 folds
-# x 1 seed, paired by fold with the spiking CNN's seed 0.
-FOLD_SEEDS = {"spiking LSTM, equal size": 1, "spiking LSTM, source size": 1}
+# n_seeds). The spiking LSTM at the spiking CNN's size has every seed; at the source's size it trains ~2.7x slower
+# again (24 min a cell on the shared 2-core machine, benchmarks/all_models.py), so it has 1 seed per fold: its
+# comparisons rest on 5 folds x 1 seed, paired by fold with the spiking CNN's seed 0.
+FOLD_SEEDS = {"spiking LSTM, source size": 1}
 # The fold study's one family of tests, declared before its runs: every (a, b) pair (b - a is reported) after
 # each of these time bins; Holm's adjustment runs over all of them together (common.study.nmnist_folds).
 FOLD_FAMILY = {

@@ -218,6 +218,15 @@ def test_findings_lines_are_computed_from_the_results(tmp_path):
     assert "12 NMNIST test samples (1 per class)" in text and "they differ for" in text
     comparison = next(c for c in results["comparison"] if c["method"] == "GradCAM")
     assert f"{comparison['difference_mean']:+.3f}" in text
+    random = next(s for s in results["scores"] if s["model"] == "scnn_nmnist_beta0.8" and s["method"] == "random"
+                  and s["metric"] == "road_combined")
+    assert f"baselines: random maps {random['mean']:+.3f}." in lines[1]
+    beaten = "(a map that knows nothing of the input beats the best method)"
+    for blob_mean, shown in ((best["mean"] - 0.1, False), (best["mean"] + 0.1, True)):
+        blob = dict(random, method="centre blob", mean=blob_mean)
+        line = F.findings_lines(dict(results, scores=results["scores"] + [blob]))[1]
+        assert f"random maps {random['mean']:+.3f}; a centre blob {blob_mean:+.3f}" in line
+        assert (beaten in line) == shown
 
 
 

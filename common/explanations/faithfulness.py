@@ -695,10 +695,15 @@ def findings_lines(results: dict | str | Path) -> list[str]:
             continue
         method, mean, low, high = best
         reference = [s for s in results["scores"] if s["model"] in group and s["metric"] == metric and s["kind"] == "baseline"]
-        random_mean = np.mean([s["mean"] for s in reference if s["method"] == "random"]) if reference else math.nan
+        baseline = {name: np.mean([s["mean"] for s in reference if s["method"] == name]) for name in BASELINES
+                    if any(s["method"] == name for s in reference)}
+        scored = "; ".join(f"{'random maps' if name == 'random' else 'a centre blob'} {value:+.3f}"
+                           for name, value in baseline.items())
+        beaten = " (a map that knows nothing of the input beats the best method)" \
+            if baseline.get("centre blob", -math.inf) > mean else ""
         lines.append(f"  - {label} models ({', '.join(group)}): {method} is the most faithful on average, "
-                     f"{mean:+.3f} (mean of the models' intervals {low:+.3f} to {high:+.3f}); random maps score "
-                     f"{random_mean:+.3f}.")
+                     f"{mean:+.3f} (mean of the models' intervals {low:+.3f} to {high:+.3f})"
+                     + (f"; baselines: {scored}{beaten}" if scored else "") + ".")
     tests = [c for c in results.get("comparison", []) if c["method"] not in BASELINES]
     if tests:
         differing = [c for c in tests if c["verdict"] == "differs"]

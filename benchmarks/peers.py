@@ -14,6 +14,8 @@ its own process so its peak memory is its own:
   each layout forced (chunks of 1, 5 and all time bins per convolution call);
 - snntorch: ``Leaky`` layers in an ``nn.Sequential`` stepped over frames already in memory;
 - spikingjelly 2.0 multi-step: ``layer.*`` and ``neuron.LIFNode`` with ``step_mode="m"`` (torch backend);
+- bf16 autocast (where the CPU has avx512_bf16 or AMX): the auto row and snntorch's again, under torch's bf16 autocast,
+  a measured option beside the float32 rows (benchmarks/bf16_folds.py measures what it does to accuracy);
 - convolutions alone: the model's two convolution stages (conv + pool, forward and backward) in their fastest
   layout, for scale (the rest of the step is neurons, loss and optimizer).
 
@@ -51,6 +53,9 @@ FORCED = {"project, 1 bin per call": 1, "project, 5 bins per call": 5, "project,
 PEERS = ["snntorch Leaky stepped over frames in memory", "spikingjelly 2.0 multi-step (torch backend)"]
 CONVOLUTIONS_ALONE = "convolutions alone: the two conv + pool stages, fastest layout"
 ROWS = [AUTO, *FORCED, *PEERS, CONVOLUTIONS_ALONE]
+# bf16 as a measured option, not the default (the study trains in float32): the project's auto row and snntorch's
+# (the best peer so far), each under torch's bf16 autocast (common.runs.train.precision_scope), timed where the CPU has bf16
+BF16_ROWS = {f"{AUTO}, bf16 autocast": AUTO, f"{PEERS[0]}, bf16 autocast": PEERS[0]}
 # how to install each peer (spikingjelly --no-deps, as the Makefile does: it declares torchaudio, which has no
 # release for the pinned torch; loguru is its one import)
 INSTALL = {"snntorch": "pip install -e .  (the project pins snntorch)",
@@ -110,6 +115,10 @@ def spikingjelly_net():
 def step_fn(row: str):
     """(model, forward(x [T, B, 2, 34, 34]) -> spikes [T, B, 10])."""
     import common
+    if row in BF16_ROWS:
+        from common.runs.train import forward as at_precision
+        model, forward = step_fn(BF16_ROWS[row])
+        return model, lambda x: at_precision(forward, x, "bfloat16", "cpu")
     if row.startswith("project"):
         model = common.build_model("scnn", beta=BETA)
         model.time_chunk = FORCED.get(row, "auto")
@@ -146,9 +155,11 @@ def training_setup(row: str, batch: int, time_bins: int):
 def layout_name(row: str, model, x: torch.Tensor) -> str:
     """The convolution layout a project row ran in ('' for the peers)."""
     from common.networks import layout
+    from common.runs.train import precision_scope
     if not row.startswith("project"):
         return ""
-    chosen = layout.time_chunk(model, x) if model.time_chunk == "auto" else model.time_chunk
+    with precision_scope("bfloat16" if row in BF16_ROWS else "float32", "cpu"):   # the choice made for that arithmetic
+        chosen = layout.time_chunk(model, x) if model.time_chunk == "auto" else model.time_chunk
     return f"{chosen or 'all'} bin(s) per call"
 
 
@@ -202,7 +213,12 @@ def flops_per_sample(time_bins: int) -> dict[str, float]:
     x = frames(1, time_bins)[0].float()
     whole = step_costs.training_flops(step_costs.dense_macs(model, model, x))
     convolutions = step_costs.training_flops(step_costs.dense_macs(model, model, x, kinds=(nn.Conv2d,)))
-    return {row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in ROWS}
+    return {row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in [*ROWS, *BF16_ROWS]}
+
+
+def rows_here(cpu: str) -> list[str]:
+    """The rows timed on this CPU: every float32 row, and the bf16 rows where it has bf16 arithmetic."""
+    return ROWS + (list(BF16_ROWS) if step_costs.has_bf16(cpu) else [])
 
 
 def machine_limit_lines(flops: dict[str, float], peak: float, bf16_peak: float | None) -> list[str]:
@@ -213,7 +229,7 @@ def machine_limit_lines(flops: dict[str, float], peak: float, bf16_peak: float |
             f"the convolutions alone {flops[CONVOLUTIONS_ALONE] / 1e6:.0f} MFLOP",
             f"float32 GEMM peak (torch.matmul 3072 x 3072, best of 5, {torch.get_num_threads()} threads): "
             f"{peak / 1e9:.0f} GFLOP/s, so at most {peak / whole:.0f} training samples/s; bf16: "
-            + (f"{bf16_peak / 1e9:.0f} GFLOP/s (measured; the rows train in float32)" if bf16_peak
+            + (f"{bf16_peak / 1e9:.0f} GFLOP/s (measured; the rows train in float32, but for the bf16 autocast rows)" if bf16_peak
                else "not measured (the CPU lists neither avx512_bf16 nor amx_bf16)")]
 
 
@@ -230,8 +246,13 @@ def table_lines(results: dict[str, list[dict]], flops: dict[str, float], peak: f
         lines.append(f"| {row} | {each} | {mean(row) * flops[row] / peak:.0%} | {mean(row) / mean(best_peer):.2f} "
                      f"| {runs[0]['layout']} | {max(r['peak_mb'] for r in runs):.0f} |")
     lines.append(f"project (auto) / best peer ({best_peer}): {mean(AUTO) / mean(best_peer):.2f}x")
-    lines.append(f"project (auto, {results[AUTO][0]['layout']}) / fastest forced layout ({fastest_forced}): "
-                 f"{mean(AUTO) / mean(fastest_forced):.2f}x")
+    project_bf16, peer_bf16 = list(BF16_ROWS)
+    if project_bf16 in results:
+        lines.append(f"bf16 autocast, a measured option (rows above it train in float32; its % is of the float32 peak): "
+                     f"project (auto) bf16 / float32: {mean(project_bf16) / mean(AUTO):.2f}x; project bf16 / "
+                     f"{peer_bf16}: {mean(project_bf16) / mean(peer_bf16):.2f}x")
+    lines.insert(len(lines) - (project_bf16 in results), f"project (auto, {results[AUTO][0]['layout']}) / fastest "
+                 f"forced layout ({fastest_forced}): {mean(AUTO) / mean(fastest_forced):.2f}x")
     return lines
 
 
@@ -262,14 +283,15 @@ def in_own_process(row: str, batch: int, time_bins: int, env: dict | None = None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_rows(args) -> dict[str, list[dict]]:
+def run_rows(args, rows: list[str]) -> dict[str, list[dict]]:
     """Every row, ``args.runs`` times, each run in its own process; with ``--recalibrate`` the auto row's first
     run measures its layout again (the later runs and the breakdown then read that fresh choice)."""
     from common.networks.layout import ENV_TIME_CHUNK
     results = {}
-    for row in ROWS:
+    for row in rows:
+        auto = row == AUTO or BF16_ROWS.get(row) == AUTO
         results[row] = [in_own_process(row, args.batch, args.time_bins,
-                                       {ENV_TIME_CHUNK: "recalibrate"} if row == AUTO and args.recalibrate and not run
+                                       {ENV_TIME_CHUNK: "recalibrate"} if auto and args.recalibrate and not run
                                        else None)
                         for run in range(args.runs)]
     return results
@@ -309,7 +331,7 @@ def report(args) -> None:
     peak = step_costs.gemm_peak(torch.float32)
     bf16_peak = step_costs.gemm_peak(torch.bfloat16) if step_costs.has_bf16(cpu_description()) else None
     print("\n".join(machine_limit_lines(flops, peak, bf16_peak)))
-    results = run_rows(args)
+    results = run_rows(args, rows_here(cpu_description()))
     print("\n".join(table_lines(results, flops, peak)))
     auto = results[AUTO]
     unprofiled_ms = 1000 * args.batch * len(auto) / sum(r["samples_per_s"] for r in auto)

@@ -119,6 +119,9 @@ def seed_everything(seed: int) -> None:
 # Where a run reads and writes, and on what it runs: never part of what the run is, so moving a study to another
 # folder or device (or changing a grid's worker count, which no run sees) reuses every checkpoint.
 RESOURCES = ("device", "data_root", "mirror", "output_root")
+# The arithmetic of a run's forward passes: float32 everywhere, or bfloat16 autocast (weights, optimizer and
+# checkpoints stay float32); every run recorded before the knob existed was float32.
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class RunConfig:
     optimizer: str | None = None        # "adamw_one_cycle": AdamW, one-cycle to lr, stepped per batch
     augmentation: dict | None = None    # what moves training samples: {"random_affine": ...} / {"random_shift_px": k}
     spec: str | None = None             # the spec of the study's table it resolves (common.runs.specs.SPECS)
+    precision: str = "float32"          # "bfloat16": forward passes under autocast (common.runs.train.precision_scope)
     device: str | None = None
     data_root: str | None = None
     mirror: str | None = None
@@ -185,6 +189,8 @@ class RunConfig:
         self.device = str(pick_device(self.device))
         if isinstance(self.data, dict):
             self.data = DataSettings(**self.data)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
 
     @property
     def tag(self) -> str:
@@ -226,6 +232,7 @@ def identity_of(config: dict) -> dict:
     elif isinstance(data, DataSettings):
         data = asdict(data)
     same["data"] = dict(data)
+    same.setdefault("precision", PRECISIONS[0])
     return same
 
 

@@ -60,7 +60,7 @@ def own_layout_cache(monkeypatch, tmp_path):
     monkeypatch.setattr(layout, "CACHE", tmp_path / "time_chunk.json")
 
 
-@pytest.mark.parametrize("row", peers.ROWS)
+@pytest.mark.parametrize("row", [*peers.ROWS, *peers.BF16_ROWS])
 def test_every_row_of_the_peer_benchmark_runs_a_step(row, own_layout_cache):
     result = peers.measure(row, batch=2, time_bins=2)
     assert result["samples_per_s"] > 0 and result["peak_mb"] > 0
@@ -144,6 +144,14 @@ def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
     auto = next(line for line in lines if line.startswith(f"| {peers.AUTO} |"))
     assert "| 15% | 1.50 |" in auto
     assert f"best peer ({peers.PEERS[0]}): 1.50x" in lines[-2] and "(project, 5 bins per call): 0.94x" in lines[-1]
+    project_bf16, peer_bf16 = peers.BF16_ROWS
+    with_bf16 = {**results, project_bf16: [{"samples_per_s": 300, "layout": "", "peak_mb": 1.0}],
+                 peer_bf16: [{"samples_per_s": 200, "layout": "", "peak_mb": 1.0}]}
+    lines = peers.table_lines(with_bf16, {**flops, project_bf16: 1e6, peer_bf16: 1e6}, peak=1e9)
+    assert "(project, 5 bins per call): 0.94x" in lines[-2]                # float32 ratios stay float32's
+    assert "bf16 / float32: 2.00x" in lines[-1] and f"project bf16 / {peer_bf16}: 1.50x" in lines[-1]
+    assert peers.rows_here("Intel [avx2 fma]") == peers.ROWS
+    assert peers.rows_here("Intel [amx_bf16 avx512f]") == [*peers.ROWS, *peers.BF16_ROWS]
 
 
 def test_the_peers_train_the_same_network():

@@ -102,3 +102,16 @@ def test_identity_leaves_out_where_a_run_runs_and_reads_configs_written_before_i
     assert identity_differences(legacy, {**moved, "data": {**moved["data"], "fold": 3}}) == {"data.fold": (2, 3)}
     assert identity_differences({**moved, "objective": {"kind": "x"}}, moved) == \
         {"objective.kind": ("x", "spike_count_mse")}             # compared where both record it
+
+
+def test_precision_is_part_of_a_runs_identity_and_older_records_were_float32():
+    import pytest
+    from common.config import RunConfig, identity_differences
+
+    base = RunConfig("r", "nmnist", "scnn", {"beta": 0.8}, device="cpu").to_dict()
+    before_the_knob = {k: v for k, v in base.items() if k != "precision"}
+    assert identity_differences(before_the_knob, base) == {}
+    assert identity_differences(before_the_knob, {**base, "precision": "bfloat16"}) == \
+        {"precision": ("float32", "bfloat16")}
+    with pytest.raises(ValueError, match="precision must be one of"):
+        RunConfig("r", "nmnist", "scnn", precision="float16", device="cpu")

@@ -382,3 +382,11 @@ def test_a_choice_the_spread_cannot_carry_falls_back_to_the_default():
     assert layout.choose(noisy) == (str(layout.DEFAULT_CHUNK), False)
     clear = {"1": [0.30] * 5, "5": [0.20, 0.21, 0.20, 0.21, 0.20], "all": [0.25, 0.26, 0.25, 0.26, 0.25]}
     assert layout.choose(clear) == ("5", True)
+
+
+def test_a_layout_chosen_under_bf16_autocast_is_kept_apart_from_the_float32_choice():
+    x = torch.zeros(25, 32, 2, 34, 34)
+    plain = layout.shape_key(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layout.shape_key(x) != plain and "bfloat16" in layout.shape_key(x)
+    assert layout.shape_key(x) == plain

@@ -151,3 +151,11 @@ def test_a_fold_cell_resolves_to_its_fold_and_a_lif_alif_cell_to_its_encoding():
     assert (run.dataset, run.model_kwargs["neuron"], run.model_kwargs["hidden"], run.epochs, run.seed) == \
         ("fashion-mnist", "alif", 64, 2, 1)
     assert run.data.encoding == "latency" and run.data.n_steps == specs.profile_settings("lif_alif", "quick")["n_steps"]
+
+
+def test_precision_is_a_knob_of_every_spec_and_a_bfloat16_run_is_its_own():
+    spec = specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"precision": "bfloat16"})
+    assert spec.config.precision == "bfloat16" and spec.config.run_name != "scnn_nmnist_beta0.8"
+    assert specs.resolve("cnn_mnist", "quick").config.precision == "float32"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"precision": "fp8"})

@@ -76,3 +76,26 @@ def test_finished_run_is_retrained_unless_reused(tmp_path, capsys):
     fit(model, config, train, test, CROSS_ENTROPY, optimizer, scheduler)
     reused = fit(model, config, train, test, CROSS_ENTROPY, optimizer, scheduler, reuse_trained=True)
     assert "Resuming" in capsys.readouterr().out and len(reused["history"]) == 1
+
+
+def test_bfloat16_autocast_runs_the_forward_in_bf16_and_hands_back_float32():
+    from common.runs.train import forward
+    torch.manual_seed(0)
+    conv, x = torch.nn.Conv2d(2, 4, 3), torch.randn(8, 2, 10, 10)
+    exact = conv(x)
+    assert torch.equal(forward(conv, x, "float32", "cpu"), exact)       # float32: untouched
+    seen = []
+    conv.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    rounded = forward(conv, x, "bfloat16", "cpu")
+    assert seen[-1] == torch.bfloat16 and rounded.dtype == torch.float32
+    assert not torch.equal(rounded, exact) and torch.allclose(rounded, exact, atol=0.05, rtol=0.02)
+
+
+def test_a_bfloat16_run_trains_and_evaluates_at_its_precision(tmp_path):
+    import dataclasses
+    config, model, train, test, optimizer, scheduler = setup(tmp_path, epochs=1)
+    config = dataclasses.replace(config, precision="bfloat16")
+    outcome = fit(model, config, train, test, CROSS_ENTROPY, optimizer, scheduler)
+    assert outcome["test"]["accuracy"] > 0.9
+    assert read_checkpoint(config.path("models", ".pth"))["meta"]["config"]["precision"] == "bfloat16"
+    assert all(p.dtype == torch.float32 for p in model.parameters())    # autocast leaves the weights float32

@@ -153,7 +153,10 @@ def shape_key(x: torch.Tensor) -> str:
     """T, C, H, W and the batch size rounded up to a power of two (an epoch's last, smaller batch
     takes its full batches' choice instead of being measured again)."""
     T, B, *rest = x.shape
-    return f"T={T} B<={1 << max(0, (B - 1).bit_length())} {tuple(rest)}"
+    # under bf16 autocast the convolutions cost another amount, so that choice is measured and kept apart
+    autocast = (f" autocast {torch.get_autocast_dtype(x.device.type)}"
+                if torch.is_autocast_enabled(x.device.type) else "")
+    return f"T={T} B<={1 << max(0, (B - 1).bit_length())} {tuple(rest)}{autocast}"
 
 
 def _valid_entry(entry) -> bool:

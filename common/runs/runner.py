@@ -174,7 +174,8 @@ def evaluate_saved(spec: ResolvedSpec, data, required: bool = True, save: bool =
     model, meta = load_run_model(config)
     objective = spec.build_objective()
     history = meta.get("history") or []
-    test = evaluate(model, data.test_loader, objective, config.device, desc="test (saved model)")
+    test = evaluate(model, data.test_loader, objective, config.device, desc="test (saved model)",
+                    precision=config.precision)
     outcome = {"history": history, "test": test, "checkpoint": str(path),
                "train_seconds": sum(r["train_seconds"] for r in history)}
     print(f"{config.tag}: evaluated the saved model {path.name} (trained for {len(history)} epochs elsewhere) "
@@ -188,7 +189,8 @@ def measurements(model, spec: ResolvedSpec, data, objective, outcome) -> dict:
     """What a record holds beside the test results: size, time per epoch, and what the model offers."""
     found = {"parameters": count_parameters(model), "seconds_per_epoch": epoch_seconds(outcome["history"])}
     if spec.spec.over_time:       # spiking output [T, B, C]: every prefix of the recording is an answer
-        found.update(evaluate_over_time(model, data.test_loader, objective, spec.config.device))
+        found.update(evaluate_over_time(model, data.test_loader, objective, spec.config.device,
+                                         spec.config.precision))
     if isinstance(model, Recorded):
         found.update(model.learned_decays())
     return found

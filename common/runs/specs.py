@@ -368,6 +368,7 @@ KNOBS: dict[str, Knob] = {
     "datasets": Knob("strs"), "main": Knob("grids"), "grid": Knob("grids"),
     # optimizer: a one-cycle peak above 1 or a decay above 1 is a typo, not an experiment
     "lr": Knob(float, low=0, high=1, low_open=True), "weight_decay": Knob(float, low=0, high=1),
+    "precision": NAME,   # common.config.PRECISIONS: "float32", or "bfloat16" autocast (a measured option)
     # models
     "beta": DECAY, "kappa": DECAY, "learn_beta": FLAG, "recurrent": FLAG, "neuron": NAME, "readout": NAME,
     "input_form": NAME, "neuron_kwargs": Knob(dict, none=True, meaning_of_none="the neuron's defaults"),
@@ -467,7 +468,7 @@ def knobs(spec: Spec, profile: str = "quick") -> dict[str, list[str]]:
     """Every knob of ``spec`` and where it lives: settings, training, model, objective."""
     places: dict[str, list[str]] = {}
     for place, names in (("settings", profile_settings(spec.settings, profile)),
-                         ("training", ("batch_size", "lr", "weight_decay")),
+                         ("training", ("batch_size", "lr", "weight_decay", "precision")),
                          ("model", {**_model_parameters(spec.model), **spec.model_kwargs}),
                          ("objective", [k for k in spec.objective if k != "kind"])):
         for name in names:
@@ -491,7 +492,7 @@ def _run_name(spec: Spec, overrides: dict, seed: int) -> str:
 
 
 # The profile settings that are fields of a run (the rest of a profile's row is its design: ResolvedSpec.design).
-TRAINING_FIELDS = ("epochs", "batch_size", "lr", "weight_decay")
+TRAINING_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "precision")
 
 
 def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, overrides: dict | None = None,
@@ -519,7 +520,8 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
                          f"keep one")
     model_kwargs, objective = dict(spec.model_kwargs), dict(spec.objective)
     training = {"batch_size": settings.get("batch_size", spec.batch_size), "lr": settings.get("lr", spec.lr),
-                "weight_decay": settings.get("weight_decay", spec.weight_decay), "epochs": settings["epochs"]}
+                "weight_decay": settings.get("weight_decay", spec.weight_decay), "epochs": settings["epochs"],
+                "precision": "float32"}
     for knob, value in overrides.items():
         for place in places[knob]:
             {"settings": settings, "training": training, "model": model_kwargs, "objective": objective}[place][knob] = value

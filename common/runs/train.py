@@ -10,6 +10,7 @@ loss and a predicted class. The loop itself never branches on the kind of model.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Iterable
 
 import torch
@@ -25,16 +26,35 @@ def to_device(batch, device):
     return batch.to(device, non_blocking=True) if torch.is_tensor(batch) else batch
 
 
+@contextmanager
+def precision_scope(precision: str, device) -> Iterable:
+    """Where a run's forward passes happen: as they are for "float32"; for "bfloat16", under torch's autocast on
+    the device (convolutions and matrix products in bf16, the rest as autocast decides, weights kept float32).
+    :func:`forward` casts the output back, so losses, predictions and records are float32 either way."""
+    if precision == "float32":
+        yield
+        return
+    with torch.autocast(torch.device(device).type, dtype=torch.bfloat16):
+        yield
+
+
+def forward(model: nn.Module, inputs, precision: str, device):
+    """The model's output for ``inputs`` at the run's precision, as float32."""
+    with precision_scope(precision, device):
+        output = model(inputs)
+    return output.float() if torch.is_tensor(output) and output.is_floating_point() else output
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: Iterable, objective: Objective, device="cpu",
-             desc: str = "evaluate") -> dict:
+             desc: str = "evaluate", precision: str = "float32") -> dict:
     """Loss and accuracy over every sample of ``loader``, plus the predictions themselves."""
     model.eval()
     total_loss, predictions, labels = 0.0, [], []
     start = time.perf_counter()
     for inputs, targets in tqdm(loader, desc=desc, leave=False):
         inputs, targets = to_device(inputs, device), to_device(targets, device)
-        output = model(inputs)
+        output = forward(model, inputs, precision, device)
         total_loss += objective.loss(output, targets).item() * len(targets)
         predictions.append(objective.predict(output).cpu())
         labels.append(targets.cpu())
@@ -47,7 +67,8 @@ def evaluate(model: nn.Module, loader: Iterable, objective: Objective, device="c
 
 
 @torch.no_grad()
-def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="cpu") -> dict:
+def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="cpu",
+                       precision: str = "float32") -> dict:
     """``accuracy_by_time_bins[t-1]``: accuracy from the first t bins (a sample still silent, or tied,
     after t bins counts as wrong); ``no_decision_by_time_bins[t-1]``: the fraction of such samples;
     ``spikes_per_sample``: per layer; ``predictions_by_time_bins``: ``[T, N]``, every sample's answer
@@ -56,7 +77,7 @@ def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="c
     correct, undecided, spikes, n, answers = None, None, {}, 0, []
     for inputs, labels in tqdm(loader, desc="accuracy over time", leave=False):
         inputs, labels = to_device(inputs, device), to_device(labels, device)
-        output = model(inputs)                                  # [T, B, outputs]
+        output = forward(model, inputs, precision, device)     # [T, B, outputs]
         predictions = [objective.predict(output[:t]) for t in range(1, output.shape[0] + 1)]
         answers.append(torch.stack(predictions).cpu())
         hits = torch.stack([(p == labels).sum() for p in predictions]).cpu()
@@ -72,14 +93,15 @@ def evaluate_over_time(model: nn.Module, loader, objective: Objective, device="c
             "predictions_by_time_bins": torch.cat(answers, dim=1)}
 
 
-def train_one_epoch(model, loader, objective, optimizer, device, scheduler=None, desc="train") -> dict:
+def train_one_epoch(model, loader, objective, optimizer, device, scheduler=None, desc="train",
+                    precision: str = "float32") -> dict:
     """Mean loss and accuracy over the whole epoch (sample-weighted), not the last batch."""
     model.train()
     total_loss, correct, n = 0.0, 0, 0
     bar = tqdm(loader, desc=desc, leave=False)
     for inputs, targets in bar:
         inputs, targets = to_device(inputs, device), to_device(targets, device)
-        output = model(inputs)
+        output = forward(model, inputs, precision, device)
         loss = objective.loss(output, targets)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -126,13 +148,13 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
     for epoch in range(start_epoch, config.epochs):
         start = time.perf_counter()
         train = train_one_epoch(model, train_loader, objective, optimizer, device, scheduler,
-                                desc=f"epoch {epoch + 1}/{config.epochs}")
+                                desc=f"epoch {epoch + 1}/{config.epochs}", precision=config.precision)
         seconds = time.perf_counter() - start
         row = {"epoch": epoch + 1, "train_loss": train["loss"], "train_accuracy": train["accuracy"],
                "train_seconds": seconds, "train_samples_per_s": train["n_samples"] / seconds,
                "lr": optimizer.param_groups[0]["lr"]}
         if evaluate_every_epoch or epoch + 1 == config.epochs:
-            test = evaluate(model, test_loader, objective, device, desc="test")
+            test = evaluate(model, test_loader, objective, device, desc="test", precision=config.precision)
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
         if epoch_metrics is not None:
             row.update(epoch_metrics(model))
@@ -149,7 +171,7 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
                                         "loader_rng": train_loader.generator.get_state(),
                                         "torch_rng": torch.get_rng_state()})
 
-    final = evaluate(model, test_loader, objective, device, desc="final test")
+    final = evaluate(model, test_loader, objective, device, desc="final test", precision=config.precision)
     return {"history": history, "test": final, "checkpoint": str(path),
             "train_seconds": sum(r["train_seconds"] for r in history)}
 

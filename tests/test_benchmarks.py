@@ -163,3 +163,27 @@ def test_the_peers_train_the_same_network():
     assert count(peers.spikingjelly_net()[0]) == count(common.build_model("scnn"))
     x, labels = peers.frames(4)
     assert x.shape == (25, 4, 2, 34, 34) and 0.02 < (x > 0).float().mean() < 0.06 and torch.is_tensor(labels)
+
+
+def test_the_bf16_fold_check_pairs_every_bf16_run_with_its_float32_twin():
+    from benchmarks import bf16_folds
+    from common.runs.specs import profile_settings
+    from common.study import nmnist_folds
+    from tests.test_nmnist_folds import row
+
+    cells = bf16_folds.bf16_cells(nmnist_folds.study_cells(profile_settings("scnn_nmnist", "quick")), "beta 0.8")
+    assert len(cells) == 15 and {c.factors["variant"] for c in cells} == {"beta 0.8, bf16 autocast"}
+    assert all(c.knobs["precision"] == "bfloat16" and c.run_name.endswith("_bf16") for c in cells)
+    assert cells[0].resolve(nmnist_folds.GridContext("quick")).config.precision == "bfloat16"
+
+    right, one_off = [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], [[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 0]]
+    float32 = [row("beta 0.8", f, right, seed=s) for f in (0, 1) for s in (0, 1)] + [row("beta 0.5", 0, right)]
+    same = [row("beta 0.8, bf16 autocast", f, right, seed=s) for f in (0, 1) for s in (0, 1)]
+    result = bf16_folds.compare(float32, same, "beta 0.8")
+    assert result["line"]["b - a (points)"] == 0 and result["line"]["runs"] == 4 and result["inside"]
+    worse = [row("beta 0.8, bf16 autocast", f, one_off, seed=s) for f in (0, 1) for s in (0, 1)]
+    result = bf16_folds.compare(float32, worse, "beta 0.8")
+    assert result["line"]["b - a (points)"] == -25 and result["line"]["folds b behind"] == 2
+    assert not result["inside"] and "float32 stays the default" in bf16_folds.summary_lines(result, "beta 0.8")[-1]
+    with pytest.raises(ValueError, match="no float32 run"):
+        bf16_folds.compare([], same, "beta 0.8")

@@ -57,11 +57,13 @@ def nmnist(rows: list[dict]) -> list[str]:
     from common.runs.specs import FOLD_SEEDS
 
     seeds = int(accuracy["seeds"].max())
+    folds = int(accuracy["folds"].max())
     capped = [v for v in accuracy.index if v in FOLD_SEEDS]
-    short = [v for v in accuracy.index if v not in FOLD_SEEDS and accuracy.loc[v, "seeds"] < seeds]
-    design = (f"{int(accuracy['folds'].max())} stratified folds of all {recordings:,} real recordings x "
-              f"{seeds} training seeds"
-              + (f"; {' and '.join(capped)}: {FOLD_SEEDS[capped[0]]} seed per fold, for the cost of a cell" if capped else "")
+    # short: fewer runs than its folds x its seeds (the profile's, or its cap) so far
+    short = [v for v in accuracy.index if accuracy.loc[v, "runs"] < folds * FOLD_SEEDS.get(v, seeds)]
+    per_fold = lambda n: f"{n} seed{'s' if n > 1 else ''} per fold"
+    design = (f"{folds} stratified folds of all {recordings:,} real recordings x {seeds} training seeds"
+              + (f"; {' and '.join(capped)}: {per_fold(FOLD_SEEDS[capped[0]])}, for the cost of a cell" if capped else "")
               + (f"; {', '.join(short)} not yet at every seed" if short else ""))
     out = [f"**N-MNIST fold study** (notebooks 03-04; {design}; every variant on the same folds, and the same seeds as far as it has them, each "
            f"recording tested once per run). Accuracy after all {n_bins} bins, mean over folds with its 95% "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -27,7 +27,7 @@ def to_device(batch, device):
 
 
 @contextmanager
-def precision_scope(precision: str, device) -> Iterable:
+def precision_scope(precision: str, device) -> Iterator[None]:
     """Where a run's forward passes happen: as they are for "float32"; for "bfloat16", under torch's autocast on
     the device (convolutions and matrix products in bf16, the rest as autocast decides, weights kept float32).
     :func:`forward` casts the output back, so losses, predictions and records are float32 either way."""

@@ -50,16 +50,11 @@ def compare(float32_rows: list[dict], bf16_rows: list[dict], variant: str) -> di
     if not base:
         raise ValueError(f"no float32 run of {variant!r} in the fold table pairs with the bf16 runs: run "
                          f"`python -m common.study.nmnist_folds` first")
-    rows = [flat(r) for r in base + bf16_rows]
-    n_bins = len(rows[0]["predictions_by_time_bins"])
+    n_bins = len(flat(bf16_rows[0])["predictions_by_time_bins"])
     line = nmnist_folds.head_to_head(base + bf16_rows, pairs=[(variant, label)], bins=[n_bins]).iloc[0].to_dict()
-    ratio = nmnist_folds.test_train_ratio(rows)
-    accuracy = {}
-    for name in (variant, label):
-        runs = {(r["fold"], r["seed"]): float(nmnist_folds._right(r, n_bins).mean()) for r in rows if r["variant"] == name}
-        accuracy[name] = nmnist_folds._over_folds(runs, ratio)
-    f32, bf16 = accuracy[variant], accuracy[label]
-    return {"line": line, "float32": f32, "bf16": bf16, "inside": f32["low"] <= bf16["mean"] <= f32["high"]}
+    accuracy = nmnist_folds.accuracy_over_folds(base + bf16_rows, variants=(variant, label))
+    f32, bf16 = accuracy.loc[variant], accuracy.loc[label]
+    return {"line": line, "float32": f32, "bf16": bf16, "inside": bool(f32["low"] <= bf16["mean"] <= f32["high"])}
 
 
 def summary_lines(result: dict, variant: str) -> list[str]:

@@ -493,7 +493,7 @@ def _run_name(spec: Spec, overrides: dict, seed: int) -> str:
 
 
 # The profile settings that are fields of a run (the rest of a profile's row is its design: ResolvedSpec.design).
-TRAINING_FIELDS = ("epochs", "batch_size", "lr", "weight_decay", "precision")
+TRAINING_FIELDS = ("epochs", "batch_size", "lr", "weight_decay")
 
 
 def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, overrides: dict | None = None,
@@ -521,8 +521,7 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
                          f"keep one")
     model_kwargs, objective = dict(spec.model_kwargs), dict(spec.objective)
     training = {"batch_size": settings.get("batch_size", spec.batch_size), "lr": settings.get("lr", spec.lr),
-                "weight_decay": settings.get("weight_decay", spec.weight_decay), "epochs": settings["epochs"],
-                "precision": "float32"}
+                "weight_decay": settings.get("weight_decay", spec.weight_decay), "epochs": settings["epochs"]}
     for knob, value in overrides.items():
         for place in places[knob]:
             {"settings": settings, "training": training, "model": model_kwargs, "objective": objective}[place][knob] = value

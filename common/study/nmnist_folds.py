@@ -107,15 +107,15 @@ def _over_folds(by_run: dict, ratio: float) -> dict:
     return corrected_resampled_t(_by_fold(by_run), ratio)
 
 
-def accuracy_over_folds(records: list[dict], t: int | None = None) -> pd.DataFrame:
-    """Per variant: accuracy after ``t`` bins (default: all) over folds x seeds, with the interval corrected for
+def accuracy_over_folds(records: list[dict], t: int | None = None, variants=VARIANTS) -> pd.DataFrame:
+    """Per variant (of ``variants``, in their order): accuracy after ``t`` bins (default: all) over folds x seeds, with the interval corrected for
     the folds' overlapping training sets, the spread between folds and between seeds, no decisions, and how
     many test predictions it rests on."""
     rows = [flat(r) for r in records]
     t = t or len(rows[0]["predictions_by_time_bins"])
     ratio = test_train_ratio(rows)
     lines = []
-    for variant in [v for v in VARIANTS if any(r["variant"] == v for r in rows)]:
+    for variant in [v for v in variants if any(r["variant"] == v for r in rows)]:
         runs = _runs(rows, variant)
         summary = _over_folds({k: float(_right(r, t).mean()) for k, r in runs.items()}, ratio)
         lines.append({"variant": variant, "runs": summary["runs"], "folds": summary["folds"],

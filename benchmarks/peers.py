@@ -16,6 +16,8 @@ its own process so its peak memory is its own:
 - spikingjelly 2.0 multi-step: ``layer.*`` and ``neuron.LIFNode`` with ``step_mode="m"`` (torch backend);
 - bf16 autocast (where the CPU has avx512_bf16 or AMX): the auto row and snntorch's again, under torch's bf16 autocast,
   a measured option beside the float32 rows (benchmarks/bf16_folds.py measures what it does to accuracy);
+- glibc malloc defaults: the auto row and snntorch's again in a process that hands freed memory back to the kernel
+  (every other row's process keeps it, as the study's runs do: common.machine.keep_freed_memory);
 - convolutions alone: the model's two convolution stages (conv + pool, forward and backward) in their fastest
   layout, for scale (the rest of the step is neurons, loss and optimizer).
 
@@ -44,6 +46,7 @@ from torch import nn
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 from benchmarks import step_costs  # noqa: E402
+from common.machine import keep_freed_memory  # noqa: E402
 from common.runs.specs import resolve  # noqa: E402
 
 SPEC = resolve("scnn_nmnist_beta0.5", "quick")      # the network, T and lr of notebook 02
@@ -56,6 +59,9 @@ ROWS = [AUTO, *FORCED, *PEERS, CONVOLUTIONS_ALONE]
 # bf16 as a measured option, not the default (the study trains in float32): the project's auto row and snntorch's
 # (the best peer so far), each under torch's bf16 autocast (common.runs.train.precision_scope), timed where the CPU has bf16
 BF16_ROWS = {f"{AUTO}, bf16 autocast": AUTO, f"{PEERS[0]}, bf16 autocast": PEERS[0]}
+# every row's process keeps its freed memory (common.machine.keep_freed_memory, as the study's runs do); these two
+# rows run with glibc's malloc as it comes, to show what that setting is worth to the project and to the best peer
+MALLOC_ROWS = {f"{AUTO}, glibc malloc defaults": AUTO, f"{PEERS[0]}, glibc malloc defaults": PEERS[0]}
 # how to install each peer (spikingjelly --no-deps, as the Makefile does: it declares torchaudio, which has no
 # release for the pinned torch; loguru is its one import)
 INSTALL = {"snntorch": "pip install -e .  (the project pins snntorch)",
@@ -115,6 +121,8 @@ def spikingjelly_net():
 def step_fn(row: str):
     """(model, forward(x [T, B, 2, 34, 34]) -> spikes [T, B, 10])."""
     import common
+    if row in MALLOC_ROWS:     # the same row; its process was started with SNN_STUDY_MALLOC=default
+        return step_fn(MALLOC_ROWS[row])
     if row in BF16_ROWS:
         from common.runs.train import forward as at_precision
         model, forward = step_fn(BF16_ROWS[row])
@@ -213,12 +221,13 @@ def flops_per_sample(time_bins: int) -> dict[str, float]:
     x = frames(1, time_bins)[0].float()
     whole = step_costs.training_flops(step_costs.dense_macs(model, model, x))
     convolutions = step_costs.training_flops(step_costs.dense_macs(model, model, x, kinds=(nn.Conv2d,)))
-    return {row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in [*ROWS, *BF16_ROWS]}
+    return {row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in [*ROWS, *BF16_ROWS, *MALLOC_ROWS]}
 
 
 def rows_here(cpu: str) -> list[str]:
-    """The rows timed on this CPU: every float32 row, and the bf16 rows where it has bf16 arithmetic."""
-    return ROWS + (list(BF16_ROWS) if step_costs.has_bf16(cpu) else [])
+    """The rows timed on this CPU: every float32 row, the bf16 rows where it has bf16 arithmetic, and the rows
+    with glibc's malloc defaults."""
+    return ROWS + (list(BF16_ROWS) if step_costs.has_bf16(cpu) else []) + list(MALLOC_ROWS)
 
 
 def machine_limit_lines(flops: dict[str, float], peak: float, bf16_peak: float | None) -> list[str]:
@@ -253,6 +262,9 @@ def table_lines(results: dict[str, list[dict]], flops: dict[str, float], peak: f
         lines.append(f"bf16 autocast, a measured option (rows above it train in float32; its % is of the float32 peak): "
                      f"project (auto) bf16 / float32: {mean(project_bf16) / mean(AUTO):.2f}x; project bf16 / "
                      f"{peer_bf16}: {mean(project_bf16) / mean(peer_bf16):.2f}x")
+    if all(row in results for row in MALLOC_ROWS):
+        lines.append("freed memory kept (every other row) against glibc's malloc defaults: "
+                     + "; ".join(f"{base}: {mean(base) / mean(row):.2f}x" for row, base in MALLOC_ROWS.items()))
     return lines
 
 
@@ -286,13 +298,15 @@ def in_own_process(row: str, batch: int, time_bins: int, env: dict | None = None
 def run_rows(args, rows: list[str]) -> dict[str, list[dict]]:
     """Every row, ``args.runs`` times, each run in its own process; with ``--recalibrate`` the auto row's first
     run measures its layout again (the later runs and the breakdown then read that fresh choice)."""
+    from common.machine import ENV_ALLOCATOR
     from common.networks.layout import ENV_TIME_CHUNK
     results = {}
     for row in rows:
         auto = row == AUTO or BF16_ROWS.get(row) == AUTO
+        env = {ENV_ALLOCATOR: "default"} if row in MALLOC_ROWS else {}
         results[row] = [in_own_process(row, args.batch, args.time_bins,
-                                       {ENV_TIME_CHUNK: "recalibrate"} if auto and args.recalibrate and not run
-                                       else None)
+                                       {**env, ENV_TIME_CHUNK: "recalibrate"} if auto and args.recalibrate and not run
+                                       else env)
                         for run in range(args.runs)]
     return results
 
@@ -308,6 +322,7 @@ def main(argv=None) -> int:
     parser.add_argument("--row", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.row:
+        keep_freed_memory()     # every row alike (SNN_STUDY_MALLOC=default for the MALLOC_ROWS)
         print(json.dumps(breakdown(args.batch, args.time_bins) if args.row == "breakdown"
                          else measure(args.row, args.batch, args.time_bins)))
         return 0

@@ -60,7 +60,7 @@ def own_layout_cache(monkeypatch, tmp_path):
     monkeypatch.setattr(layout, "CACHE", tmp_path / "time_chunk.json")
 
 
-@pytest.mark.parametrize("row", [*peers.ROWS, *peers.BF16_ROWS])
+@pytest.mark.parametrize("row", [*peers.ROWS, *peers.BF16_ROWS, *peers.MALLOC_ROWS])
 def test_every_row_of_the_peer_benchmark_runs_a_step(row, own_layout_cache):
     result = peers.measure(row, batch=2, time_bins=2)
     assert result["samples_per_s"] > 0 and result["peak_mb"] > 0
@@ -150,8 +150,13 @@ def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
     lines = peers.table_lines(with_bf16, {**flops, project_bf16: 1e6, peer_bf16: 1e6}, peak=1e9)
     assert "(project, 5 bins per call): 0.94x" in lines[-2]                # float32 ratios stay float32's
     assert "bf16 / float32: 2.00x" in lines[-1] and f"project bf16 / {peer_bf16}: 1.50x" in lines[-1]
-    assert peers.rows_here("Intel [avx2 fma]") == peers.ROWS
-    assert peers.rows_here("Intel [amx_bf16 avx512f]") == [*peers.ROWS, *peers.BF16_ROWS]
+    project_malloc, peer_malloc = peers.MALLOC_ROWS
+    with_malloc = {**results, project_malloc: [{"samples_per_s": 120, "layout": "", "peak_mb": 1.0}],
+                   peer_malloc: [{"samples_per_s": 100, "layout": "", "peak_mb": 1.0}]}
+    lines = peers.table_lines(with_malloc, {**flops, project_malloc: 1e6, peer_malloc: 1e6}, peak=1e9)
+    assert f"{peers.AUTO}: 1.25x; {peers.PEERS[0]}: 1.00x" in lines[-1]   # kept against defaults, each row's own
+    assert peers.rows_here("Intel [avx2 fma]") == [*peers.ROWS, *peers.MALLOC_ROWS]
+    assert peers.rows_here("Intel [amx_bf16 avx512f]") == [*peers.ROWS, *peers.BF16_ROWS, *peers.MALLOC_ROWS]
 
 
 def test_the_peers_train_the_same_network():

@@ -37,7 +37,9 @@ CANDIDATES = (1, 5, None)   # None: every time bin in one call
 # 2-core AMD EPYC with AVX-512 at batch 128 (388 / 377 samples/s against 218 / 226 for 1 bin and 272 / 266 for all
 # bins) and at batch 32 (418 / 381 against 378 / 378 for all bins), benchmarks/peers.py, issue #27.
 DEFAULT_CHUNK = 5
-CALIBRATION_VERSION = 2     # bump when calibrate/choose change: older cached choices are measured again
+# bump when calibrate/choose change, or what the layouts cost (3: chunks by split, freed memory kept): older cached
+# choices are measured again
+CALIBRATION_VERSION = 3
 ROUNDS = 5                  # timed rounds per candidate, interleaved
 # A training step (data, forward, backward, optimizer) costs ~1.1x the calibrated forward + backward of its chunk
 # (2-core EPYC, batch 128: 920 ms a step against 863-998 ms calibrated); a median step this many times the

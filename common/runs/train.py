@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from common.config import RunConfig, identity_differences, portable_config
+from common.machine import keep_freed_memory
 from common.networks.objectives import NO_DECISION, Objective
 from common.runs.checkpoint import input_normalisation, read_checkpoint, save_checkpoint
 
@@ -39,7 +40,9 @@ def precision_scope(precision: str, device) -> Iterator[None]:
 
 
 def forward(model: nn.Module, inputs, precision: str, device):
-    """The model's output for ``inputs`` at the run's precision, as float32."""
+    """The model's output for ``inputs`` at the run's precision, as float32. Every training and evaluation pass
+    comes through here, so this is where the process keeps its freed memory (common.machine.keep_freed_memory)."""
+    keep_freed_memory()
     with precision_scope(precision, device):
         output = model(inputs)
     return output.float() if torch.is_tensor(output) and output.is_floating_point() else output

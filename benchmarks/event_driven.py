@@ -36,71 +36,65 @@ SPEC = "scnn_nmnist_beta0.8"        # notebook 03's network, saved in models/
 
 
 @numba.njit(cache=True)
+def _add_columns(inputs, w, bias, cur):
+    """``cur`` ``[h, h, K]`` = the bias, plus ``v * w[c, ky, kx, :]`` at ``(y - ky, x - kx)`` for every non-zero
+    ``v = inputs[y, x, c]`` (an input event, or a spike): a 5 x 5 convolution computed from its non-zero inputs."""
+    h = cur.shape[0]
+    for oy in range(h):
+        for ox in range(h):
+            cur[oy, ox, :] = bias
+    for y in range(inputs.shape[0]):
+        for x in range(inputs.shape[1]):
+            for c in range(inputs.shape[2]):
+                v = inputs[y, x, c]
+                if v == 0:
+                    continue
+                for ky in range(5):
+                    oy = y - ky
+                    if 0 <= oy < h:
+                        for kx in range(5):
+                            ox = x - kx
+                            if 0 <= ox < h:
+                                for k in range(cur.shape[2]):   # a loop, not an array expression: no temporary
+                                    cur[oy, ox, k] += v * w[c, ky, kx, k]
+
+
+@numba.njit(cache=True)
+def _pool_and_fire(cur, mem, spk, beta, threshold):
+    """2 x 2 max-pooling of ``cur`` ``[h, h, K]`` (an odd last row and column dropped, as MaxPool2d does), then one
+    leaky integrate-and-fire step of ``mem`` and ``spk`` ``[h // 2, h // 2, K]``, in place."""
+    for py in range(mem.shape[0]):
+        for px in range(mem.shape[1]):
+            for k in range(mem.shape[2]):
+                m = max(max(cur[2 * py, 2 * px, k], cur[2 * py, 2 * px + 1, k]),
+                        max(cur[2 * py + 1, 2 * px, k], cur[2 * py + 1, 2 * px + 1, k]))
+                mem[py, px, k] = beta * mem[py, px, k] + m - threshold * spk[py, px, k]
+                spk[py, px, k] = 1.0 if mem[py, px, k] > threshold else 0.0
+
+
+@numba.njit(cache=True)
 def _event_driven(frames, w1, b1, w2, b2, w3, b3, beta, threshold):
-    """Output spikes ``[T, n_out]`` of one sample ``frames`` ``[T, C, H, W]``. ``w1`` ``[C, 5, 5, 12]`` and ``w2``
+    """Output spikes ``[T, n_out]`` of one sample ``frames`` ``[T, H, W, C]``. ``w1`` ``[C, 5, 5, 12]`` and ``w2``
     ``[12, 5, 5, 32]``: each input position's kernel column, output channels last; ``w3`` ``[800, n_out]``."""
-    T, C, H, W = frames.shape
+    T, H = frames.shape[0], frames.shape[1]
     c1, c2, n_out = w1.shape[3], w2.shape[3], w3.shape[1]
     h1, h2 = H - 4, (H - 4) // 2 - 4                # conv outputs: 30, 11
     p1, p2 = h1 // 2, h2 // 2                        # pooled: 15, 5
     cur1, cur2 = np.empty((h1, h1, c1), np.float32), np.empty((h2, h2, c2), np.float32)
     mem1, spk1 = np.zeros((p1, p1, c1), np.float32), np.zeros((p1, p1, c1), np.float32)
-    mem2, spk2 = np.zeros((c2, p2, p2), np.float32), np.zeros((c2, p2, p2), np.float32)
+    mem2, spk2 = np.zeros((p2, p2, c2), np.float32), np.zeros((p2, p2, c2), np.float32)
     mem3, spk3 = np.zeros(n_out, np.float32), np.zeros(n_out, np.float32)
     cur3, out = np.empty(n_out, np.float32), np.zeros((T, n_out), np.float32)
     for t in range(T):
-        for oy in range(h1):                          # conv1: bias, then a kernel column per input event
-            for ox in range(h1):
-                cur1[oy, ox, :] = b1
-        for c in range(C):
-            for y in range(H):
-                for x in range(W):
-                    v = frames[t, c, y, x]
-                    if v == 0:
-                        continue
-                    for ky in range(5):
-                        oy = y - ky
-                        if 0 <= oy < h1:
-                            for kx in range(5):
-                                ox = x - kx
-                                if 0 <= ox < h1:
-                                    for k in range(c1):     # a loop, not an array expression: no temporary
-                                        cur1[oy, ox, k] += v * w1[c, ky, kx, k]
-        for py in range(p1):                          # pool, then the first spiking layer
-            for px in range(p1):
-                for k in range(c1):
-                    m = max(max(cur1[2 * py, 2 * px, k], cur1[2 * py, 2 * px + 1, k]),
-                            max(cur1[2 * py + 1, 2 * px, k], cur1[2 * py + 1, 2 * px + 1, k]))
-                    mem1[py, px, k] = beta * mem1[py, px, k] + m - threshold * spk1[py, px, k]
-                    spk1[py, px, k] = 1.0 if mem1[py, px, k] > threshold else 0.0
-        for oy in range(h2):                          # conv2: a kernel column per spike
-            for ox in range(h2):
-                cur2[oy, ox, :] = b2
-        for y in range(p1):
-            for x in range(p1):
-                for c in range(c1):
-                    if spk1[y, x, c] == 0:
-                        continue
-                    for ky in range(5):
-                        oy = y - ky
-                        if 0 <= oy < h2:
-                            for kx in range(5):
-                                ox = x - kx
-                                if 0 <= ox < h2:
-                                    for k in range(c2):
-                                        cur2[oy, ox, k] += w2[c, ky, kx, k]
-        for k in range(c2):                           # pool (the 11th row and column dropped, as MaxPool2d does)
-            for py in range(p2):
-                for px in range(p2):
-                    m = max(max(cur2[2 * py, 2 * px, k], cur2[2 * py, 2 * px + 1, k]),
-                            max(cur2[2 * py + 1, 2 * px, k], cur2[2 * py + 1, 2 * px + 1, k]))
-                    mem2[k, py, px] = beta * mem2[k, py, px] + m - threshold * spk2[k, py, px]
-                    spk2[k, py, px] = 1.0 if mem2[k, py, px] > threshold else 0.0
-        cur3[:] = b3                                  # the linear layer: a weight row per spike
-        for k in range(c2):
-            for py in range(p2):
-                for px in range(p2):
-                    if spk2[k, py, px] != 0:
+        _add_columns(frames[t], w1, b1, cur1)        # conv1 from the bin's input events
+        _pool_and_fire(cur1, mem1, spk1, beta, threshold)
+        _add_columns(spk1, w2, b2, cur2)             # conv2 from the first layer's spikes
+        _pool_and_fire(cur2, mem2, spk2, beta, threshold)
+        cur3[:] = b3                                  # the linear layer: a weight row per spike (flattened [K, h, w])
+        for py in range(p2):
+            for px in range(p2):
+                for k in range(c2):
+                    if spk2[py, px, k] != 0:
                         for j in range(n_out):
                             cur3[j] += w3[(k * p2 + py) * p2 + px, j]
         for j in range(n_out):
@@ -112,7 +106,8 @@ def _event_driven(frames, w1, b1, w2, b2, w3, b3, beta, threshold):
 
 class EventDriven:
     """A trained :class:`~common.networks.snn.SpikingCNN` (one fixed beta for its layers) as the event-driven kernel
-    takes it; ``__call__(frames [T, C, H, W]) -> output spikes [T, n_out]`` (numpy)."""
+    takes it; ``__call__(frames [T, C, H, W]) -> output spikes [T, n_out]`` (numpy, the transpose to channels last
+    inside the timing)."""
 
     def __init__(self, model):
         decays = set(model.decays().values())
@@ -126,7 +121,8 @@ class EventDriven:
         self.beta, self.threshold = np.float32(decays.pop()), np.float32(model.threshold)
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        return _event_driven(np.ascontiguousarray(frames, dtype=np.float32), self.w1, self.b1, self.w2, self.b2,
+        channels_last = np.ascontiguousarray(frames.transpose(0, 2, 3, 1), dtype=np.float32)   # [T, H, W, C]
+        return _event_driven(channels_last, self.w1, self.b1, self.w2, self.b2,
                              self.w3, self.b3, self.beta, self.threshold)
 
 

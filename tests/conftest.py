@@ -1,7 +1,14 @@
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The layout calibrations the tests make (tiny shapes, on a machine busy with other tests) stay out of the user's
+# cache (common.networks.layout.CACHE, under $XDG_CACHE_HOME): set before anything imports common, and inherited by
+# the notebooks' kernels.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="snn-study-tests-")
 
 sys.path.insert(0, str(Path(__file__).parent))   # the fixture writers beside this file
 

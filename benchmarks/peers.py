@@ -25,7 +25,8 @@ Every peer runs: a missing one fails the benchmark with the command that install
 the step's FLOPs counted from the model and the float32 GEMM peak measured here (bf16 too where the CPU has it).
 Then a row per timing with samples/s, the fraction of the float32 peak that the row's FLOPs per second make, and
 the ratio to the best peer; then where one training step of the project (auto layout) goes, from
-``torch.profiler`` over real steps (benchmarks/step_costs.py), in parts that add up to the profiled step.
+``torch.profiler`` over real steps (benchmarks/step_costs.py), in parts that add up to the profiled step, and
+the bound that the convolutions' own speed inside that step sets on the step's share of the peak.
 ``--time-bins`` shortens the samples, only to check the benchmark itself quickly.
 """
 from __future__ import annotations
@@ -284,6 +285,17 @@ def breakdown_lines(parts: dict, batch: int, time_bins: int, unprofiled_ms: floa
     return lines
 
 
+def kernel_bound_line(parts: dict, whole_flops: float, peak: float, batch: int) -> str:
+    """How far the step could go at its own convolutions' speed: every FLOP it counts is in the convolutions and the
+    linear layer, so their GFLOP/s inside the profiled step bound the whole step's share of the peak."""
+    kernel_ms = parts["groups"][step_costs.OP_GROUPS[0][0]]["total"]
+    rate = batch * whole_flops / (kernel_ms / 1000)
+    return (f"Bound at these kernels' speed: the convolutions and the linear layer hold every counted FLOP and ran "
+            f"at {rate / 1e9:.0f} GFLOP/s inside the profiled step ({kernel_ms:.1f} ms per step), {rate / peak:.0%} "
+            f"of the float32 peak; were pooling, neurons and everything else free, the step would reach that share "
+            f"({1000 * batch / kernel_ms:.0f} training samples/s) and no more")
+
+
 def in_own_process(row: str, batch: int, time_bins: int, env: dict | None = None) -> dict:
     """One row measured in a fresh process (its peak memory is its own); BenchmarkFailed, with the reason, if not."""
     done = subprocess.run([sys.executable, __file__, "--row", row, "--batch", str(batch), "--time-bins", str(time_bins)],
@@ -352,6 +364,7 @@ def report(args) -> None:
     unprofiled_ms = 1000 * args.batch * len(auto) / sum(r["samples_per_s"] for r in auto)
     parts = in_own_process("breakdown", args.batch, args.time_bins)
     print("\n" + "\n".join(breakdown_lines(parts, args.batch, args.time_bins, unprofiled_ms)))
+    print(kernel_bound_line(parts, flops[AUTO], peak, args.batch))
 
 
 if __name__ == "__main__":

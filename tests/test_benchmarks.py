@@ -121,6 +121,14 @@ def test_the_profiled_breakdown_of_a_real_step_adds_up(own_layout_cache):
     assert lines[-1].startswith("| the whole step |") and lines[-1].endswith("| 100.0% |")
 
 
+def test_the_kernel_bound_is_the_step_at_its_convolutions_speed():
+    """256 MFLOP per sample x 128 samples in 128 ms of convolutions: 256 GFLOP/s, 80% of a 320 GFLOP/s peak,
+    1000 samples/s were nothing else to cost."""
+    parts = {"groups": {step_costs.OP_GROUPS[0][0]: {"total": 128.0}}}
+    line = peers.kernel_bound_line(parts, whole_flops=256e6, peak=320e9, batch=128)
+    assert "256 GFLOP/s" in line and "(128.0 ms per step), 80% of" in line and "(1000 training samples/s)" in line
+
+
 def test_the_step_flops_are_counted_from_the_model():
     """42.7 M dense MACs per sample forward at T = 25 (issue #27): conv1 30*30*12*2*25, conv2 11*11*32*12*25 and
     the linear layer 800*10, per time bin; x 2 x 3 for a training step."""

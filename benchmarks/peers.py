@@ -22,7 +22,8 @@ its own process so its peak memory is its own:
   layout, for scale (the rest of the step is neurons, loss and optimizer).
 
 Every peer runs: a missing one fails the benchmark with the command that installs it. First the machine's limit:
-the step's FLOPs counted from the model and the float32 GEMM peak measured here (bf16 too where the CPU has it).
+the step's FLOPs counted from the model and the float32 GEMM peak measured here before and after the rows (the
+higher counts; bf16 too where the CPU has it).
 Then a row per timing with samples/s, the fraction of the float32 peak that the row's FLOPs per second make, and
 the ratio to the best peer; then where one training step of the project (auto layout) goes, from
 ``torch.profiler`` over real steps (benchmarks/step_costs.py), in parts that add up to the profiled step, and
@@ -231,14 +232,15 @@ def rows_here(cpu: str) -> list[str]:
     return ROWS + (list(BF16_ROWS) if step_costs.has_bf16(cpu) else []) + list(MALLOC_ROWS)
 
 
-def machine_limit_lines(flops: dict[str, float], peak: float, bf16_peak: float | None) -> list[str]:
-    """The step's counted FLOPs and the measured GEMM peaks, as printed above the table."""
-    whole = flops[AUTO]
+def machine_limit_lines(flops: dict[str, float], peaks: tuple[float, float], bf16_peak: float | None) -> list[str]:
+    """The step's counted FLOPs and the measured GEMM peaks (float32 before and after the rows), as printed."""
+    whole, peak = flops[AUTO], max(peaks)
     return [f"FLOPs per training sample, counted from the model: {whole / 6e6:.1f} M dense MACs forward "
             f"(every Conv2d and Linear call, forward hooks) x 2 x 3 (forward + backward) = {whole / 1e6:.0f} MFLOP; "
             f"the convolutions alone {flops[CONVOLUTIONS_ALONE] / 1e6:.0f} MFLOP",
-            f"float32 GEMM peak (torch.matmul 3072 x 3072, best of 5, {torch.get_num_threads()} threads): "
-            f"{peak / 1e9:.0f} GFLOP/s, so at most {peak / whole:.0f} training samples/s; bf16: "
+            f"float32 GEMM peak (torch.matmul 3072 x 3072, best of 5, {torch.get_num_threads()} threads, measured "
+            f"before and after the rows: {peaks[0] / 1e9:.0f} and {peaks[1] / 1e9:.0f} GFLOP/s; the higher is the "
+            f"peak): {peak / 1e9:.0f} GFLOP/s, so at most {peak / whole:.0f} training samples/s; bf16: "
             + (f"{bf16_peak / 1e9:.0f} GFLOP/s (measured; the rows train in float32, but for the bf16 autocast rows)" if bf16_peak
                else "not measured (the CPU lists neither avx512_bf16 nor amx_bf16)")]
 
@@ -355,10 +357,13 @@ def report(args) -> None:
     print(f"{cpu_description()}; {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"batch {args.batch}, T={args.time_bins}" + (f"; ${ENV_TIME_CHUNK}={forced}" if forced else ""))
     flops = flops_per_sample(args.time_bins)
-    peak = step_costs.gemm_peak(torch.float32)
+    # a machine shared with others gives a lower "peak" now and then: measure it on both sides of the rows
+    peak_before = step_costs.gemm_peak(torch.float32)
     bf16_peak = step_costs.gemm_peak(torch.bfloat16) if step_costs.has_bf16(cpu_description()) else None
-    print("\n".join(machine_limit_lines(flops, peak, bf16_peak)))
     results = run_rows(args, rows_here(cpu_description()))
+    peaks = (peak_before, step_costs.gemm_peak(torch.float32))
+    peak = max(peaks)
+    print("\n".join(machine_limit_lines(flops, peaks, bf16_peak)))
     print("\n".join(table_lines(results, flops, peak)))
     auto = results[AUTO]
     unprofiled_ms = 1000 * args.batch * len(auto) / sum(r["samples_per_s"] for r in auto)

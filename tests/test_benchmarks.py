@@ -143,6 +143,13 @@ def test_the_gemm_peak_and_bf16_flags():
     assert step_costs.has_bf16("AMD EPYC [avx avx512_bf16 avx512f]") and not step_costs.has_bf16("Intel [avx2 fma]")
 
 
+def test_the_peak_is_the_higher_of_its_two_measurements():
+    flops = {peers.AUTO: 256e6, peers.CONVOLUTIONS_ALONE: 255e6}
+    lines = peers.machine_limit_lines(flops, (265e9, 320e9), bf16_peak=None)
+    assert "265 and 320 GFLOP/s" in lines[1] and "peak): 320 GFLOP/s, so at most 1250 training samples/s" in lines[1]
+    assert "not measured" in lines[1]
+
+
 def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
     speeds = {peers.AUTO: 150, "project, 1 bin per call": 50, "project, 5 bins per call": 160,
               "project, all bins per call": 120, peers.PEERS[0]: 100, peers.PEERS[1]: 80, peers.CONVOLUTIONS_ALONE: 200}

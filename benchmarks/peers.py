@@ -57,6 +57,7 @@ AUTO = "project (auto layout)"
 FORCED = {"project, 1 bin per call": 1, "project, 5 bins per call": 5, "project, all bins per call": None}
 PEERS = ["snntorch Leaky stepped over frames in memory", "spikingjelly 2.0 multi-step (torch backend)"]
 CONVOLUTIONS_ALONE = "convolutions alone: the two conv + pool stages, fastest layout"
+FORWARD_MACS = "forward MACs"   # flops_per_sample's key for the forward pass's multiply-accumulates
 ROWS = [AUTO, *FORCED, *PEERS, CONVOLUTIONS_ALONE]
 # bf16 as a measured option, not the default (the study trains in float32): the project's auto row and snntorch's
 # (the best peer so far), each under torch's bf16 autocast (common.runs.train.precision_scope), timed where the CPU has bf16
@@ -217,13 +218,16 @@ def breakdown(batch: int, time_bins: int = T, n_steps: int = PROFILED_STEPS) -> 
 
 def flops_per_sample(time_bins: int) -> dict[str, float]:
     """Training FLOPs per sample of each row: the whole network's (Conv2d + Linear), and the convolutions' alone
-    for their row, counted densely from the project's model (the peers build the same layers)."""
+    for their row, counted densely from the project's model (the peers build the same layers); under
+    :data:`FORWARD_MACS`, the forward pass's multiply-accumulates."""
     import common
     model = common.build_model("scnn", beta=BETA)
     x = frames(1, time_bins)[0].float()
-    whole = step_costs.training_flops(step_costs.dense_macs(model, model, x))
-    convolutions = step_costs.training_flops(step_costs.dense_macs(model, model, x, kinds=(nn.Conv2d,)))
-    return {row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in [*ROWS, *BF16_ROWS, *MALLOC_ROWS]}
+    calls = step_costs.layer_calls(model, model, x)
+    whole = step_costs.training_flops(calls)
+    convolutions = step_costs.training_flops(step_costs.layer_calls(model, model, x, kinds=(nn.Conv2d,)))
+    return {FORWARD_MACS: step_costs.dense_macs(calls),
+            **{row: convolutions if row == CONVOLUTIONS_ALONE else whole for row in [*ROWS, *BF16_ROWS, *MALLOC_ROWS]}}
 
 
 def rows_here(cpu: str) -> list[str]:
@@ -235,8 +239,9 @@ def rows_here(cpu: str) -> list[str]:
 def machine_limit_lines(flops: dict[str, float], peaks: tuple[float, float], bf16_peak: float | None) -> list[str]:
     """The step's counted FLOPs and the measured GEMM peaks (float32 before and after the rows), as printed."""
     whole, peak = flops[AUTO], max(peaks)
-    return [f"FLOPs per training sample, counted from the model: {whole / 6e6:.1f} M dense MACs forward "
-            f"(every Conv2d and Linear call, forward hooks) x 2 x 3 (forward + backward) = {whole / 1e6:.0f} MFLOP; "
+    return [f"FLOPs per training sample, counted from the model: {flops[FORWARD_MACS] / 1e6:.1f} M dense MACs forward "
+            f"(every Conv2d and Linear call, forward hooks), x 2 per MAC for the forward pass, the weights' gradients "
+            f"and the inputs' (none for the first layer's input, the data) = {whole / 1e6:.0f} MFLOP; "
             f"the convolutions alone {flops[CONVOLUTIONS_ALONE] / 1e6:.0f} MFLOP",
             f"float32 GEMM peak (torch.matmul 3072 x 3072, best of 5, {torch.get_num_threads()} threads, measured "
             f"before and after the rows: {peaks[0] / 1e9:.0f} and {peaks[1] / 1e9:.0f} GFLOP/s; the higher is the "

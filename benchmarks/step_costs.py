@@ -104,17 +104,21 @@ def profile_steps(step, n_steps: int) -> list[tuple[tuple[str, ...], float]]:
     return profiler_rows(prof.events())
 
 
-def dense_macs(model: nn.Module, forward, x: torch.Tensor, kinds=(nn.Conv2d, nn.Linear)) -> int:
-    """Multiply-accumulates of every ``kinds`` layer (Conv2d, Linear) in one ``forward(x)``, counted densely
-    (zeros included, as the CPU computes them) from forward hooks, summed over every call of each layer."""
-    total = 0
+def layer_calls(model: nn.Module, forward, x: torch.Tensor, kinds=(nn.Conv2d, nn.Linear)) -> list[tuple[int, bool]]:
+    """Every call of a ``kinds`` layer (Conv2d, Linear) in one ``forward(x)``: its multiply-accumulates, counted
+    densely (zeros included, as the CPU computes them) from forward hooks, and whether its input needs a gradient.
+    The layer called first is fed the data, so none of its calls needs one (its backward computes only the
+    weight's); every later layer's input comes from parameters. Counted under no_grad, so that nothing a
+    training step does once (the layout's calibration) runs."""
+    calls, first_layer = [], []
 
     def count(layer, _inputs, output):
-        nonlocal total
         if isinstance(layer, nn.Conv2d):
-            total += output.numel() * (layer.in_channels // layer.groups) * layer.kernel_size[0] * layer.kernel_size[1]
+            macs = output.numel() * (layer.in_channels // layer.groups) * layer.kernel_size[0] * layer.kernel_size[1]
         else:
-            total += output.numel() * layer.in_features
+            macs = output.numel() * layer.in_features
+        first_layer[:] = first_layer or [layer]
+        calls.append((macs, layer is not first_layer[0]))
     hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, kinds)]
     try:
         with torch.no_grad():
@@ -122,12 +126,18 @@ def dense_macs(model: nn.Module, forward, x: torch.Tensor, kinds=(nn.Conv2d, nn.
     finally:
         for hook in hooks:
             hook.remove()
-    return total
+    return calls
 
 
-def training_flops(macs_per_sample: float) -> float:
-    """FLOPs of a training step per sample: 2 per MAC, and backward costing twice the forward (x3 in all)."""
-    return 2 * 3 * macs_per_sample
+def dense_macs(calls: list[tuple[int, bool]]) -> int:
+    """The forward pass's multiply-accumulates over :func:`layer_calls`."""
+    return sum(macs for macs, _ in calls)
+
+
+def training_flops(calls: list[tuple[int, bool]]) -> float:
+    """FLOPs of a training step per sample over :func:`layer_calls`: 2 per MAC forward, 2 per MAC for the weight's
+    gradient, and 2 more for the input's where it needs one (x3 in all for every layer but the first)."""
+    return sum(2 * macs * (2 + needs_input_gradient) for macs, needs_input_gradient in calls)
 
 
 def gemm_peak(dtype: torch.dtype = torch.float32, n: int = 3072, repeats: int = 5) -> float:

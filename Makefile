@@ -42,5 +42,5 @@ clean:
 BENCH_FLAGS ?=
 .PHONY: bench
 bench: env
-	$(PY) benchmarks/peers.py --batch 128 --runs 2 $(BENCH_FLAGS)
-	$(PY) benchmarks/peers.py --batch 32 --runs 2 $(BENCH_FLAGS)
+	$(PY) benchmarks/peers.py --batch 128 --runs 3 $(BENCH_FLAGS)
+	$(PY) benchmarks/peers.py --batch 32 --runs 3 $(BENCH_FLAGS)

@@ -7,7 +7,8 @@ Same model everywhere, the spec ``scnn_nmnist_beta0.5`` of notebook 02 (common/r
 T = 25; random frames at N-MNIST density (~4% of pixel-bins active, counts 1-3), Adam at the spec's learning
 rate, snntorch's spike-count MSE; ``--batch`` (default 128, where the peers were first compared; the spec
 trains at 32); 2 warm-up steps then 6 timed steps, ``--runs`` times, each row in
-its own process so its peak memory is its own:
+its own process so its peak memory is its own, the runs interleaved (run 1 of every row, then run 2, ...) so a slow
+spell of the machine does not fall on one row alone:
 
 - project: ``common.build_model("scnn")`` with the layout it chooses itself (common/networks/layout.py;
   ``--recalibrate`` makes its first run measure the choice again instead of reading the cache), and with
@@ -262,9 +263,17 @@ def table_lines(results: dict[str, list[dict]], flops: dict[str, float], peak: f
         each = " / ".join(f"{r['samples_per_s']:.0f}" for r in runs)
         lines.append(f"| {row} | {each} | {mean(row) * flops[row] / peak:.0%} | {mean(row) / mean(best_peer):.2f} "
                      f"| {runs[0]['layout']} | {max(r['peak_mb'] for r in runs):.0f} |")
-    lines.append(f"project (auto) / best peer ({best_peer}): {mean(AUTO) / mean(best_peer):.2f}x")
+    # run r of every row was timed in the same round (round_order): the run-by-run ratios pair measurements close in
+    # time, and the rows' own spread between runs says how small a difference this run can resolve
+    run_by_run = lambda row, other: ", ".join(f"{a['samples_per_s'] / b['samples_per_s']:.2f}"
+                                              for a, b in zip(results[row], results[other]))
+    speeds = [[r["samples_per_s"] for r in results[row]] for row in (AUTO, *FORCED)]
+    spread = max(max(s) / min(s) - 1 for s in speeds)
+    lines.append(f"project (auto) / best peer ({best_peer}): {mean(AUTO) / mean(best_peer):.2f}x "
+                 f"(run by run: {run_by_run(AUTO, best_peer)})")
     lines.append(f"project (auto, {results[AUTO][0]['layout']}) / fastest forced layout ({fastest_forced}): "
-                 f"{mean(AUTO) / mean(fastest_forced):.2f}x")
+                 f"{mean(AUTO) / mean(fastest_forced):.2f}x (run by run: {run_by_run(AUTO, fastest_forced)}; the "
+                 f"project rows' own runs differ by up to {spread:.0%} in this run)")
     project_bf16, peer_bf16 = BF16_ROWS
     if project_bf16 in results:
         lines.append(f"bf16 autocast, a measured option (rows above it train in float32; its % is of the float32 peak): "
@@ -314,19 +323,29 @@ def in_own_process(row: str, batch: int, time_bins: int, env: dict | None = None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run_rows(args, rows: list[str]) -> dict[str, list[dict]]:
-    """Every row, ``args.runs`` times, each run in its own process; with ``--recalibrate`` the auto row's first
-    run measures its layout again (the later runs and the breakdown then read that fresh choice)."""
+def round_order(rows: list[str], run: int) -> list[str]:
+    """The rows in the order run ``run`` times them: every run visits every row once, each run starting one row
+    later, so a slow spell of the machine (minutes long on a shared host) falls on one run of several rows, not
+    on every run of one row, and run ``r`` of two rows can be compared as a pair."""
+    start = run % len(rows)
+    return rows[start:] + rows[:start]
+
+
+def run_rows(args, rows: list[str], measure_row=None) -> dict[str, list[dict]]:
+    """Every row, ``args.runs`` times, each run in its own process, the runs interleaved (:func:`round_order`);
+    with ``--recalibrate`` the auto row's first run measures its layout again (the later runs and the breakdown
+    then read that fresh choice)."""
     from common.machine import ENV_ALLOCATOR
     from common.networks.layout import ENV_TIME_CHUNK
-    results = {}
-    for row in rows:
-        auto = row == AUTO or BF16_ROWS.get(row) == AUTO
-        env = {ENV_ALLOCATOR: "default"} if row in MALLOC_ROWS else {}
-        results[row] = [in_own_process(row, args.batch, args.time_bins,
-                                       {**env, ENV_TIME_CHUNK: "recalibrate"} if auto and args.recalibrate and not run
-                                       else env)
-                        for run in range(args.runs)]
+    measure_row = measure_row or in_own_process
+    results = {row: [] for row in rows}
+    for run in range(args.runs):
+        for row in round_order(rows, run):
+            auto = row == AUTO or BF16_ROWS.get(row) == AUTO
+            env = {ENV_ALLOCATOR: "default"} if row in MALLOC_ROWS else {}
+            if auto and args.recalibrate and not run:
+                env = {**env, ENV_TIME_CHUNK: "recalibrate"}
+            results[row].append(measure_row(row, args.batch, args.time_bins, env))
     return results
 
 

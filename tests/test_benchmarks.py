@@ -161,6 +161,12 @@ def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
     auto = next(line for line in lines if line.startswith(f"| {peers.AUTO} |"))
     assert "| 15% | 1.50 |" in auto
     assert f"best peer ({peers.PEERS[0]}): 1.50x" in lines[-2] and "(project, 5 bins per call): 0.94x" in lines[-1]
+    # two runs: the ratios run by run, and how far one row's runs lie apart
+    two_runs = {row: runs + [{**runs[0], "samples_per_s": runs[0]["samples_per_s"] * (1.2 if row == peers.AUTO else 1)}]
+                for row, runs in results.items()}
+    lines = peers.table_lines(two_runs, flops, peak=1e9)
+    assert "1.65x (run by run: 1.50, 1.80)" in lines[-2]
+    assert "1.03x (run by run: 0.94, 1.12; the project rows' own runs differ by up to 20% in this run)" in lines[-1]
     project_bf16, peer_bf16 = peers.BF16_ROWS
     with_bf16 = {**results, project_bf16: [{"samples_per_s": 300, "layout": "", "peak_mb": 1.0}],
                  peer_bf16: [{"samples_per_s": 200, "layout": "", "peak_mb": 1.0}]}
@@ -174,6 +180,20 @@ def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
     assert f"{peers.AUTO}: 1.25x; {peers.PEERS[0]}: 1.00x" in lines[-1]   # kept against defaults, each row's own
     assert peers.rows_here("Intel [avx2 fma]") == [*peers.ROWS, *peers.MALLOC_ROWS]
     assert peers.rows_here("Intel [amx_bf16 avx512f]") == [*peers.ROWS, *peers.BF16_ROWS, *peers.MALLOC_ROWS]
+
+
+def test_the_runs_are_interleaved_so_a_slow_spell_is_shared_by_the_rows():
+    """Run 1 of every row, then run 2 starting one row later; the auto row's first run alone recalibrates."""
+    import argparse
+    from common.networks.layout import ENV_TIME_CHUNK
+    calls = []
+    args = argparse.Namespace(runs=3, batch=4, time_bins=2, recalibrate=True)
+    rows = [peers.AUTO, *peers.PEERS]
+    results = peers.run_rows(args, rows, lambda row, batch, time_bins, env: calls.append((row, env)) or
+                             {"samples_per_s": len(calls)})
+    assert [row for row, _ in calls] == [*rows, *rows[1:], rows[0], rows[2], *rows[:2]]
+    assert [env for row, env in calls if env] == [{ENV_TIME_CHUNK: "recalibrate"}]
+    assert list(results) == rows and [r["samples_per_s"] for r in results[peers.AUTO]] == [1, 6, 8]
 
 
 def test_the_peers_train_the_same_network():

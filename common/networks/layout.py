@@ -35,7 +35,9 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snn-st
 CANDIDATES = (1, 5, None)   # None: every time bin in one call
 # When the measurement cannot tell the candidates apart: 5 bins per call was the fastest steady-state layout on a
 # 2-core AMD EPYC with AVX-512 at batch 128 (388 / 377 samples/s against 218 / 226 for 1 bin and 272 / 266 for all
-# bins) and at batch 32 (418 / 381 against 378 / 378 for all bins), benchmarks/peers.py, issue #27.
+# bins) and at batch 32 (418 / 381 against 378 / 378 for all bins), benchmarks/peers.py, issue #27. Since the step's
+# fixes the three are within each other's run-to-run spread on that AMD EPYC and on the Intel Xeon alike
+# (benchmarks/LATEST.md, 2026-12-04), so the default costs little either way.
 DEFAULT_CHUNK = 5
 # bump when calibrate/choose change, or what the layouts cost (3: chunks by split, freed memory kept): older cached
 # choices are measured again

@@ -183,17 +183,25 @@ def test_every_row_shows_its_share_of_the_peak_and_its_ratio_to_the_best_peer():
 
 
 def test_the_runs_are_interleaved_so_a_slow_spell_is_shared_by_the_rows():
-    """Run 1 of every row, then run 2 starting one row later; the auto row's first run alone recalibrates."""
+    """Run 1 of every row in the table's order, then each later run in another order, so that no row always follows
+    the same one; the auto row's first run alone recalibrates, and each row keeps its runs in the order they ran."""
     import argparse
     from common.networks.layout import ENV_TIME_CHUNK
     calls = []
-    args = argparse.Namespace(runs=3, batch=4, time_bins=2, recalibrate=True)
-    rows = [peers.AUTO, *peers.PEERS]
+    rows = peers.ROWS
+    args = argparse.Namespace(runs=4, batch=4, time_bins=2, recalibrate=True)
     results = peers.run_rows(args, rows, lambda row, batch, time_bins, env: calls.append((row, env)) or
                              {"samples_per_s": len(calls)})
-    assert [row for row, _ in calls] == [*rows, *rows[1:], rows[0], rows[2], *rows[:2]]
+    runs = [[row for row, _ in calls[i:i + len(rows)]] for i in range(0, len(calls), len(rows))]
+    assert runs[0] == rows and all(sorted(run) == sorted(rows) for run in runs)
+    predecessor = lambda run, row: run[run.index(row) - 1] if run.index(row) else None
+    assert all(len({predecessor(run, row) for run in runs}) > 1 for row in rows)
+    assert runs == [peers.round_order(rows, r) for r in range(4)]                      # seeded: the same every time
     assert [env for row, env in calls if env] == [{ENV_TIME_CHUNK: "recalibrate"}]
-    assert list(results) == rows and [r["samples_per_s"] for r in results[peers.AUTO]] == [1, 6, 8]
+    assert calls[0] == (peers.AUTO, {ENV_TIME_CHUNK: "recalibrate"})
+    assert list(results) == rows
+    assert [r["samples_per_s"] for r in results[peers.AUTO]] == [1 + r * len(rows) + runs[r].index(peers.AUTO)
+                                                                 for r in range(4)]
 
 
 def test_the_peers_train_the_same_network():

@@ -339,6 +339,21 @@ def test_time_chunk_is_measured_once_cached_per_machine_and_can_be_forced(tmp_pa
         layout.time_chunk(model, x)
 
 
+def test_an_undecided_choice_takes_the_default_of_its_batch(tmp_path, monkeypatch):
+    """Spreads that overlap: a batch of 128 takes 1 bin per call, a batch of 32 takes 5, each cached as undecided."""
+    monkeypatch.setattr(layout, "CACHE", tmp_path / "time_chunk.json")
+    monkeypatch.setattr(layout, "_memory", {})
+    monkeypatch.delenv(layout.ENV_TIME_CHUNK, raising=False)
+    overlapping = {"1": [0.30, 0.21, 0.25, 0.29, 0.22], "5": [0.22, 0.28, 0.24, 0.30, 0.21],
+                   "all": [0.23, 0.27, 0.29, 0.22, 0.26]}
+    monkeypatch.setattr(layout, "calibrate", lambda model, x: overlapping)
+    model = S.SpikingCNN().train()
+    assert layout.time_chunk(model, torch.zeros(3, 128, 2, 34, 34)) == 1
+    assert layout.time_chunk(model, torch.zeros(3, 32, 2, 34, 34)) == 5
+    saved = json.loads((tmp_path / "time_chunk.json").read_text())
+    assert sorted((v["chunk"], v["decided"]) for v in saved.values()) == [("1", False), ("5", False)]
+
+
 def test_calibration_times_each_candidate_and_leaves_the_model_as_it_was():
     model = S.SpikingCNN().train()
     timings = layout.calibrate(model, torch.rand(6, 2, 2, 34, 34), rounds=2)
@@ -380,6 +395,8 @@ def test_a_choice_the_spread_cannot_carry_falls_back_to_the_default():
     noisy = {"1": [0.30, 0.31, 0.29, 0.30, 0.30], "5": [0.20, 0.26, 0.21, 0.27, 0.22],
              "all": [0.21, 0.25, 0.20, 0.26, 0.24]}                   # 5 and all overlap
     assert layout.choose(noisy) == (str(layout.DEFAULT_CHUNK), False)
+    assert layout.choose(noisy, default=1) == ("1", False)             # the default wins even where it was slowest
+    assert layout.default_chunk(32) == layout.default_chunk(64) == 5 and layout.default_chunk(65) == 1
     clear = {"1": [0.30] * 5, "5": [0.20, 0.21, 0.20, 0.21, 0.20], "all": [0.25, 0.26, 0.25, 0.26, 0.25]}
     assert layout.choose(clear) == ("5", True)
 

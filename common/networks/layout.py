@@ -10,8 +10,8 @@ A measurement can be fooled (the candidate timed first pays the warm-up; a busy 
 candidate's turn), so :func:`calibrate` warms every candidate up first, then times them interleaved over
 several rounds, each round in another order, and :func:`choose` keeps the fastest median only when its
 spread is clear of the runner-up's. When the spreads overlap it refuses to decide and takes
-:data:`DEFAULT_CHUNK`. The choice is cached per machine, shape, torch release and calibration version in
-``~/.cache/snn-study/time_chunk.json`` (an entry of another version is measured again);
+:func:`default_chunk` (5 bins, or 1 above a batch of 64). The choice is cached per machine, shape, torch release
+and calibration version in ``~/.cache/snn-study/time_chunk.json`` (an entry of another version is measured again);
 ``SNN_TIME_CHUNK=1|5|all`` forces one (and skips calibration), ``SNN_TIME_CHUNK=recalibrate`` measures again
 and replaces the cached entry. A cached choice is also measured again, once per process, when training's own
 steps run far slower than the calibration said (:func:`_steps_too_slow`: the cache came from a busy spell, or the
@@ -33,15 +33,18 @@ from common.machine import cpu_description
 ENV_TIME_CHUNK = "SNN_TIME_CHUNK"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "snn-study" / "time_chunk.json"
 CANDIDATES = (1, 5, None)   # None: every time bin in one call
-# When the measurement cannot tell the candidates apart: 5 bins per call was the fastest steady-state layout on a
-# 2-core AMD EPYC with AVX-512 at batch 128 (388 / 377 samples/s against 218 / 226 for 1 bin and 272 / 266 for all
-# bins) and at batch 32 (418 / 381 against 378 / 378 for all bins), benchmarks/peers.py, issue #27. Since the step's
-# fixes the three are within each other's run-to-run spread on that AMD EPYC and on the Intel Xeon alike
-# (benchmarks/LATEST.md, 2026-12-04), so the default costs little either way.
-DEFAULT_CHUNK = 5
-# bump when calibrate/choose change, or what the layouts cost (3: chunks by split, freed memory kept): older cached
-# choices are measured again
-CALIBRATION_VERSION = 3
+# When the measurement cannot tell the candidates apart, the layout of highest geometric mean over the benchmarks
+# since the step's fixes on both machine kinds at hand (2-core AMD EPYC and Intel Xeon, both AVX-512; each layout
+# relative to the three's mean, benchmarks/peers.py, benchmarks/LATEST.md 2026-12-03/04): 1 bin per call at batch
+# 128 (1.026, against 0.993 for 5 bins and 0.981 for all; 11 benchmarks), 5 bins at batch 32 (1.022, against 0.990
+# for 1 and 0.988 for all; 7). Neither lead is significant over benchmarks (paired t-test of the 1- against the
+# 5-bin log ratio, p = 0.18 and 0.21): the layouts are within a few % of each other, and the default only takes
+# the likelier one. Before the fixes 5 bins led by 1.7x (issue #27).
+DEFAULT_CHUNK = 5               # batches up to 64 (the shape key's batch, rounded up to a power of two)
+DEFAULT_CHUNK_LARGE_BATCH = 1   # batches above 64
+# bump when calibrate/choose change, or what the layouts cost (3: chunks by split, freed memory kept; 4: the default
+# depends on the batch): older cached choices are measured again
+CALIBRATION_VERSION = 4
 ROUNDS = 5                  # timed rounds per candidate, interleaved
 # A training step (data, forward, backward, optimizer) costs ~1.1x the calibrated forward + backward of its chunk
 # (2-core EPYC, batch 128: 920 ms a step against 863-998 ms calibrated); a median step this many times the
@@ -118,9 +121,15 @@ def interleaved_seconds(step_for, candidates=CANDIDATES, rounds: int = ROUNDS, c
     return times
 
 
-def choose(times: dict[str, list[float]]) -> tuple[str, bool]:
+def default_chunk(batch: int) -> int:
+    """The chunk taken when the calibration cannot tell the candidates apart: :data:`DEFAULT_CHUNK_LARGE_BATCH` above
+    a batch of 64, else :data:`DEFAULT_CHUNK` (measured at batches 128 and 32, see above)."""
+    return DEFAULT_CHUNK_LARGE_BATCH if batch > 64 else DEFAULT_CHUNK
+
+
+def choose(times: dict[str, list[float]], default: int = DEFAULT_CHUNK) -> tuple[str, bool]:
     """(chunk name, decided): the candidate of least median time when its spread (the middle half of its rounds)
-    lies wholly below the runner-up's; otherwise (``DEFAULT_CHUNK``, False), since the measurement cannot tell."""
+    lies wholly below the runner-up's; otherwise (``default``, False), since the measurement cannot tell."""
     import numpy as np
 
     quartiles = {name: np.percentile(t, [25, 50, 75]) for name, t in times.items()}
@@ -128,7 +137,7 @@ def choose(times: dict[str, list[float]]) -> tuple[str, bool]:
     best, runner_up = ranked[0], ranked[1]
     if quartiles[best][2] < quartiles[runner_up][0]:
         return best, True
-    return str(DEFAULT_CHUNK), False
+    return str(default), False
 
 
 def calibrate(model, x: torch.Tensor, rounds: int = ROUNDS) -> dict[str, list[float]]:
@@ -205,7 +214,7 @@ def time_chunk(model, x: torch.Tensor) -> int | None:
     if _asked() == "recalibrate" or key in _rechecked or key not in saved or not _current(saved[key]):
         with torch.enable_grad():
             times = calibrate(model, x.detach())
-        best, decided = choose(times)
+        best, decided = choose(times, default_chunk(x.shape[1]))
         saved[key] = {"chunk": best, "decided": decided, "version": CALIBRATION_VERSION,
                       "median_seconds": {name: sorted(t)[len(t) // 2] for name, t in times.items()}}
         try:

@@ -40,7 +40,7 @@ CANDIDATES = (1, 5, None)   # None: every time bin in one call
 # for 1 and 0.988 for all; 7). Neither lead is significant over benchmarks (paired t-test of the 1- against the
 # 5-bin log ratio, p = 0.18 and 0.21): the layouts are within a few % of each other, and the default only takes
 # the likelier one. Before the fixes 5 bins led by 1.7x (issue #27).
-DEFAULT_CHUNK = 5               # batches up to 64 (the shape key's batch, rounded up to a power of two)
+DEFAULT_CHUNK = 5               # batches up to 64
 DEFAULT_CHUNK_LARGE_BATCH = 1   # batches above 64
 # bump when calibrate/choose change, or what the layouts cost (3: chunks by split, freed memory kept; 4: the default
 # depends on the batch): older cached choices are measured again

@@ -37,6 +37,7 @@ import argparse
 import importlib
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -329,7 +330,6 @@ def round_order(rows: list[str], run: int) -> list[str]:
     two rows can be compared as a pair. Run 0 keeps the table's order; later runs shuffle it (seeded by the run), so
     no row always follows the same one: a rotation would, and on the AMD EPYC the auto row then trailed the forced
     5-bin row, the same layout, in 6 runs of 6 (0.96x), while the two alternated alone read 0.98-1.06x."""
-    import random
     return list(rows) if run == 0 else random.Random(run).sample(rows, len(rows))
 
 

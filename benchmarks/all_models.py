@@ -32,12 +32,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
+from common.data.datasets import frame_side, is_images  # noqa: E402
 from common.runs.specs import SPECS, resolve  # noqa: E402
 from common.runs.train import train_one_epoch  # noqa: E402
 
 INFERENCE_BATCH = 128                         # throughput column: samples per forward pass
-DENSITY = {"nmnist": 0.039, "dvsgesture": 0.109, "spikes": 0.13}
-SIDE = {"nmnist": 34, "dvsgesture": 32}
+DENSITY = {"nmnist": 0.039, "dvsgesture": 0.109, "dvssign": 0.109, "spikes": 0.13}
 
 
 def study_runs(profile: str) -> dict:
@@ -57,8 +57,8 @@ def make_input(spec, batch: int) -> torch.Tensor:
     config = spec.config
     if config.model == "rsnn":
         return (torch.rand(config.data.n_steps, batch, 784) < DENSITY["spikes"]).float()
-    if config.dataset in SIDE:
-        side = SIDE[config.dataset]
+    if not is_images(config.dataset):
+        side = frame_side(config.dataset, config.data.target_size)
         return (torch.rand(config.data.n_time_bins, batch, 2, side, side) < DENSITY[config.dataset]).to(torch.uint8)
     return torch.randn(batch, 1, 28, 28)
 

@@ -52,22 +52,20 @@ def spec_batch(resolved: specs.ResolvedSpec, batch: int = 2):
     """A small batch of inputs as the spec's loaders give them (common.runs.runner.load_data), and the number of
     classes of its dataset: images, spike trains of the images (the LIF/ALIF network), or event frames on the
     sensor's grid, or pooled to the profile's ``target_size``."""
-    import tonic.datasets
     import torch
 
-    from common.data.images import IMAGE_DATASETS
+    from common.data.datasets import describe
 
     config, data = resolved.config, resolved.config.data
-    if config.dataset in IMAGE_DATASETS:
-        classes = len(IMAGE_DATASETS[config.dataset][3])
+    described = describe(config.dataset)
+    width, height, channels = described.sensor_size
+    if described.kind == "images":
         if config.model == "rsnn":
-            return (torch.rand(data.n_steps, batch, 28 * 28) < 0.3).float(), classes
-        return torch.rand(batch, 1, 28, 28), classes
-    reader = {"nmnist": tonic.datasets.NMNIST, "dvsgesture": tonic.datasets.DVSGesture}[config.dataset]
-    width, height, polarities = reader.sensor_size
+            return (torch.rand(data.n_steps, batch, width * height) < 0.3).float(), described.n_classes
+        return torch.rand(batch, channels, height, width), described.n_classes
     width, height = data.target_size or (width, height)
-    frames = torch.poisson(torch.full((data.n_time_bins, batch, polarities, height, width), 0.5))
-    return frames, len(reader.classes)
+    frames = torch.poisson(torch.full((data.n_time_bins, batch, channels, height, width), 0.5))
+    return frames, described.n_classes
 
 
 @pytest.mark.parametrize("name", sorted(specs.SPECS))

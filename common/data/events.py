@@ -1,4 +1,4 @@
-"""Event-camera datasets (N-MNIST, DVS128 Gesture) as the study's runs take them: one split as frames, cached,
+"""Event-camera datasets (N-MNIST, DVS128 Gesture, DVS_Sign; :mod:`common.data.datasets`) as the study's runs take them: one split as frames, cached,
 and its loaders.
 
 An event recording is a list of (x, y, t, p) events, not an image. The spiking and conventional
@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from common.data.augment import random_translate
+from common.data.datasets import describe
 from common.data.errors import DatasetCorruptError
 from common.data.frame_cache import cache_file, cache_key, file_identity, read_cache, write_cache
 from common.data.framing import frame_transform, output_size
@@ -43,12 +44,12 @@ class EventFrames:
 
 def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | Path,
                  mirror: str | Path | None = None, download: bool = True,
-                 denoise_filter_time: float | None = 10000, spatial_factor: float = 1.0,
+                 denoise_filter_time: float | None | str = "dataset", spatial_factor: float = 1.0,
                  target_size: tuple[int, int] | None = None, limit: int | None = None,
                  cache_dir: str | Path | None = None, progress: bool = True) -> EventFrames:
-    """One split of ``dataset`` ('nmnist' or 'dvsgesture') as uint8 frames [N, T, 2, H, W], cached.
+    """One split of an event dataset as uint8 frames [N, T, 2, H, W], cached.
 
-    ``denoise_filter_time`` is in microseconds (None or 0: no denoising). ``spatial_factor`` or
+    ``denoise_filter_time`` is in microseconds (None or 0: no denoising; "dataset": its description's choice). ``spatial_factor`` or
     ``target_size`` (W, H) pool events onto a coarser grid. ``limit`` keeps a class-balanced subset.
     No augmentation here: that belongs to training batches only.
     """
@@ -59,6 +60,8 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
     if target_size is None and not 0 < spatial_factor <= 1:
         raise ValueError(f"spatial_factor pools events onto a coarser grid: 0 < factor <= 1, "
                          f"got {spatial_factor}")
+    if denoise_filter_time == "dataset":
+        denoise_filter_time = describe(dataset).denoise_filter_time
     ds = open_event_dataset(dataset, train, data_root, mirror, download)
     source = Path(ds.location_on_system, ds.folder_name)
     chosen = balanced_subset(ds.targets, limit)

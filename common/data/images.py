@@ -13,13 +13,7 @@ from common.data.errors import DatasetCorruptError, DatasetNotFoundError
 from common.data.loader import TensorLoader
 from common.data.locations import candidate_roots, not_found_message, offline_hint
 
-# name -> (torchvision class name, folder, (mean, std) of the training images, class names)
-IMAGE_DATASETS = {
-    "mnist": ("MNIST", "MNIST", (0.1307, 0.3081), [str(d) for d in range(10)]),
-    "fashion-mnist": ("FashionMNIST", "FashionMNIST", (0.2860, 0.3530),
-                      ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]),
-}
+from common.data.datasets import describe
 
 
 @dataclass
@@ -38,9 +32,11 @@ def load_image_dataset(name: str, train: bool, data_root: str | Path, mirror: st
     """MNIST or Fashion-MNIST through torchvision's own IDX reader."""
     import torchvision
 
-    if name not in IMAGE_DATASETS:
-        raise ValueError(f"unknown image dataset {name!r}; choose one of {sorted(IMAGE_DATASETS)}")
-    class_name, folder, mean_std, classes = IMAGE_DATASETS[name]
+    described = describe(name)
+    if described.kind != "images":
+        raise ValueError(f"{described.title} is not an image dataset")
+    class_name, folder, mean_std, classes = (described.torchvision_class, described.folder, described.mean_std,
+                                             list(described.classes))
     cls = getattr(torchvision.datasets, class_name)
     prefix = "train" if train else "t10k"
     required = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]

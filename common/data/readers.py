@@ -1,11 +1,11 @@
-"""The recordings of an event dataset's split, read by tonic's readers under the study's own listing, and a
-class-balanced subset of them.
+"""The recordings of an event dataset's split, listed and read as its description (:mod:`common.data.datasets`)
+says, checked one by one and as a set, and a class-balanced subset of them.
 
 What the readers accept (:func:`list_recordings`; tonic's own listing is replaced, it dropped a
 symlinked class folder, read any name ending in ``bin`` and crashed on a stray folder):
 
-- N-MNIST: ``NMNIST/Train|Test/<digit 0-9>/<name>.bin``, the folder naming the label;
-- DVS128 Gesture: ``DVSGesture/ibmGestureTrain|ibmGestureTest/user<NN>_<lighting>/<class 0-10>.npy``;
+- a recording is ``<split>/<class folder>/<file>`` in the dataset's layout (N-MNIST ``<digit 0-9>/<id>.bin``,
+  DVS128 Gesture ``user<NN>_<lighting>/<class 0-10>.npy``, DVS_Sign ``<class 0-14>/<n>.csv`` or ``.csv.gz``);
 - a class or user folder that is a symbolic link to a folder is followed;
 - names starting with ``.`` (``.DS_Store``, editors' files) are ignored;
 - anything else in a split is refused with a message naming it: an upper-case extension (``.BIN``,
@@ -13,67 +13,49 @@ symlinked class folder, read any name ending in ``bin`` and crashed on a stray f
   folder of any other name (empty or not), a folder inside a class folder. Nothing is dropped or
   relabelled in silence.
 
-Each recording is checked as it is on disk when the reader opens it (:mod:`common.data.validation`).
+Each recording is checked as it is on disk when it is read (:mod:`common.data.validation`), and a split is checked
+as a set (:func:`check_as_a_set`): two files of the same content in a split, or in both splits, stop the run.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
 
-import numpy as np
-import tonic.datasets
-
+from common.data.datasets import Dataset, describe
 from common.data.errors import DatasetCorruptError, DatasetNotFoundError
-from common.data.fetching import EVENT_LAYOUT, find_event_split
-from common.data.validation import NMNIST_EVENT_BYTES, raw_dvs_problems, raw_nmnist_problems, refuse_if
+from common.data.fetching import find_event_split
 
 
-class NMNIST(tonic.datasets.NMNIST):
-    """tonic's N-MNIST reader, accepting a folder that holds a subset of the recordings.
+class EventRecordings:
+    """One split of an event dataset, as tonic's datasets present one: ``data`` (file paths), ``targets``,
+    ``classes``, ``sensor_size``; ``ds[i]`` is ``(events, label)``, the events a structured array x, y, t (us), p,
+    read by the dataset's own reader after its raw fields were checked."""
 
-    tonic asks for the zip archives and >= 10,000 .bin files before it reads anything; here one
-    .bin in ``<save_to>/NMNIST/Train|Test`` is enough. The class keeps the name ``NMNIST`` because
-    tonic reads from ``<save_to>/<class name>``.
-    """
+    def __init__(self, described: Dataset, root: Path, train: bool, recordings: list[tuple[Path, int, str]],
+                 transform=None):
+        self.described, self.transform = described, transform
+        self.location_on_system, self.folder_name = str(root), described.folder
+        self.train = train
+        self.classes, self.sensor_size = list(described.classes), described.sensor_size
+        self.data = [str(path) for path, _, _ in recordings]
+        self.targets = [label for _, label, _ in recordings]
+        self.groups = [described.group(folder) if described.group else {} for _, _, folder in recordings]
 
-    def _check_exists(self) -> bool:
-        return self._folder_contains_at_least_n_files_of_type(1, ".bin")
-
-    def __getitem__(self, index):
-        refuse_if(raw_nmnist_problems(np.fromfile(self.data[index], dtype=np.uint8)), "nmnist", self.data[index])
-        return super().__getitem__(index)
-
-    def download(self) -> None:   # never download from inside the reader: see common.data.fetching
-        raise DatasetNotFoundError(f"no .bin files in {Path(self.location_on_system, self.folder_name)}")
-
-
-class DVSGesture(tonic.datasets.DVSGesture):
-    """tonic's DVS128 Gesture reader without its ">= 100 .npy files and the archive" check, and with
-    a check of the raw array before tonic casts its polarity to bool and its millisecond times to
-    integer microseconds (a polarity of 2 would become True, a NaN an arbitrary integer)."""
-
-    def _check_exists(self) -> bool:
-        return self._folder_contains_at_least_n_files_of_type(1, ".npy")
+    def __len__(self) -> int:
+        return len(self.data)
 
     def __getitem__(self, index):
-        refuse_if(raw_dvs_problems(np.load(self.data[index], allow_pickle=False)), "dvsgesture", self.data[index])
-        return super().__getitem__(index)
-
-    def download(self) -> None:   # see common.data.fetching
-        raise DatasetNotFoundError(f"no .npy files in {Path(self.location_on_system, self.folder_name)}")
-
-
-READERS = {"nmnist": NMNIST, "dvsgesture": DVSGesture}
+        events = self.described.read(self.data[index])
+        return (self.transform(events) if self.transform else events), self.targets[index]
 
 
 def list_recordings(dataset: str, split_folder: Path) -> list[tuple[Path, int, str]]:
     """(path, label, class folder) of every recording in ``split_folder``, sorted by path, under the rules
     of the module docstring; anything else in the split raises :class:`DatasetCorruptError` naming it."""
-    suffix = EVENT_LAYOUT[dataset][2]
-    expected = ("<digit 0-9>/<id>.bin" if dataset == "nmnist" else "user<NN>_<lighting>/<class 0-10>.npy")
-    class_folder = re.compile(r"[0-9]" if dataset == "nmnist" else r"user\d+_.+")
-    file_name = re.compile(r".+\.bin" if dataset == "nmnist" else r"(10|[0-9])\.npy")
+    described = describe(dataset)
+    class_folder, file_name = re.compile(described.class_folder), re.compile(described.recording)
     found, refused = [], []
     for entry in sorted(split_folder.iterdir()):
         if entry.name.startswith("."):
@@ -91,41 +73,82 @@ def list_recordings(dataset: str, split_folder: Path) -> list[tuple[Path, int, s
             if path.is_dir():
                 refused.append(f"{entry.name}/{path.name}/ (a folder inside a class folder)")
             elif file_name.fullmatch(path.name):
-                label = int(entry.name if dataset == "nmnist" else path.stem)
-                found.append((path, label, entry.name))
-            elif path.suffix.lower() == suffix:
-                refused.append(f"{entry.name}/{path.name} (extension {path.suffix}: rename it to {suffix})")
+                found.append((path, described.label(entry.name, path.name), entry.name))
+            elif any(path.name.lower().endswith(s) for s in described.suffixes):
+                refused.append(f"{entry.name}/{path.name} (the name is not {described.layout}: rename it)")
             else:
-                refused.append(f"{entry.name}/{path.name} (not a {suffix} recording)")
+                refused.append(f"{entry.name}/{path.name} (not a recording: {described.layout})")
     if refused:
         shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
         raise DatasetCorruptError(
             f"Dataset {dataset!r}: {len(refused)} entr{'y' if len(refused) == 1 else 'ies'} in {split_folder} "
-            f"{'is' if len(refused) == 1 else 'are'} not in the layout {split_folder}/{expected} that the reader "
-            f"takes labels from: {shown}. Move each recording into its class folder as in the original archive and "
-            f"anything else out of the split, or re-copy the mirror.")
+            f"{'is' if len(refused) == 1 else 'are'} not in the layout {split_folder}/{described.layout} that the "
+            f"reader takes labels from: {shown}. Move each recording into its class folder as in the original "
+            f"archive and anything else out of the split, or re-copy the mirror.")
     return found
 
 
+def content_hashes(paths: list[str]) -> list[str]:
+    """sha256 of every file's bytes (a recording copied under another name has the same hash)."""
+    hashes = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        hashes.append(digest.hexdigest())
+    return hashes
+
+
+def duplicates(paths: list[str], hashes: list[str]) -> list[tuple[str, str]]:
+    """Pairs (first file, later file) of equal content."""
+    first: dict[str, str] = {}
+    pairs = []
+    for path, digest in zip(paths, hashes):
+        if digest in first:
+            pairs.append((first[digest], path))
+        else:
+            first.setdefault(digest, path)
+    return pairs
+
+
+def check_as_a_set(dataset: str, train_paths: list[str] | None, test_paths: list[str]) -> list[str]:
+    """Stop on a recording present twice in a split or in both splits (by content, whatever the name);
+    return the notes on counts that differ from every size the splits are known to have."""
+    described = describe(dataset)
+    hashes = {split: content_hashes(paths) for split, paths in (("train", train_paths), ("test", test_paths))
+              if paths is not None}
+    paths = {"train": train_paths, "test": test_paths}
+    problems = [f"{b} repeats {a} (same content) in the {split} split"
+                for split in hashes for a, b in duplicates(paths[split], hashes[split])]
+    if "train" in hashes:
+        in_test = dict(zip(hashes["test"], paths["test"]))
+        problems += [f"{path} (train) is the same recording as {in_test[h]} (test)"
+                     for path, h in zip(paths["train"], hashes["train"]) if h in in_test]
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise DatasetCorruptError(
+            f"Dataset {dataset!r}: {len(problems)} recording{'s' if len(problems) > 1 else ''} counted twice: {shown}. "
+            f"A repeat inflates a class and a test recording in the training split leaks the test into training: "
+            f"remove the copy, or re-copy the mirror.")
+    return [note for train, found in ((True, train_paths), (False, test_paths)) if found is not None
+            for note in [described.count_note(train, len(found))] if note]
+
+
 def open_event_dataset(dataset: str, train: bool, data_root: str | Path, mirror: str | Path | None = None,
-                       download: bool = True, transform=None):
-    """tonic's reader for the split (recordings in sorted path order), after checking every file."""
+                       download: bool = True, transform=None) -> EventRecordings:
+    """The split's recordings (in sorted path order), every file listed and its size checked before any is read."""
+    described = describe(dataset)
     root, split = find_event_split(dataset, train, data_root, mirror, download)
-    recordings = list_recordings(dataset, split)   # before tonic walks the folder
-    cls = READERS[dataset]
-    ds = cls(str(root), train=train, transform=transform)
-    # our listing, not tonic's os.walk (which skips symbolic links and takes any name ending in "bin")
-    ds.data = [str(path) for path, _, _ in recordings]
-    ds.targets = [label for _, label, _ in recordings]
-    if dataset == "dvsgesture":
-        ds.users = [int(folder.split("_", 1)[0][4:]) for _, _, folder in recordings]
-        ds.lighting = [folder.split("_", 1)[1] for _, _, folder in recordings]
+    recordings = list_recordings(dataset, split)
+    ds = EventRecordings(described, root, train, recordings, transform)
     for path in ds.data:
         size = os.path.getsize(path)
-        if size == 0 or (dataset == "nmnist" and size % NMNIST_EVENT_BYTES):
+        whole = described.record_bytes
+        if size == 0 or (whole and size % whole):
             raise DatasetCorruptError(
                 f"Dataset {dataset!r}: {path} is {size} bytes, " +
-                ("empty" if size == 0 else f"not a whole number of {NMNIST_EVENT_BYTES}-byte events") +
+                ("empty" if size == 0 else f"not a whole number of {whole}-byte events") +
                 "; the file is truncated. Delete it and download again, or re-copy the mirror.")
     return ds
 

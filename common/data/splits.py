@@ -10,6 +10,7 @@ import torch
 
 from common.data.errors import DatasetNotFoundError
 from common.data.events import EventData, EventFrames, event_frames, event_loaders
+from common.data.readers import check_as_a_set, open_event_dataset
 
 
 def stratified_folds(labels, k: int, seed: int) -> list[np.ndarray]:
@@ -60,6 +61,24 @@ def fold_split(dataset: str, data, data_root, mirror) -> tuple[EventFrames, Even
     return subset(everything, train), subset(everything, test)
 
 
+def check_splits(dataset: str, data_root, mirror) -> list[str]:
+    """Both splits checked as a set before any is framed (:func:`common.data.readers.check_as_a_set`: a recording
+    twice in a split, or in both, stops the run); a split whose size differs from every known one is said."""
+    def listed(train: bool):   # no download here: a split not yet at hand is fetched (and checked) by its loader
+        try:
+            return open_event_dataset(dataset, train, data_root, mirror, download=False).data
+        except DatasetNotFoundError:
+            return None
+
+    test, train = listed(False), listed(True)
+    if test is None:
+        return []
+    notes = check_as_a_set(dataset, train, test)
+    for note in notes:
+        print(note)
+    return notes
+
+
 def load_event_data(config) -> EventData:
     """Frames (cached) and loaders of a run (common.config.RunConfig): its dataset as ``config.data`` frames, limits
     and folds it (time bins, limits, ``target_size``, a fold of the fold study), training recordings shifted by up
@@ -68,6 +87,7 @@ def load_event_data(config) -> EventData:
     The test split is required. A missing training split is not an error here: the notebooks then
     evaluate a saved model instead of training one (:func:`common.runs.runner.run`)."""
     data = config.data
+    check_splits(config.dataset, config.data_root, config.mirror)
     if data.fold is not None:
         train, test = fold_split(config.dataset, data, config.data_root, config.mirror)
     else:

@@ -5,24 +5,21 @@ On disk, before tonic converts it (tonic casts DVS polarity to bool and DVS time
 polarity of 2 or a time in the wrong unit would pass): N-MNIST x, y inside 34 x 34, times (23-bit unsigned
 microseconds plus overflow records, so finite and non-negative by the format) in order over a plausible span;
 DVS Gesture x, y whole numbers inside 128 x 128, polarity 0/1, times finite, non-negative, in order, in
-milliseconds over a plausible span. Decoded (:func:`check_recording`): on the sensor, polarity 0/1, times
+milliseconds over a plausible span; DVS_Sign the same in seconds, "in order" within :data:`SIGN_TIME_TOLERANCE_S`.
+The spans are each dataset's (:mod:`common.data.datasets`). Decoded (:func:`check_recording`): on the sensor, polarity 0/1, times
 finite, in order and spanning a whole recording.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from common.data.datasets import NMNIST_EVENT_BYTES
 from common.data.errors import DatasetCorruptError
 
-NMNIST_EVENT_BYTES = 5   # one N-MNIST event is 40 bits
 NMNIST_SENSOR, DVS_SENSOR = 34, 128
-# The shortest whole recording: an N-MNIST recording is three ~100 ms saccades (1,100 real ones span 291-314 ms),
-# so a file cut on an event boundary is caught by its span even though its size is a whole number of events.
-MIN_SPAN_US = {"nmnist": 250_000, "dvsgesture": 0}
-# Plausible spans beyond those lower bounds: a DVS Gesture clip is a gesture of about 1.5-6 s, its times in
-# milliseconds, so microseconds (x1000) or seconds (/1000) fall outside (100 ms, 60 s).
-NMNIST_MAX_SPAN_US = 1_000_000
-DVS_SPAN_MS = (100, 60_000)
+# DVS_Sign writes equal time stamps with different float rounding: consecutive times step back by up to 1e-16 s
+# in 710 of its 750 files. A step back within this tolerance is rounding; a larger one is a real reordering.
+SIGN_TIME_TOLERANCE_S = 1e-9
 FIX = "Delete the file and download it again, or re-copy the mirror."
 
 
@@ -31,9 +28,18 @@ def refuse_if(problems: list[str], dataset: str, path) -> None:
         raise DatasetCorruptError(f"Dataset {dataset!r}: {path} is not a valid recording: {'; '.join(problems)}. {FIX}")
 
 
-def _span_problem(times: np.ndarray, field: str, unit: str, low: float, high: float) -> list[str]:
-    if (np.diff(times) < 0).any():
-        return [f"field {field}: times out of order ({int((np.diff(times) < 0).sum())} steps back)"]
+def _span(name: str, per_us: float) -> tuple[float, float]:
+    """The dataset's whole-recording span (common.data.datasets), in the unit of its raw times."""
+    from common.data.datasets import describe
+    low, high = describe(name).span_us
+    return low * per_us, high * per_us
+
+
+def _span_problem(times: np.ndarray, field: str, unit: str, low: float, high: float, tolerance: float = 0) -> list[str]:
+    steps_back = np.diff(times) < -tolerance
+    if steps_back.any():
+        return [f"field {field}: times out of order ({int(steps_back.sum())} steps back"
+                + (f" by more than {tolerance:g} {unit}" if tolerance else "") + ")"]
     span = float(times[-1] - times[0])
     if span < low:
         return [f"field {field}: events over only {span:g} {unit}, where a whole recording spans at least "
@@ -50,18 +56,34 @@ def raw_nmnist_problems(raw: np.ndarray) -> list[str]:
     if len(raw) == 0 or len(raw) % NMNIST_EVENT_BYTES:
         return [f"{len(raw)} bytes, not a whole number of {NMNIST_EVENT_BYTES}-byte events" if len(raw)
                 else "it holds no events"]
-    raw = raw.astype(np.int64)
-    x, y = raw[0::5], raw[1::5]
-    t = ((raw[2::5] & 127) << 16) | (raw[3::5] << 8) | raw[4::5]
-    t = t + 2 ** 13 * np.cumsum(y == 240)
-    events = y != 240
-    x, y, t = x[events], y[events], t[events]
+    from common.data.datasets import decode_nmnist
+    x, y, _, t = decode_nmnist(raw)
     if len(t) == 0:
         return ["it holds no events (only time-overflow records)"]
     problems = [f"field {name}: values up to {int(v.max())} in {int((v >= NMNIST_SENSOR).sum())} events, outside the "
                 f"{NMNIST_SENSOR} x {NMNIST_SENSOR} sensor (0..{NMNIST_SENSOR - 1})"
                 for name, v in (("x", x), ("y", y)) if v.max() >= NMNIST_SENSOR]
-    return problems + _span_problem(t, "t", "us", MIN_SPAN_US["nmnist"], NMNIST_MAX_SPAN_US)
+    return problems + _span_problem(t, "t", "us", *_span("nmnist", 1))
+
+
+def _xypt_problems(x, y, p, t, unit: str, per_us: float, tolerance: float, dataset: str) -> list[str]:
+    """The checks every 128 x 128 event file shares: finite numbers, whole pixels on the sensor, polarity 0/1,
+    non-negative times in order (within ``tolerance``) over the dataset's span."""
+    columns = {"x": x, "y": y, "p": p, "t": t}
+    bad = [name for name, c in columns.items() if not np.isfinite(c).all()]
+    if bad:
+        return [f"{int(sum((~np.isfinite(columns[n])).sum() for n in bad))} values that are NaN or infinite "
+                f"(fields {', '.join(bad)})"]
+    problems = []
+    for name, column in (("x", x), ("y", y)):
+        if (column != np.round(column)).any() or column.min() < 0 or column.max() >= DVS_SENSOR:
+            problems.append(f"field {name}: values {column.min():g}..{column.max():g}, not whole pixels or outside "
+                            f"the {DVS_SENSOR} x {DVS_SENSOR} sensor (0..{DVS_SENSOR - 1})")
+    if not np.isin(p, (0, 1)).all():
+        problems.append(f"field p: polarities other than 0/1 ({sorted(set(np.unique(p).tolist()) - {0, 1})[:5]})")
+    if t.min() < 0:
+        problems.append(f"field t: {int((t < 0).sum())} negative times (down to {t.min():g} {unit})")
+    return problems + _span_problem(t, "t", unit, *_span(dataset, per_us), tolerance=tolerance)
 
 
 def raw_dvs_problems(raw: np.ndarray) -> list[str]:
@@ -71,21 +93,16 @@ def raw_dvs_problems(raw: np.ndarray) -> list[str]:
         return [f"an array of shape {raw.shape} and dtype {raw.dtype}, not (N, 4) numbers: columns x, y, p, t"]
     if len(raw) == 0:
         return ["it holds no events"]
-    if not np.isfinite(raw).all():
-        return [f"{int((~np.isfinite(raw)).sum())} values that are NaN or infinite "
-                f"(fields {', '.join(n for n, c in zip('xypt', raw.T) if not np.isfinite(c).all())})"]
-    problems = []
-    for name, column in zip("xy", raw.T):
-        if (column != np.round(column)).any() or column.min() < 0 or column.max() >= DVS_SENSOR:
-            problems.append(f"field {name}: values {column.min():g}..{column.max():g}, not whole pixels or outside "
-                            f"the {DVS_SENSOR} x {DVS_SENSOR} sensor (0..{DVS_SENSOR - 1})")
-    polarity = raw[:, 2]
-    if not np.isin(polarity, (0, 1)).all():
-        problems.append(f"field p: polarities other than 0/1 ({sorted(set(np.unique(polarity).tolist()) - {0, 1})[:5]})")
-    t = raw[:, 3]
-    if t.min() < 0:
-        problems.append(f"field t: {int((t < 0).sum())} negative times (down to {t.min():g} ms)")
-    return problems + _span_problem(t, "t", "ms", *DVS_SPAN_MS)
+    return _xypt_problems(raw[:, 0], raw[:, 1], raw[:, 2], raw[:, 3], "ms", 1e-3, 0, "dvsgesture")
+
+
+def raw_sign_problems(raw: np.ndarray) -> list[str]:
+    """What is wrong with a DVS_Sign clip as its authors' CSV holds it: (N, 4) numbers t (s), x, y, polarity."""
+    if raw.ndim != 2 or raw.shape[1] != 4:
+        return [f"a table of shape {raw.shape}, not 4 columns: t (s), x, y, polarity"]
+    if len(raw) == 0:
+        return ["it holds no events"]
+    return _xypt_problems(raw[:, 1], raw[:, 2], raw[:, 3], raw[:, 0], "s", 1e-6, SIGN_TIME_TOLERANCE_S, "dvssign")
 
 
 def check_recording(events: np.ndarray, dataset: str, sensor_size, path) -> None:
@@ -107,9 +124,9 @@ def check_recording(events: np.ndarray, dataset: str, sensor_size, path) -> None
             problems.append("times that are not finite")
         elif (np.diff(times) < 0).any():
             problems.append(f"times out of order ({int((np.diff(times) < 0).sum())} steps back)")
-        elif times[-1] - times[0] < MIN_SPAN_US[dataset]:
+        elif times[-1] - times[0] < _span(dataset, 1)[0]:
             problems.append(f"events over {(times[-1] - times[0]) / 1000:.1f} ms only, where a whole "
-                            f"{dataset} recording spans at least {MIN_SPAN_US[dataset] / 1000:.0f} ms: "
+                            f"{dataset} recording spans at least {_span(dataset, 1)[0] / 1000:.0f} ms: "
                             f"the file is truncated")
     if problems:
         raise DatasetCorruptError(f"Dataset {dataset!r}: {path} is not a valid recording: "

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.data.datasets import is_images
 from common.explanations.gradcam import scale_each, to_input
 from common.networks.registry import AnswersEveryPrefix, PopulationCoded
 from common.runs.specs import CAM_METHODS, SPECS, profile_settings
@@ -409,12 +410,14 @@ def load_sample(dataset: str, per_class: int, data_root, mirror, n_time_bins: in
     """The test sample of ``dataset``: ``inputs`` as the metrics take them (images ``[N, 1, 28, 28]`` standardised,
     as the library expects them and the study's loaders feed them: ROAD's imputation noise may leave [0, 1]; clips
     ``[N, T * 2, H, W]`` of event counts), ``labels`` and ``indices`` into the test split."""
-    if dataset == "mnist":
-        from common.data.images import IMAGE_DATASETS, load_image_dataset
+    from common.data.datasets import describe
 
-        test = load_image_dataset("mnist", False, data_root, mirror)
+    if describe(dataset).kind == "images":
+        from common.data.images import load_image_dataset
+
+        test = load_image_dataset(dataset, False, data_root, mirror)
         chosen = stratified_sample(test.labels.tolist(), per_class)
-        mean, std = IMAGE_DATASETS["mnist"][2]
+        mean, std = describe(dataset).mean_std
         return {"inputs": (test.images[chosen].float() / 255 - mean) / std, "labels": test.labels[chosen],
                 "indices": chosen}
     from common.data.events import event_frames
@@ -548,8 +551,9 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
             absent[run] = f"no checkpoint {path.name}: run its notebook in the {profile} profile first"
             continue
         dataset = MODELS[run]
-        model, meta = load_model(path, raw_inputs=dataset != "mnist")     # images come standardised (load_sample)
-        n_time_bins = None if dataset == "mnist" else time_bins(meta["config"])
+        images = is_images(dataset)
+        model, meta = load_model(path, raw_inputs=not images)     # images come standardised (load_sample)
+        n_time_bins = None if images else time_bins(meta["config"])
         key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "")
         if key not in loaded:
             loaded[key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins)

@@ -173,11 +173,11 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", *, expect: 
 
 def input_normalisation(config: dict | None) -> tuple[float, float] | None:
     """(mean, std) the study's loaders standardise a run's images with, or None (event frames, spike trains)."""
-    from common.data.images import IMAGE_DATASETS
+    from common.data.datasets import describe, is_images
 
-    if not config or config.get("dataset") not in IMAGE_DATASETS or config.get("model") == "rsnn":
+    if not config or not is_images(config.get("dataset")) or config.get("model") == "rsnn":
         return None
-    return tuple(IMAGE_DATASETS[config["dataset"]][2])
+    return tuple(describe(config["dataset"]).mean_std)
 
 
 def time_bins(config: dict | None) -> int | None:

@@ -13,7 +13,8 @@ import json
 import torch
 
 from common.data.errors import DatasetNotFoundError
-from common.data.images import IMAGE_DATASETS, image_data
+from common.data.datasets import is_images
+from common.data.images import image_data
 from common.files import hold_root
 from common.networks.registry import Recorded, build_model, count_parameters
 from common.runs.checkpoint import load_run_model
@@ -29,7 +30,7 @@ def load_data(config: RunConfig):
     Grad-CAM): event frames (cached; a fold of the fold study where ``config.data.fold`` says), images (augmented for
     training where ``config.augmentation`` says) or, for the LIF/ALIF networks, images encoded as spike trains."""
     data = config.data
-    if config.dataset not in IMAGE_DATASETS:
+    if not is_images(config.dataset):
         from common.data.splits import load_event_data
         return load_event_data(config)
     limits = {"train_limit": data.train_limit, "test_limit": data.test_limit}

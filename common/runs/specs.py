@@ -66,6 +66,18 @@ PROFILE_SETTINGS = {
         "full": {"epochs": 40, "n_time_bins": 25, "train_limit": None, "test_limit": None,
                  "target_size": [32, 32], "seeds": 3},
     },
+    # The gesture study on DVS_Sign (notebooks 05-06; common/study/gestures.py): 600 / 150 clips of the authors' split,
+    # pooled to 32 x 32, T bins; every model (spiking CNN, its wider variant, a conventional CNN of equal size, the
+    # spiking LSTM at the spiking CNN's size and at the source's) with the same epochs, optimizer, schedule, batch, lr
+    # and T, over "seeds" paired training seeds. smoke: 2 clips a class, seconds.
+    "dvssign": {
+        "smoke": {"epochs": 1, "n_time_bins": 8, "train_limit": 30, "test_limit": 15, "target_size": [32, 32],
+                  "batch_size": 16, "lr": 2e-3, "seeds": 2, "workers": 1},
+        "quick": {"epochs": 20, "n_time_bins": 25, "train_limit": None, "test_limit": None, "target_size": [32, 32],
+                  "batch_size": 32, "lr": 2e-3, "seeds": 5, "workers": 2},
+        "full": {"epochs": 40, "n_time_bins": 25, "train_limit": None, "test_limit": None, "target_size": [32, 32],
+                 "batch_size": 32, "lr": 2e-3, "seeds": 10, "workers": 2},
+    },
     # LIF vs ALIF (notebook 07; common/study/lif_alif.py, common/runs/grid.py). "main" (the headline comparison, also
     # shown in notebook 08 and the README) and "grid" (the other factors): lists of factor grids (the
     # union of their products), run on every dataset in "datasets" for seeds seed .. seed + n_seeds - 1;
@@ -171,6 +183,8 @@ SPIKE_COUNT = {"kind": "spike_count_mse", "correct_rate": 0.8, "incorrect_rate":
 NMNIST = dict(dataset="nmnist", model="scnn", settings="scnn_nmnist")
 DVS = dict(dataset="dvsgesture", settings="dvsgesture", batch_size=32, lr=2e-3)
 DVS_OBJECTIVE = {**SPIKE_COUNT, "n_classes": 11}
+SIGN = dict(dataset="dvssign", settings="dvssign")
+SIGN_OBJECTIVE = {**SPIKE_COUNT, "n_classes": 15}
 
 SPECS: dict[str, Spec] = {spec.name: spec for spec in [
     Spec("cnn_mnist", "01", "mnist", "cnn", {"dropout": 0.25}, {"kind": "cross_entropy"}, "cnn_mnist",
@@ -220,6 +234,23 @@ SPECS: dict[str, Spec] = {spec.name: spec for spec in [
     Spec("cmp_slstm_dvsgesture", "06", model="slstm", **DVS,
          model_kwargs={"n_classes": 11, "input_size": 32, "lstm_threshold": 0.1, "beta": 0.8},
          objective=DVS_OBJECTIVE, seeds_in_name=True),
+    # The gesture study on DVS_Sign (notebooks 05-06): 15 classes, 32 x 32 frames; every model at the spiking CNN's
+    # size (~22k parameters) except the wide spiking CNN and the source-size spiking LSTM, which say what size buys.
+    Spec("scnn_dvssign", "05", model="scnn", **SIGN, model_kwargs={"n_classes": 15, "input_size": 32, "beta": 0.5},
+         objective=SIGN_OBJECTIVE, seeds_in_name=True),
+    Spec("scnn_dvssign_wide", "05", model="scnn_wide", **SIGN,
+         model_kwargs={"n_classes": 15, "input_size": 32, "beta": 0.5, "channels": [32, 64]}, objective=SIGN_OBJECTIVE,
+         seeds_in_name=True),
+    Spec("cnn_dvssign", "05", model="cnn_events", **SIGN,
+         model_kwargs={"input_form": "time_bins_as_channels", "n_time_bins": 25, "input_size": 32, "n_classes": 15,
+                       "channels": [5, 32]},
+         objective={"kind": "cross_entropy_over_prefixes"}, seeds_in_name=True),
+    Spec("slstm_dvssign_small", "06", model="slstm", **SIGN,
+         model_kwargs={"n_classes": 15, "input_size": 32, "channels": [4, 8], "lstm_threshold": 0.1, "beta": 0.8},
+         objective=SIGN_OBJECTIVE, seeds_in_name=True),
+    Spec("slstm_dvssign", "06", model="slstm", **SIGN,
+         model_kwargs={"n_classes": 15, "input_size": 32, "channels": [8, 16], "lstm_threshold": 0.1, "beta": 0.8},
+         objective=SIGN_OBJECTIVE, seeds_in_name=True),
     # the LIF/ALIF grid's cells (notebook 07): each cell sets model, neuron, recurrence, hidden size,
     # epochs, learned decays and input encoding (common/study/lif_alif.py); batch size and lr are the profile's
     Spec("lif_alif", "07", "mnist", "rsnn", {"neuron": "lif", "hidden": 128, "recurrent": False,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from common.data.datasets import describe
 from common.config import identity_of
 from common.networks.registry import AnswersEveryPrefix, PopulationCoded
 from common.runs.checkpoint import load_model
@@ -135,7 +136,7 @@ def measure_inference(record: dict, inputs: torch.Tensor, labels: torch.Tensor, 
     warm-up pass), and run NeuroBench's metrics on all of ``inputs`` (time-first ``[T, N, ...]`` for spiking
     models; raw ``[0, 1]`` images for the conventional image networks, whose input normalisation is folded into
     their first layer, so that the background's zeros count as the zeros they are); then both cost models."""
-    from common.data.images import IMAGE_DATASETS
+    from common.data.datasets import describe, is_images
     from common.networks.folding import fold_input_normalisation
     from common.study import neurobench
     from common.study.energy import memory_aware_nj
@@ -143,8 +144,8 @@ def measure_inference(record: dict, inputs: torch.Tensor, labels: torch.Tensor, 
     expect = {**record["config"], "run_name": record.get("trained_as", record["config"]["run_name"])}
     model, _ = load_model(Path(output_root) / record["checkpoint"], raw_inputs=False, expect=expect)
     config = record["config"]
-    if config["dataset"] in IMAGE_DATASETS and config["model"] in FIRST_LAYER:
-        mean, std = IMAGE_DATASETS[config["dataset"]][2]
+    if is_images(config["dataset"]) and config["model"] in FIRST_LAYER:
+        mean, std = describe(config["dataset"]).mean_std
         model = fold_input_normalisation(model, FIRST_LAYER[config["model"]], mean, std)
     if isinstance(model, AnswersEveryPrefix):
         model.answer_every_prefix = False     # one inference: the whole clip once, not one pass per prefix
@@ -163,7 +164,7 @@ def measure_inference(record: dict, inputs: torch.Tensor, labels: torch.Tensor, 
     neurons = neurons_per_sample(model, batch, time_first)
     nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels,
                             predictor(model, record.get("training")), time_first)
-    row = {"run": run_name(record), "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
+    row = {"run": run_name(record), "dataset": record["config"]["dataset"], "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
            "spikes/sample": spikes, "neurons": neurons, **nb}
     row["energy_memory_nJ"] = memory_aware_nj(**_counts(row))
     return row
@@ -189,14 +190,14 @@ def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tu
     from dataclasses import replace
 
     from common.config import RunConfig
-    from common.data.images import IMAGE_DATASETS
+    from common.data.datasets import is_images
     from common.runs.runner import load_data
 
     config = RunConfig.from_dict({**record["config"], "data_root": data_root, "mirror": mirror, "device": "cpu"})
     if limit:
         config = replace(config, data=replace(config.data, test_limit=limit))
     loader = load_data(config).test_loader
-    if config.dataset in IMAGE_DATASETS and config.model != "rsnn":
+    if is_images(config.dataset) and config.model != "rsnn":
         return loader.inputs.float() / 255, loader.labels
     return torch.cat([inputs for inputs, _ in loader], dim=1), loader.labels
 
@@ -264,8 +265,8 @@ def plot_accuracy(table: pd.DataFrame):
     heights = [max(1, (table["dataset"] == d).sum()) for d in datasets]
     fig, axes = plt.subplots(len(datasets), 1, figsize=(9, 1.2 + 0.42 * sum(heights) + 0.6 * len(datasets)),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, dataset in zip(axes[:, 0], datasets):
-        part = table[table["dataset"] == dataset].sort_values("accuracy_mean").reset_index(drop=True)
+    for ax, dataset_name in zip(axes[:, 0], datasets):
+        part = table[table["dataset"] == dataset_name].sort_values("accuracy_mean").reset_index(drop=True)
         for y, row in part.iterrows():
             err, low, high = _error(row)
             style = _style(row)
@@ -276,7 +277,7 @@ def plot_accuracy(table: pd.DataFrame):
         ax.set_yticks(range(len(part)), [f"{name} ({n}x)" for name, n in zip(names, part["seeds"])], fontsize=9)
         ax.set_xscale("log")
         _plain_log_ticks(ax.xaxis)
-        ax.set_title(dataset, fontsize=11, loc="left")
+        ax.set_title(describe(dataset_name).title, fontsize=11, loc="left")
         ax.grid(alpha=0.3, which="both", axis="x")
     axes[-1, 0].set_xlabel("test error rate (%, log scale); lower is better", fontsize=10)
     from matplotlib.lines import Line2D
@@ -307,7 +308,6 @@ LABELS = {"cnn_mnist": "CNN", "mlp_mnist": "MLP", "mlp_fashion-mnist": "MLP", "r
           "scnn_nmnist_learned_beta": "spiking CNN, learned beta", "scnn_nmnist_population": "spiking CNN, population code",
           "scnn_nmnist_population_small": "spiking CNN, population code, equal size",
           "cnn_nmnist_summed": "CNN, summed events", "cnn_nmnist_time_bins": "CNN, time bins as channels"}
-DATASET_OF = lambda run: next(d for d in ("fashion-mnist", "nmnist", "mnist", "dvsgesture") if d in run)
 
 
 def label(run: str) -> str:
@@ -321,12 +321,11 @@ def plot_tradeoff(efficiency: pd.DataFrame):
     points' data are the efficiency table's, which tests/test_compare.py checks."""
     import matplotlib.pyplot as plt
 
-    frame = efficiency.assign(dataset=[DATASET_OF(r) for r in efficiency.index],
-                              error=100 * (1 - efficiency["ClassificationAccuracy"]))
+    frame = efficiency.assign(error=100 * (1 - efficiency["ClassificationAccuracy"]))
     datasets = list(dict.fromkeys(frame["dataset"]))
     fig, axes = plt.subplots(len(datasets), len(COST_MODELS), figsize=(9, 3.2 * len(datasets)), squeeze=False)
-    for row, dataset in enumerate(datasets):
-        part = frame[frame["dataset"] == dataset]
+    for row, dataset_name in enumerate(datasets):
+        part = frame[frame["dataset"] == dataset_name]
         for col, (name, column) in enumerate(COST_MODELS.items()):
             ax = axes[row, col]
             points = list(zip(part[column], part["error"]))
@@ -338,7 +337,7 @@ def plot_tradeoff(efficiency: pd.DataFrame):
             front = pareto_front(points)
             if len(front) > 1:
                 ax.plot([points[i][0] for i in front], [points[i][1] for i in front], "--", color="grey", lw=1)
-            ax.set(xscale="log", title=f"{dataset}, cost: {name}")
+            ax.set(xscale="log", title=f"{describe(dataset_name).title}, cost: {name}")
             _plain_log_ticks(ax.xaxis)
             ax.margins(x=0.25, y=0.2)          # room for the labels inside the panel
             ax.set_xlabel("energy per inference (nJ, log)", fontsize=9)
@@ -511,7 +510,7 @@ def plot_energy_sweep(efficiency: pd.DataFrame):
             rate = counts["spikes"] / counts["membrane_updates"]
             scale = np.logspace(-1.5, 1, 60)
             energy = [model({**counts, "acs": counts["acs"] * k, "spikes": counts["spikes"] * k}) for k in scale]
-            ax.plot(rate * scale, energy, color=color, label=f"{label(spiking)} ({DATASET_OF(spiking)})")
+            ax.plot(rate * scale, energy, color=color, label=f"{label(spiking)} ({describe(efficiency.loc[spiking, 'dataset']).title})")
             ax.plot(rate, model(counts), "o", color=color)
             for _, line in pairs[(pairs["spiking"] == spiking) & (pairs["cost model"] == name)].iterrows():
                 ax.axhline(line["conventional nJ"], color=color, ls="--", lw=0.8)

@@ -124,3 +124,96 @@ def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_
     assert row["config"]["model_kwargs"]["beta"] == 0.8
     assert row["config"]["data"]["fold"] is None and row["config"]["data"]["folds"] is None   # no fold design
     assert len(row["predictions_by_time_bins"]) == settings["n_time_bins"]
+
+
+# ---------------------------------------------------------------- the confirmation partition (issue #40)
+
+def test_the_confirmation_runs_the_primary_variants_seed_by_seed_on_new_seeds():
+    from common.runs.specs import FOLD_CONFIRM, PRIMARY_FAMILIES, profile_settings
+
+    quick = profile_settings("scnn_nmnist", "quick")
+    cells = F.confirm_cells(quick)
+    variants = F.primary_variants()
+    assert set(variants) == {v for pair in PRIMARY_FAMILIES["nmnist_folds"]["pairs"] for v in pair}
+    assert not {"spiking LSTM, equal size", "spiking LSTM, source size"} & set(variants)   # they moved to gestures
+    assert F.confirm_seeds(quick) == [3, 4, 5]
+    block = quick["folds"] * len(variants)       # one seed: every primary variant on every fold
+    assert len(cells) == 3 * block
+    for n, seed in enumerate(F.confirm_seeds(quick)):   # a seed's k folds of every variant before the next seed
+        part = [c.factors for c in cells[n * block:(n + 1) * block]]
+        assert {c["seed"] for c in part} == {seed}
+        assert {(c["variant"], c["fold"]) for c in part} == {(v, f) for v in variants for f in range(quick["folds"])}
+    # within a seed, fold by fold: a partial seed still pairs every variant on the folds it finished
+    assert [c.factors["fold"] for c in cells[:len(variants)]] == [0] * len(variants)
+    assert all(c.factors["fold_seed"] == FOLD_CONFIRM["fold_seed"] == c.data["fold_seed"] for c in cells)
+    assert len({c.run_name for c in cells}) == len(cells)
+    assert not {c.run_name for c in cells} & {c.run_name for c in F.study_cells(quick)}   # no checkpoint shared
+    with pytest.raises(ValueError, match="official split"):
+        F.confirm_cells(profile_settings("scnn_nmnist", "full"))
+
+
+def test_the_confirmation_seeds_and_folds_never_occur_in_the_exploratory_table():
+    from common.config import PROJECT_ROOT
+    from common.runs.records import ResultsTable, flat, table_path
+    from common.runs.specs import FOLD_CONFIRM, profile_settings
+
+    rows = ResultsTable(table_path(F.STUDY, "quick", PROJECT_ROOT)).rows()
+    assert rows, "the committed exploratory table results/nmnist_folds-quick.jsonl is missing"
+    assert not {flat(r)["seed"] for r in rows} & set(F.confirm_seeds(profile_settings("scnn_nmnist", "quick")))
+    assert {r["cell"]["seed"] for r in rows} == {0, 1, 2}
+    fold_seeds = {(r["config"].get("data") or {}).get("fold_seed", r.get("fold_seed")) for r in rows}
+    assert fold_seeds == {0} and FOLD_CONFIRM["fold_seed"] not in fold_seeds
+
+
+def test_the_confirmation_folds_keep_every_recording_on_one_side(tmp_path, no_env):
+    from event_fixtures import make_nmnist_tree
+
+    from common.runs.specs import profile_settings
+
+    root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=2)
+    smoke = profile_settings("scnn_nmnist", "smoke")
+    context = GridContext("smoke", data_root=str(root), output_root=str(tmp_path / "out"))
+    tested, seen = [], {}
+    for cell in [c for c in F.confirm_cells(smoke) if c.factors["variant"] == "beta 0.8"]:
+        data = cell.resolve(context).config.data
+        assert data.fold_seed == 1 and data.folds == smoke["folds"]
+        train, test = fold_split("nmnist", data, str(root), None)
+        assert not set(train.recordings) & set(test.recordings)       # no recording on both sides of its fold
+        tested += test.recordings
+        seen[cell.factors["fold"]] = set(test.recordings)
+    everything = set(train.recordings) | set(test.recordings)
+    assert sorted(tested) == sorted(everything)                       # every recording tested exactly once
+    exploratory = fold_split("nmnist", DataSettings.of({**smoke, "fold": 0}), str(root), None)[1]
+    assert set(exploratory.recordings) not in seen.values()            # other folds than the exploratory ones
+
+
+def test_the_confirmation_runs_in_the_smoke_profile_and_resumes(tmp_path, no_env, capsys):
+    from event_fixtures import make_nmnist_tree
+
+    from common.runs.records import ResultsTable, table_path
+    from common.runs.specs import profile_settings
+
+    root = make_nmnist_tree(tmp_path / "data", n_per_class=2, n_test_per_class=1)
+    out = tmp_path / "out"
+    rows = F.run_confirmation("smoke", data_root=str(root), output_root=str(out), workers=1, progress=False)
+    cells = F.confirm_cells(profile_settings("scnn_nmnist", "smoke"))
+    table = ResultsTable(table_path(F.CONFIRM, "smoke", out))
+    assert table.path.name == "nmnist_folds_confirm-smoke.jsonl" and len(table.rows()) == len(cells) == len(rows)
+    assert {(r["cell"]["variant"], r["cell"]["fold"], r["cell"]["seed"]) for r in rows} == \
+        {(c.factors["variant"], c.factors["fold"], c.factors["seed"]) for c in cells}
+    assert all(r["config"]["data"]["fold_seed"] == 1 and r["cell"]["fold_seed"] == 1 for r in rows)
+    assert "expected cost: unknown" in capsys.readouterr().out     # no exploratory smoke table to measure from
+    again = F.run_confirmation("smoke", data_root=str(root), output_root=str(out), workers=1, progress=False)
+    assert f"{len(cells)} already in nmnist_folds_confirm-smoke.jsonl, 0 to run" in capsys.readouterr().out
+    assert [r["cell_key"] for r in again] == [r["cell_key"] for r in rows]
+
+
+def test_the_expected_cost_is_the_median_train_seconds_per_variant():
+    from common.runs.specs import profile_settings
+
+    cells = F.confirm_cells(profile_settings("scnn_nmnist", "quick"))[:2]      # beta 0.5 and beta 0.8, fold 0
+    reference = [{"cell": {"variant": v}, "train_seconds": s} for v, s in
+                 (("beta 0.5", 100.0), ("beta 0.5", 300.0), ("beta 0.5", 120.0), ("beta 0.8", 50.0))]
+    cost = F.expected_cost(cells, reference, workers=2)
+    assert cost["cell_seconds"] == 120.0 + 50.0 and cost["wall_seconds"] == 85.0
+    assert F.expected_cost(F.confirm_cells(profile_settings("scnn_nmnist", "quick")), reference, 2)["wall_seconds"] is None

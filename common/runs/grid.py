@@ -79,12 +79,14 @@ def _tagged(cell: Cell, row: dict) -> dict:
 
 
 def run_grid(cells: list[Cell], table: str | Path | ResultsTable, context: GridContext, workers: int = 1,
-             backend: str = "local", verbose: bool = True, run: Callable[[Cell, GridContext], dict] = run_cell) -> list[dict]:
+             backend: str = "local", verbose: bool = True, run: Callable[[Cell, GridContext], dict] = run_cell,
+             on_row: Callable[[Cell, dict], None] | None = None) -> list[dict]:
     """Run every cell of ``cells`` not yet in ``table`` (by the key of its factors); return the table's rows for them.
 
     Each cell is one call of ``run`` (:func:`common.runs.cells.run_cell`: the same for every study's grid).
     ``backend="local"``: sequential (``workers=1``) or a process pool of ``workers`` processes. ``backend="ray"``:
-    Ray Tune on a local (or already connected) Ray instance, ``workers`` trials at a time.
+    Ray Tune on a local (or already connected) Ray instance, ``workers`` trials at a time. ``on_row(cell, row)`` is
+    called in this process after each row is in the table (a progress bar: local backends only).
     """
     table = table if isinstance(table, ResultsTable) else ResultsTable(table)
     if backend not in ("local", "ray"):
@@ -108,14 +110,18 @@ def run_grid(cells: list[Cell], table: str | Path | ResultsTable, context: GridC
             with pool:
                 futures = {pool.submit(run, cell, context): cell for cell in todo}
                 for n, future in enumerate(as_completed(futures), 1):
-                    table.append(_tagged(futures[future], future.result()))
+                    table.append(row := _tagged(futures[future], future.result()))
+                    if on_row:
+                        on_row(futures[future], row)
                     if verbose:
                         print(f"  [{n}/{len(todo)}] {cell_key(futures[future].factors)}")
         else:
             for n, cell in enumerate(todo, 1):
                 if verbose:
                     print(f"  [{n}/{len(todo)}] {cell_key(cell.factors)}", flush=True)
-                table.append(_tagged(cell, run(cell, context)))
+                table.append(row := _tagged(cell, run(cell, context)))
+                if on_row:
+                    on_row(cell, row)
     wanted = {cell_key(c.factors) for c in cells}
     return [row for row in table.rows() if row[KEY] in wanted]
 

@@ -39,7 +39,11 @@ def fold_cell(factors: dict) -> Cell:
     time bin in its record."""
     variant, fold, seed = factors["variant"], factors.get("fold"), int(factors["seed"])
     split = f"fold{fold}" if fold is not None else "official"
-    return Cell(factors, FOLD_VARIANTS[variant], seed, keep_answers=True, data={"fold": fold},
+    data = {"fold": fold}
+    if factors.get("fold_seed") is not None:       # the confirmation's partition: its own folds and run names
+        data["fold_seed"] = int(factors["fold_seed"])
+        split = f"foldseed{data['fold_seed']}_{split}"
+    return Cell(factors, FOLD_VARIANTS[variant], seed, keep_answers=True, data=data,
                 run_name=f"nmnist_folds_{variant.replace(',', '').replace(' ', '_')}_{split}_seed{seed}")
 
 
@@ -74,6 +78,97 @@ def run_study(profile: str = "quick", data_root=None, mirror=None, output_root=N
     context = GridContext(profile, data_root, mirror, output_root, device, threads=1)
     return run_grid(study_cells(settings, seed), table_path(STUDY, profile, output_root), context,
                     workers=workers or settings.get("workers", 1))
+
+
+# ---------------------------------------------------------------- the confirmation partition (issue #40)
+
+CONFIRM = "nmnist_folds_confirm"   # its table: results/nmnist_folds_confirm-<profile>.jsonl
+
+
+def primary_variants() -> list[str]:
+    """The variants the primary family compares (:data:`common.runs.specs.PRIMARY_FAMILIES`), in the tables' order."""
+    from common.runs.specs import PRIMARY_FAMILIES
+
+    wanted = {v for pair in PRIMARY_FAMILIES["nmnist_folds"]["pairs"] for v in pair}
+    return [v for v in VARIANTS if v in wanted]
+
+
+def confirm_seeds(settings: dict) -> list[int]:
+    """The confirmation's training seeds: :data:`common.runs.specs.FOLD_CONFIRM`'s first seed onwards, as many as the
+    profile's ``n_seeds`` (3, 4, 5 in quick), none of which the exploratory grid (seeds 0 .. n_seeds - 1) uses."""
+    from common.runs.specs import FOLD_CONFIRM
+
+    return list(range(FOLD_CONFIRM["first_seed"], FOLD_CONFIRM["first_seed"] + settings["n_seeds"]))
+
+
+def confirm_cells(settings: dict) -> list[Cell]:
+    """The confirmation's cells: the primary variants on the folds of :data:`common.runs.specs.FOLD_CONFIRM`'s
+    stratification seed, with its seeds. Seed by seed, and within a seed fold by fold (every primary variant of fold 0,
+    then of fold 1, ...): a run stopped part-way holds whole seeds of k folds for every variant, plus the same folds
+    of every variant of the seed it stopped in, so every comparison stays paired."""
+    from common.runs.specs import FOLD_CONFIRM
+
+    if not settings.get("folds"):
+        raise ValueError("the confirmation partition is a k-fold split: this profile keeps the official split "
+                         "(folds None); run it with a profile that sets folds (smoke, quick)")
+    return [fold_cell({"variant": v, "fold": fold, "fold_seed": FOLD_CONFIRM["fold_seed"], "seed": s})
+            for s in confirm_seeds(settings) for fold in range(settings["folds"]) for v in primary_variants()]
+
+
+def expected_cost(cells: list[Cell], reference: list[dict], workers: int) -> dict:
+    """What ``cells`` should cost, from the ``train_seconds`` of the same variants' cells in ``reference`` (the
+    exploratory table's rows): the median per variant, summed over the cells; wall time divided over ``workers``.
+    A variant without a reference cell makes the estimate None."""
+    per_variant = {}
+    for variant in dict.fromkeys(c.factors["variant"] for c in cells):
+        seconds = [r["train_seconds"] for r in reference
+                   if r["cell"]["variant"] == variant and r.get("train_seconds") is not None]
+        per_variant[variant] = float(np.median(seconds)) if seconds else None
+    known = None not in per_variant.values()
+    total = sum(per_variant[c.factors["variant"]] for c in cells) if known else None
+    return {"seconds_per_cell": per_variant, "cell_seconds": total,
+            "wall_seconds": total / max(1, workers) if known else None, "reference_cells": len(reference)}
+
+
+def run_confirmation(profile: str = "quick", data_root=None, mirror=None, output_root=None, device=None,
+                     workers: int | None = None, progress: bool = True) -> list[dict]:
+    """Run (or resume) the confirmation partition of the profile (:func:`confirm_cells`) into its own table,
+    ``results/nmnist_folds_confirm-<profile>.jsonl``, a row appended as each cell finishes (cells already there are
+    skipped: kill it and start it again to resume). Prints the expected cost from the exploratory table's records,
+    and a progress bar."""
+    from tqdm.auto import tqdm
+
+    from common.config import resolve_locations
+    from common.runs.grid import cell_key, run_grid
+    from common.runs.records import ResultsTable
+    from common.runs.specs import FOLD_CONFIRM, profile_settings
+
+    settings = profile_settings("scnn_nmnist", profile)
+    workers = workers or settings.get("workers", 1)
+    data_root, mirror, output_root = resolve_locations(data_root, mirror, output_root, profile)
+    cells = confirm_cells(settings)
+    table = ResultsTable(table_path(CONFIRM, profile, output_root))
+    done = {r.get("cell_key") for r in table.rows()}
+    todo = [c for c in cells if cell_key(c.factors) not in done]
+    reference = ResultsTable(table_path(STUDY, profile, output_root)).rows()
+    cost = expected_cost(todo, reference, workers)
+    print(f"confirmation partition ({profile}): {', '.join(primary_variants())}; {settings['folds']} folds of "
+          f"stratification seed {FOLD_CONFIRM['fold_seed']}, training seeds {confirm_seeds(settings)}: {len(cells)} "
+          f"cells, {len(cells) - len(todo)} already in {table.path.name}, {len(todo)} to run")
+    if cost["wall_seconds"] is not None:
+        print(f"expected cost: {cost['cell_seconds'] / 3600:.2f} cell-hours, about {cost['wall_seconds'] / 3600:.2f} h "
+              f"of wall time with {workers} worker(s) (median train_seconds per variant over the "
+              f"{cost['reference_cells']} cells of {table_path(STUDY, profile, output_root).name}: " +
+              ", ".join(f"{v} {s:.0f} s" for v, s in cost["seconds_per_cell"].items()) + ")", flush=True)
+    else:
+        print(f"expected cost: unknown (no {STUDY} cells of every variant to measure it from)", flush=True)
+    if settings.get("folds"):   # frame (and cache) every recording once, before the workers start
+        pooled_frames("nmnist", DataSettings.of(settings), data_root, mirror)
+    context = GridContext(profile, data_root, mirror, output_root, device, threads=1)
+    with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="confirmation cells", unit="cell",
+              disable=not progress) as bar:
+        return run_grid(cells, table, context, workers=workers, verbose=False,
+                        on_row=lambda cell, row: (bar.set_postfix_str(cell_key(cell.factors)), bar.update(1)))
 
 
 # ---------------------------------------------------------------- reading the table
@@ -268,12 +363,23 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
 def main(argv=None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(description="Run (or resume) the N-MNIST fold study of a profile.")
+    parser = argparse.ArgumentParser(description="Run (or resume) the N-MNIST fold study of a profile: its "
+                                     "exploratory partition, or the confirmation of the primary family.")
     parser.add_argument("--profile", default="quick")
+    parser.add_argument("--partition", default="exploratory", choices=("exploratory", "confirm"))
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--output-root", default=None)
     args = parser.parse_args(argv)
+    # pool workers must find this module's cells as common.study.nmnist_folds, not as __main__
+    from common.study import nmnist_folds as study
+
     start = time.perf_counter()
-    rows = run_study(args.profile, workers=args.workers)
+    if args.partition == "confirm":
+        rows = study.run_confirmation(args.profile, output_root=args.output_root, workers=args.workers)
+        print(f"{len(rows)} rows in {table_path(CONFIRM, args.profile, args.output_root)}; "
+              f"{time.perf_counter() - start:.0f} s wall")
+        return 0
+    rows = study.run_study(args.profile, workers=args.workers, output_root=args.output_root)
     print(f"{len(rows)} rows in {table_path(STUDY, args.profile)}; {time.perf_counter() - start:.0f} s wall")
     print(accuracy_over_folds(rows).round(4).to_string())
     print(head_to_head(rows).round(4).to_string())

@@ -49,3 +49,13 @@ def no_env(monkeypatch):
     # and the mirror found beside the repository (in this process and in the notebooks' kernels), so a test that
     # expects a dataset to be missing sees it missing
     monkeypatch.setenv("SNN_DATA_MIRROR", "none")
+
+
+@pytest.fixture
+def any_span(monkeypatch):
+    """Let hand-made N-MNIST recordings of a few ms through: the description's whole-recording span (280 ms and up)
+    would refuse them as truncated."""
+    from dataclasses import replace
+
+    from common.data.datasets import datasets, describe
+    monkeypatch.setitem(datasets(), "nmnist", replace(describe("nmnist"), span_us=(0, 1_000_000)))

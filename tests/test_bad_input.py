@@ -95,10 +95,9 @@ def test_a_35_byte_recording_names_the_file_instead_of_a_ufunc_error(nmnist):
         frames(nmnist)
 
 
-def test_a_recording_emptied_by_denoising_is_named(tmp_path, monkeypatch):
+def test_a_recording_emptied_by_denoising_is_named(tmp_path, any_span):
     from event_fixtures import write_nmnist_bin
 
-    monkeypatch.setitem(validation.MIN_SPAN_US, "nmnist", 0)
     # isolated events 50 ms apart, each at another corner: the 10 ms filter keeps none of them
     path = write_nmnist_bin(tmp_path / "NMNIST" / "Train" / "1" / "00001.bin", [0, 33, 0, 33], [0, 0, 33, 33],
                             [1, 1, 0, 0], [20_000, 70_000, 120_000, 170_000])

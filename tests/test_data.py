@@ -52,7 +52,7 @@ def test_truncated_file_is_a_clear_error(mnist_root):
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="unknown image dataset"):
+    with pytest.raises(ValueError, match="unknown dataset"):
         load_image_dataset("cifar", True, ".")
 
 

@@ -249,8 +249,9 @@ def describe(name: str) -> Dataset:
     return found
 
 
-def is_images(name: str) -> bool:
-    return describe(name).kind == "images"
+def is_images(name: str | None) -> bool:
+    """``name`` is one of the study's image datasets (a model's own toy data is not)."""
+    return name in datasets() and datasets()[name].kind == "images"
 
 
 def event_names() -> list[str]:

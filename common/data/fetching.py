@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import tonic.datasets
+from tonic.download_utils import download_and_extract_archive
+
 from common.config import downloads_allowed, resolve_locations
 from common.data.errors import DatasetNotFoundError
 from common.data.locations import candidate_roots, not_found_message, offline_hint
@@ -17,9 +20,6 @@ def _has_files(folder: Path, suffixes: tuple[str, ...]) -> bool:
 
 def fetch_nmnist(root: Path, train: bool, looked_in: list[Path]) -> None:
     """tonic's own N-MNIST download (Mendeley, md5-checked) into ``root/NMNIST``."""
-    import tonic.datasets
-    from tonic.download_utils import download_and_extract_archive
-
     cls = tonic.datasets.NMNIST
     url, filename, md5 = ((cls.train_url, cls.train_filename, cls.train_md5) if train
                           else (cls.test_url, cls.test_filename, cls.test_md5))
@@ -37,7 +37,6 @@ def fetch_nmnist(root: Path, train: bool, looked_in: list[Path]) -> None:
 
 def dvsgesture_sources(train: bool) -> list[str]:
     """tonic's figshare link, then figshare's API address for the same file id."""
-    import tonic.datasets
     url = tonic.datasets.DVSGesture.train_url if train else tonic.datasets.DVSGesture.test_url
     file_id = url.rstrip("/").rsplit("/", 1)[-1]
     return [url, f"https://api.figshare.com/v2/file/download/{file_id}"]
@@ -45,9 +44,6 @@ def dvsgesture_sources(train: bool) -> list[str]:
 
 def fetch_dvsgesture(root: Path, train: bool, looked_in: list[Path]) -> None:
     """Try each source in turn, each md5-checked by tonic; explain the manual steps if all fail."""
-    import tonic.datasets
-    from tonic.download_utils import download_and_extract_archive
-
     from common.data.datasets import describe
 
     cls = tonic.datasets.DVSGesture

@@ -36,7 +36,8 @@ class EventRecordings:
     def __init__(self, described: Dataset, root: Path, train: bool, recordings: list[tuple[Path, int, str]],
                  transform=None):
         self.described, self.transform = described, transform
-        self.location_on_system, self.folder_name = str(root), described.folder
+        split = described.split_folder(root, train)     # tonic's names: <root>/<dataset folder>, <split folder>
+        self.location_on_system, self.folder_name = str(split.parent), split.name
         self.train = train
         self.classes, self.sensor_size = list(described.classes), described.sensor_size
         self.data = [str(path) for path, _, _ in recordings]

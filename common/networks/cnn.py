@@ -68,19 +68,25 @@ class EventCNN(TwoConvReLU, nn.Module):
     row ``t`` the answer from the first ``t + 1`` bins only (the later ones unseen: summed over bins 1..t+1,
     or zero in the stacked form), so it is compared with the spiking CNN after t bins.
     The objective ``cross_entropy_over_prefixes`` reads the last row.
+
+    ``prefix_training``: in training, answer twice per batch, after a prefix of ``t`` bins drawn uniformly from
+    1..T (torch's seeded generator) and after the whole clip (``T' = 2``, the whole clip last), so a network
+    compared with the spiking one after t bins was trained to answer after t bins; the objective
+    ``cross_entropy_whole_and_prefix`` averages the cross-entropy over the rows it is given.
     """
 
     FORMS = ("summed", "time_bins_as_channels")
 
     def __init__(self, input_form: str = "summed", n_time_bins: int = 25, in_channels: int = 2,
-                 input_size: int = 34, n_classes: int = 10, channels: tuple[int, int] = (12, 32)):
+                 input_size: int = 34, n_classes: int = 10, channels: tuple[int, int] = (12, 32),
+                 prefix_training: bool = False):
         super().__init__()
         if input_form not in self.FORMS:
             raise ValueError(f"input_form must be one of {self.FORMS}, got {input_form!r}")
         from common.networks.snn import conv_output_size
 
         self.input_form, self.n_time_bins, self.in_channels = input_form, n_time_bins, in_channels
-        self.input_size = input_size
+        self.input_size, self.prefix_training = input_size, prefix_training
         first = in_channels * (n_time_bins if input_form == "time_bins_as_channels" else 1)
         side = conv_output_size(input_size)
         self.conv1 = nn.Conv2d(first, channels[0], 5)
@@ -112,6 +118,9 @@ class EventCNN(TwoConvReLU, nn.Module):
         if C != self.in_channels or (self.input_form == "time_bins_as_channels" and T != self.n_time_bins):
             raise ValueError(f"expected input [T={self.n_time_bins if self.input_form != 'summed' else 'any'}, B, "
                              f"C={self.in_channels}, H, W], got shape {tuple(x.shape)}")
+        if self.training and self.prefix_training:
+            t = int(torch.randint(1, T + 1, ()))
+            return torch.stack([self.classify(self.prefix_frames(x, t)), self.classify(self.prefix_frames(x, T))])
         if self.training or not self.answer_every_prefix:
             return self.classify(self.prefix_frames(x, T)).unsqueeze(0)
         return torch.stack([self.classify(self.prefix_frames(x, t)) for t in range(1, T + 1)])

@@ -43,6 +43,13 @@ CROSS_ENTROPY_OVER_PREFIXES = Objective("cross_entropy_over_prefixes",
                                         lambda logits, labels: F.cross_entropy(logits[-1], labels),
                                         lambda logits: logits[-1].argmax(-1))
 
+# With ``prefix_training`` (EventCNN) a training batch answers after a random prefix and after the whole clip; eval
+# answers after every prefix. The loss is the mean cross-entropy over the rows given; the answer is the last row's.
+CROSS_ENTROPY_WHOLE_AND_PREFIX = Objective(
+    "cross_entropy_whole_and_prefix",
+    lambda logits, labels: F.cross_entropy(logits.flatten(0, 1), labels.repeat(logits.shape[0])),
+    lambda logits: logits[-1].argmax(-1))
+
 
 def class_spike_counts(spikes: torch.Tensor, n_classes: int, population_size: int = 1) -> torch.Tensor:
     """Output spikes ``[T, B, n_classes * population_size]`` -> spikes per class ``[B, n_classes]``.
@@ -83,7 +90,8 @@ def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, popu
 
 
 OBJECTIVES = {"cross_entropy": lambda: CROSS_ENTROPY,
-              "cross_entropy_over_prefixes": lambda: CROSS_ENTROPY_OVER_PREFIXES, "spike_count_mse": spike_count_mse}
+              "cross_entropy_over_prefixes": lambda: CROSS_ENTROPY_OVER_PREFIXES,
+              "cross_entropy_whole_and_prefix": lambda: CROSS_ENTROPY_WHOLE_AND_PREFIX, "spike_count_mse": spike_count_mse}
 
 
 def build_objective(kind: str, **parameters) -> Objective:

@@ -142,7 +142,7 @@ def family(rows: list[dict], pairs=None, level: float = 0.95) -> pd.DataFrame:
         common_seeds = sorted(set(runs[a]) & set(runs[b]))
         differences = [runs[b][s]["test"]["accuracy"] - runs[a][s]["test"]["accuracy"] for s in common_seeds]
         plain, adjusted = t_interval(differences, level), t_interval(differences, adjusted_level)
-        lines.append({"a": a, "b": b, "seeds": len(common_seeds), "b - a": plain["mean"], "p": plain["p"],
+        lines.append({"a": a, "b": b, "seeds": len(common_seeds), "b - a": plain["mean"], "p": plain["p_value"],
                       "low (adjusted)": adjusted["low"], "high (adjusted)": adjusted["high"],
                       "b ahead in seeds": int(sum(d > 0 for d in differences))})
     table = pd.DataFrame(lines)

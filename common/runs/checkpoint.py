@@ -17,13 +17,13 @@ import torch
 from torch import nn
 
 from common.config import identity_differences, identity_of
-from common.files import atomic_write, write_json
+from common.files import StudyError, atomic_write, write_json
 from common.networks.registry import build_model
 
 FORMAT = "snn-study-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(StudyError, ValueError):
     """The file is not a checkpoint of this study, or does not fit the model it names."""
 
 

@@ -24,6 +24,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 
 from common.config import PROFILES, DataSettings, RunConfig
+from common.files import StudyError
 
 # The LIF-vs-ALIF headline comparison, the same in every profile: LIF and ALIF (rate code, no recurrence,
 # trained decays) beside the MLP, on every dataset, at the profile's hidden size and epochs.
@@ -386,6 +387,10 @@ POSITIVE = Knob(float, low=0, low_open=True)
 SIZE = Knob(int, low=1, high=4096)              # widths, channels, population: the study's largest is 256
 
 
+class KnobError(StudyError, ValueError):
+    """A knob or a notebook parameter that is not one the spec has, or a value outside its type and range."""
+
+
 def choice(where: str) -> Knob:
     """A knob whose value is one of the names in the table ``where`` (``"module:NAME"``) of the code that uses it."""
     return Knob("choice", choices=where)
@@ -447,14 +452,14 @@ def check_parameters(**values) -> dict:
     for name, value in values.items():
         rule = PARAMETERS.get(name)
         if rule is None:
-            raise ValueError(f"notebook parameter {name!r} is not one of the study's: {', '.join(PARAMETERS)}")
+            raise KnobError(f"notebook parameter {name!r} is not one of the study's: {', '.join(PARAMETERS)}")
         try:
             checked[name] = rule.convert(value)
             if name == "locations" and not all(v is None or isinstance(v, str) for v in checked[name].values()):
                 raise ValueError(value)
         except (ValueError, TypeError, json.JSONDecodeError):
             extra = "; each a path or device name as a string" if name == "locations" else ""
-            raise ValueError(f"notebook parameter {name!r} must be {rule.allowed()}{extra}, got {value!r}") from None
+            raise KnobError(f"notebook parameter {name!r} must be {rule.allowed()}{extra}, got {value!r}") from None
     return checked
 
 
@@ -470,11 +475,11 @@ def check_knob(spec: Spec, knob: str, value):
     ValueError naming the spec, the knob, the value and what it may be."""
     rule = KNOBS.get(knob)
     if rule is None:
-        raise ValueError(f"knob {knob!r} of spec {spec.name!r} has no type and range in specs.KNOBS: add one there")
+        raise KnobError(f"knob {knob!r} of spec {spec.name!r} has no type and range in specs.KNOBS: add one there")
     try:
         return rule.convert(value)
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise ValueError(f"knob {knob!r} of spec {spec.name!r} must be {rule.allowed()}, got {value!r}") from None
+        raise KnobError(f"knob {knob!r} of spec {spec.name!r} must be {rule.allowed()}, got {value!r}") from None
 
 
 def parse_knob(spec: str | Spec, knob: str, text: str):
@@ -482,7 +487,7 @@ def parse_knob(spec: str | Spec, knob: str, text: str):
     checks :func:`resolve` applies (an unknown knob or a value out of range raises ValueError naming it)."""
     spec = _spec(spec)
     if knob != "seed" and knob not in knobs(spec):
-        raise ValueError(f"spec {spec.name!r} has no knob {knob!r}; its knobs: {', '.join(sorted(knobs(spec)))}")
+        raise KnobError(f"spec {spec.name!r} has no knob {knob!r}; its knobs: {', '.join(sorted(knobs(spec)))}")
     return check_knob(spec, knob, text)
 
 
@@ -612,7 +617,7 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     places = knobs(spec, profile)
     unknown = sorted(set(overrides) - set(places))
     if unknown:
-        raise ValueError(f"spec {spec.name!r} has no knob {', '.join(map(repr, unknown))}; its knobs: "
+        raise KnobError(f"spec {spec.name!r} has no knob {', '.join(map(repr, unknown))}; its knobs: "
                          f"{', '.join(sorted(places))}")
     # every value checked (and a string converted) once, here, before anything is built or trained
     overrides = {knob: check_knob(spec, knob, value) for knob, value in overrides.items()}

@@ -160,14 +160,14 @@ def test_a_damaged_time_chunk_cache_is_rebuilt_with_a_notice(tmp_path, monkeypat
 # ------------------------------------------------------------------------------ knobs: type and range at resolve
 
 @pytest.mark.parametrize("spec, knob, value, allowed", [
-    ("cnn_mnist", "epochs", -1, "an integer >= 1"),
-    ("cnn_mnist", "batch_size", 0, "an integer >= 1"),
+    ("cnn_mnist", "epochs", -1, r"an integer in \[1, 1000\]"),
+    ("cnn_mnist", "batch_size", 0, r"an integer in \[1, 8192\]"),
     ("cnn_mnist", "train_limit", -5, r"an integer >= 1, or None \(no limit\)"),
     ("cnn_mnist", "lr", 1e6, r"a number in \(0, 1\]"),
     ("scnn_nmnist_beta0.5", "correct_rate", 5, r"a number in \(0, 1\]"),
     ("scnn_nmnist_beta0.5", "max_shift", -3, "an integer >= 0"),
     ("scnn_nmnist_beta0.5", "beta", 1.5, r"a number in \(0, 1\), or None \(the neuron's default\)"),
-    ("scnn_nmnist_beta0.5", "n_time_bins", 2.5, "an integer >= 1"),
+    ("scnn_nmnist_beta0.5", "n_time_bins", 2.5, r"an integer in \[1, 1000\]"),
     ("scnn_nmnist_beta0.5", "learn_beta", "maybe", "true or false"),
     ("scnn_dvsgesture_wide", "channels", [32, 0], "a list of one or more integers >= 1"),
     ("scnn_dvsgesture", "target_size", [32], r"a list of 2 integers >= 1, or None \(the sensor's size\)"),

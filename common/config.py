@@ -101,7 +101,12 @@ def pick_device(requested: str | None = None) -> torch.device:
     """CUDA if present, then Apple MPS, else CPU; ``requested`` or $SNN_DEVICE overrides."""
     requested = requested or os.environ.get(ENV_DEVICE)
     if requested:
-        return torch.device(requested)
+        try:
+            return torch.device(requested)
+        except (RuntimeError, TypeError):   # "gpu": the sentence of the pre-flight check, not torch's parser error
+            from common.runs.preflight import check_device
+            check_device(requested)
+            raise
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

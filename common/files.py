@@ -30,11 +30,16 @@ ENV_HELD_LOCKS = "SNN_HELD_LOCKS"
 LOW_SPACE_BYTES = 64 * 2**20   # a write that fails with less free than this failed for want of space
 
 
-class Busy(RuntimeError):
+class StudyError(Exception):
+    """An error of the study's own checks: its message is the whole story, the problem and the fix. The command
+    line prints it as it is, without a traceback (common.runs.preflight.command_line)."""
+
+
+class Busy(StudyError, RuntimeError):
     """Another run holds a lock this run needs, and the wait allowed by $SNN_LOCK_WAIT is over."""
 
 
-class UnreadableFile(ValueError):
+class UnreadableFile(StudyError, ValueError):
     """A file the study wrote cannot be parsed; the message names the file and the line."""
 
 

@@ -311,3 +311,51 @@ def test_a_run_killed_at_a_random_point_resumes_trains_nothing_twice_and_ends_as
     assert strip(resumed["history"]) == strip(uninterrupted["history"])
     assert torch.equal(resumed["test"]["predictions"], uninterrupted["test"]["predictions"])
     assert resumed["test"]["loss"] == pytest.approx(uninterrupted["test"]["loss"], rel=1e-6)
+
+
+# ------------------------------------------------------------------------------ issue 42: checkpoints prove their weights
+
+def test_a_checkpoint_without_a_checksum_is_refused_unless_opened_without_checksum(checkpoint):
+    saved = torch.load(checkpoint, weights_only=True)
+    del saved["weights_sha256"]
+    saved["state_dict"]["fc2.bias"].add_(1.0)          # weights edited, and no checksum left to say so
+    torch.save(saved, checkpoint)
+    with pytest.raises(CheckpointError, match=r"toy\.pth has no weights checksum .*without_checksum=True"):
+        load_model(checkpoint)
+    model, _ = load_model(checkpoint, without_checksum=True)   # the explicit way, for a file one trusts
+    assert torch.equal(model.fc2.bias, saved["state_dict"]["fc2.bias"])
+
+
+def test_load_model_takes_accuracy_and_history_from_the_runs_record_or_says_they_are_the_checkpoints(tmp_path):
+    import json
+    import shutil
+
+    from common.config import PROJECT_ROOT
+
+    for kind, suffix in (("models", ".pth"), ("models", ".json"), ("results", ".json")):
+        (tmp_path / kind).mkdir(exist_ok=True)
+        shutil.copy(PROJECT_ROOT / kind / f"cnn_mnist-quick{suffix}", tmp_path / kind / f"cnn_mnist-quick{suffix}")
+    path = tmp_path / "models" / "cnn_mnist-quick.pth"
+    saved = torch.load(path, weights_only=True)
+    saved["meta"]["test_accuracy"] = 0.999              # edited inside the .pth: no checksum covers the meta
+    torch.save(saved, path)
+    record = json.loads((tmp_path / "results" / "cnn_mnist-quick.json").read_text())
+    _, meta = load_model(path)
+    assert meta["test_accuracy"] == record["test"]["accuracy"] != 0.999
+    assert meta["results_from"].endswith("cnn_mnist-quick.json")
+    (tmp_path / "results" / "cnn_mnist-quick.json").unlink()
+    _, meta = load_model(path)
+    assert meta["results_from"] == "checkpoint" and meta["test_accuracy"] == 0.999   # marked as unproven
+
+
+def test_a_state_dict_that_does_not_fit_names_the_file_the_tensor_and_both_shapes(checkpoint):
+    from common.runs.checkpoint import weights_checksum
+
+    saved = torch.load(checkpoint, weights_only=True)
+    saved["state_dict"]["fc2.weight"] = torch.zeros(3, *saved["state_dict"]["fc2.weight"].shape[1:])
+    saved["weights_sha256"] = weights_checksum(saved["state_dict"])
+    torch.save(saved, checkpoint)
+    shape = list(build_model("cnn", n_classes=2).fc2.weight.shape)
+    with pytest.raises(CheckpointError, match=rf"toy\.pth: the weights do not fit model 'cnn' \(fc2\.weight: "
+                                              rf"checkpoint \[3, {shape[1]}\], model \[2, {shape[1]}\]\)"):
+        load_model(checkpoint)

@@ -160,14 +160,14 @@ def test_a_damaged_time_chunk_cache_is_rebuilt_with_a_notice(tmp_path, monkeypat
 # ------------------------------------------------------------------------------ knobs: type and range at resolve
 
 @pytest.mark.parametrize("spec, knob, value, allowed", [
-    ("cnn_mnist", "epochs", -1, "an integer >= 1"),
-    ("cnn_mnist", "batch_size", 0, "an integer >= 1"),
+    ("cnn_mnist", "epochs", -1, r"an integer in \[1, 1000\]"),
+    ("cnn_mnist", "batch_size", 0, r"an integer in \[1, 8192\]"),
     ("cnn_mnist", "train_limit", -5, r"an integer >= 1, or None \(no limit\)"),
     ("cnn_mnist", "lr", 1e6, r"a number in \(0, 1\]"),
     ("scnn_nmnist_beta0.5", "correct_rate", 5, r"a number in \(0, 1\]"),
     ("scnn_nmnist_beta0.5", "max_shift", -3, "an integer >= 0"),
     ("scnn_nmnist_beta0.5", "beta", 1.5, r"a number in \(0, 1\), or None \(the neuron's default\)"),
-    ("scnn_nmnist_beta0.5", "n_time_bins", 2.5, "an integer >= 1"),
+    ("scnn_nmnist_beta0.5", "n_time_bins", 2.5, r"an integer in \[1, 1000\]"),
     ("scnn_nmnist_beta0.5", "learn_beta", "maybe", "true or false"),
     ("scnn_dvsgesture_wide", "channels", [32, 0], "a list of one or more integers >= 1"),
     ("scnn_dvsgesture", "target_size", [32], r"a list of 2 integers >= 1, or None \(the sensor's size\)"),
@@ -389,3 +389,346 @@ def test_pool_workers_end_when_the_grid_is_killed(tmp_path):
     for worker in alive:            # this test's own workers, should the watchdog have failed
         os.kill(worker, signal.SIGKILL)
     assert alive == []
+
+
+# ------------------------------------------------------------------------------ issue 42: notebook parameters, typed
+
+# one value of each notebook parameter as papermill's -p or a command line gives it (a string), what it means, and one
+# bad value
+PARAMETER_CASES = {
+    "profile": ("smoke", "smoke", "fast"),
+    "overrides": ('{"beta": 0.9}', {"beta": 0.9}, "beta=0.9"),
+    "locations": ('{"output_root": "out"}', {"output_root": "out"}, {"outptu_root": "out"}),
+    "reuse_trained": ("false", False, "maybe"),
+    "replace_reference": ("false", False, "nein"),
+    "seed": ("3", 3, "-1"),
+    "n_samples": ("200", 200, "0"),
+    "per_class": ("None", None, "0"),
+    "methods": ('["GradCAM"]', ["GradCAM"], "GradCAM"),
+    "removed": ("[20, 50]", [20, 50], "[0]"),
+    "models": ('["cnn_mnist"]', ["cnn_mnist"], "[1]"),
+    "head_to_head": ('[["beta 0.5", "beta 0.8"]]', [("beta 0.5", "beta 0.8")], '["beta 0.5"]'),
+    "against_conventional": ('[["a", "b"]]', [("a", "b")], "[[1, 2]]"),
+}
+
+
+def test_every_parameter_of_every_notebook_has_a_rule():
+    from common.study.notebooks import numbered_notebooks, parameters_of
+
+    declared = {name for notebook in numbered_notebooks() for name in parameters_of(notebook)}
+    assert declared <= set(specs.PARAMETERS), declared - set(specs.PARAMETERS)
+    assert set(PARAMETER_CASES) == set(specs.PARAMETERS)
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETER_CASES))
+def test_each_parameter_is_converted_once_or_refused_naming_it(name):
+    text, value, bad = PARAMETER_CASES[name]
+    assert specs.check_parameters(**{name: text}) == {name: value}
+    assert specs.check_parameters(**{name: value}) == {name: value}     # a hand edit of the right type passes as is
+    import re
+    with pytest.raises(specs.KnobError, match=f"notebook parameter {name!r} must be .*, got {re.escape(repr(bad))}"):
+        specs.check_parameters(**{name: bad})
+
+
+def papermill_namespace(notebook: Path, **cli_parameters) -> dict:
+    """The variables a notebook's kernel holds after its parameters cell and papermill's injected cell, as
+    ``papermill IN OUT -p name value`` makes them (papermill's own -p conversion and injection)."""
+    from papermill.cli import _resolve_type
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    parameters = {name: _resolve_type(value) for name, value in cli_parameters.items()}
+    nb = parameterize_notebook(load_notebook_node(str(notebook)), parameters)
+    namespace: dict = {}
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            exec(cell.source, namespace)
+    return {k: v for k, v in namespace.items() if k in specs.PARAMETERS}
+
+
+def test_papermill_p_false_reaches_the_notebook_as_a_string_and_the_checker_makes_it_false():
+    notebook = PROJECT / "notebooks" / "02_scnn_nmnist_beta05.ipynb"
+    seen = papermill_namespace(notebook, profile="smoke", reuse_trained="False", replace_reference="false")
+    assert seen["replace_reference"] == "false" and seen["reuse_trained"] is False     # what papermill passes
+    assert specs.check_parameters(**seen)["replace_reference"] is False                 # what the run uses
+    seen = papermill_namespace(notebook, overrides='{"beta": 0.9}')
+    assert specs.resolve("scnn_nmnist_beta0.5", "smoke", overrides=seen["overrides"]).config.model_kwargs["beta"] == 0.9
+
+
+def test_the_command_line_types_every_parameter_before_a_kernel_starts(tmp_path):
+    from common.study.notebooks import run_notebook
+
+    with pytest.raises(specs.KnobError, match="notebook parameter 'replace_reference' must be true or false"):
+        run_notebook(PROJECT / "notebooks" / "02_scnn_nmnist_beta05.ipynb", "smoke", tmp_path,
+                     {"replace_reference": "perhaps"})
+    assert not (tmp_path / "02_scnn_nmnist_beta05.ipynb").exists()
+
+
+def test_the_run_and_the_grid_type_their_flags(tmp_path):
+    from common.runs import runner
+    from common.runs.grid import run_seeds
+
+    spec = specs.resolve("cnn_mnist", "smoke", output_root=str(tmp_path))
+    with pytest.raises(specs.KnobError, match="notebook parameter 'reuse_trained' must be true or false, got 'ja'"):
+        runner.run(spec, None, reuse_trained="ja")
+    with pytest.raises(specs.KnobError, match="notebook parameter 'locations' must be a dict with keys among"):
+        specs.setup("cnn_mnist", "smoke", outptu_root=str(tmp_path))
+    with pytest.raises(specs.KnobError, match="notebook parameter 'reuse_trained'"):
+        run_seeds("t", ["cmp_scnn_dvsgesture"], [0], "smoke", reuse_trained="2", output_root=str(tmp_path))
+
+
+# ------------------------------------------------------------------------------ issue 42: a reference is kept
+
+def small_mnist_run(root: Path, **options):
+    """The MNIST CNN on 64 + 64 real images into ``root`` (seconds): a reference to protect."""
+    from common.runs import runner
+
+    spec = specs.resolve("cnn_mnist", "smoke", overrides={"train_limit": 64, "test_limit": 64},
+                         output_root=str(root))
+    return spec, runner.run(spec, runner.load_data(spec.config), **options)
+
+
+@pytest.mark.mirror
+def test_papermill_replace_reference_false_keeps_the_reference_byte_identical(mirror, tmp_path, monkeypatch):
+    """The issue's first data loss: ``-p reuse_trained False -p replace_reference false``."""
+    monkeypatch.setenv("SNN_DATA_MIRROR", str(mirror))
+    spec, _ = small_mnist_run(tmp_path)
+    reference = spec.config.path("models", ".pth")
+    record = spec.config.path("results", ".json")
+    before = reference.read_bytes(), record.read_bytes()
+    seen = papermill_namespace(PROJECT / "notebooks" / "01_cnn_mnist_gradcam.ipynb", reuse_trained="False",
+                               replace_reference="false")
+    _, retrain = small_mnist_run(tmp_path, reuse_trained=seen["reuse_trained"],
+                                 replace_reference=seen["replace_reference"])
+    assert (reference.read_bytes(), record.read_bytes()) == before
+    assert retrain["run"].endswith("_retrain-smoke") and Path(tmp_path / retrain["checkpoint"]).is_file()
+    _, again = small_mnist_run(tmp_path, reuse_trained="false")     # "false" retrains (beside), never resumes
+    assert again["run"].endswith("_retrain-smoke") and reference.read_bytes() == before[0]
+
+
+def test_a_checkpoint_of_another_config_at_a_references_name_is_not_trained_over(tmp_path):
+    """The issue's second data loss: ``cp models/scnn_nmnist_beta0.8-quick.pth
+    runs/smoke/outputs/models/scnn_nmnist_beta0.5-smoke.pth``, then the study."""
+    from types import SimpleNamespace
+
+    from common.runs import runner
+
+    spec = specs.resolve("scnn_nmnist_beta0.5", "smoke", output_root=str(tmp_path))
+    target = spec.config.path("models", ".pth")
+    shutil.copy(PROJECT / "models" / "scnn_nmnist_beta0.8-quick.pth", target)
+    before = target.read_bytes()
+    with pytest.raises(runner.OtherRunError, match=r"scnn_nmnist_beta0.5-smoke.pth is a checkpoint of another config "
+                                                   r"than run 'scnn_nmnist_beta0.5' \(.*model_kwargs.beta: checkpoint "
+                                                   r"0.8, run 0.5.*\); it is not trained over"):
+        runner.run(spec, SimpleNamespace(train_loader=object()))
+    assert target.read_bytes() == before
+    # asked to replace it: the file is set aside whole (renamed, kept, reported), never trained over
+    aside = runner.claim_name(spec, replace_reference=True)
+    assert not target.exists() and aside.read_bytes() == before and aside.name.startswith(target.name + ".set-aside-")
+
+
+def test_a_changed_default_is_a_new_name_for_an_experiment_and_a_stop_for_a_reference(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from common.runs import runner
+
+    experiment = specs.resolve("scnn_nmnist_beta0.5", "smoke", overrides={"epochs": 2}, output_root=str(tmp_path))
+    assert experiment.config.run_name.startswith("scnn_nmnist_beta0.5_with_epochs2_")
+    beta = specs.resolve("scnn_nmnist_beta0.5", "smoke", overrides={"beta": 0.9}).config.run_name
+    assert "_with_beta0.9_" in beta                   # the name says the beta it runs with
+    reference = specs.resolve("scnn_nmnist_beta0.5", "smoke", output_root=str(tmp_path))
+    from common.runs.checkpoint import save_checkpoint
+    from common.networks.registry import build_model
+    from common.config import portable_config
+    save_checkpoint(reference.config.path("models", ".pth"), build_model("scnn", **reference.config.model_kwargs),
+                    "scnn", reference.config.model_kwargs, meta={"config": portable_config(reference.config.to_dict())})
+    edited = replace(specs.SPECS["scnn_nmnist_beta0.5"], lr=None,
+                     model_kwargs={"beta": 0.6, "population_size": 1})     # a default edited in the table
+    monkeypatch.setitem(specs.SPECS, "scnn_nmnist_beta0.5", edited)
+    assert specs.resolve("scnn_nmnist_beta0.5", "smoke", overrides={"epochs": 2}).config.run_name \
+        != experiment.config.run_name
+    changed = specs.resolve("scnn_nmnist_beta0.5", "smoke", output_root=str(tmp_path))
+    with pytest.raises(runner.OtherRunError, match=r"model_kwargs.beta: checkpoint 0.5, run 0.6"):
+        runner.claim_name(changed)
+
+
+# ------------------------------------------------------------------------------ issue 42: knobs
+
+@pytest.mark.parametrize("spec, knob, value, allowed", [
+    ("lif_alif", "neuron", "bogus", "one of 'lif', 'alif'"),
+    ("lif_alif", "readout", "median", "one of 'mean', 'max', 'last'"),
+    ("cnn_nmnist_summed", "input_form", "sumed", "one of 'summed', 'time_bins_as_channels'"),
+    ("scnn_nmnist_beta0.5", "workers", 1000, r"an integer in \[1, 256\]"),
+    ("scnn_nmnist_beta0.5", "epochs", 10**9, r"an integer in \[1, 1000\]"),
+    ("scnn_nmnist_beta0.5", "folds", 1000, r"an integer in \[2, 100\], or None \(the official split\)"),
+    ("scnn_nmnist_beta0.5", "batch_size", 10**6, r"an integer in \[1, 8192\]"),
+    ("scnn_nmnist_beta0.5", "n_time_bins", 100000, r"an integer in \[1, 1000\]"),
+])
+def test_choice_knobs_are_enums_and_counts_have_upper_bounds(spec, knob, value, allowed):
+    with pytest.raises(specs.KnobError, match=f"knob {knob!r} of spec {spec!r} must be {allowed}, got {value!r}"):
+        specs.resolve(spec, "smoke", overrides={knob: value})
+
+
+def test_set_is_checked_against_every_spec_the_notebook_runs(capsys):
+    from common.study import notebooks as study
+
+    assert "scnn_nmnist_beta0.8" in study.notebook_specs(PROJECT / "notebooks" / "06_slstm_vs_scnn_dvsgesture.ipynb")
+    assert study.main(["--profile", "smoke", "--only", "03", "--set", "input_form=summed"]) == 2
+    err = capsys.readouterr().err
+    assert "--set for 03_scnn_nmnist_beta08.ipynb, which runs spec 'scnn_nmnist_beta0.8'" in err
+    assert "has no knob 'input_form'" in err and "Traceback" not in err
+    assert study.main(["--profile", "smoke", "--only", "07", "--set", "epochs=2"]) == 2
+    assert "take no knobs" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ issue 42: the report refuses
+
+@pytest.fixture
+def report_inputs(tmp_path):
+    """A README with the generated sections' markers, and a copy of the committed quick records and tables."""
+    from common.study import report
+
+    results = tmp_path / "results"
+    shutil.copytree(PROJECT / "results", results, ignore=shutil.ignore_patterns("figures"))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# t\n{report.START}\nold\n{report.END}\n")
+    return readme, results
+
+
+def test_a_record_without_its_test_key_stops_the_report_naming_the_file(report_inputs):
+    from common.study import report
+
+    readme, results = report_inputs
+    record = json.loads((results / "cnn_mnist-quick.json").read_text())
+    del record["test"]
+    (results / "cnn_mnist-quick.json").write_text(json.dumps(record))
+    before = readme.read_bytes()
+    with pytest.raises(report.ReportRefused, match=r"cnn_mnist-quick.json lacks test, test.accuracy|"
+                                                   r"cnn_mnist-quick.json lacks test"):
+        report.update_readme(readme, results)
+    assert readme.read_bytes() == before
+
+
+def test_a_cut_line_of_a_grid_table_stops_the_report_naming_the_table_and_line(report_inputs):
+    from common.study import report
+
+    readme, results = report_inputs
+    table = results / "lif_alif-quick.jsonl"
+    lines = table.read_text().splitlines(keepends=True)
+    lines[7] = lines[7][: len(lines[7]) // 2] + "\n"
+    table.write_text("".join(lines))
+    before = readme.read_bytes()
+    with pytest.raises(report.ReportRefused, match=r"lif_alif-quick.jsonl has 1 line\(s\) that cannot be read \(line 8\)"):
+        report.update_readme(readme, results)
+    assert readme.read_bytes() == before
+    table.with_name(table.name + ".rejected").write_text("# set aside earlier\n")
+    table.write_text("".join(lines[:7] + lines[8:]))
+    with pytest.raises(report.ReportRefused, match=r"lif_alif-quick.jsonl.rejected holds lines set aside"):
+        report.update_readme(readme, results)
+
+
+def test_the_report_prints_which_findings_changed():
+    from common.study.report import changed_findings
+
+    before = "- MLP - LIF on mnist: differs (p 0.01)\n- ALIF ahead on fashion-mnist\n"
+    after = "- MLP - LIF on mnist: no difference detected (p 0.20)\n- ALIF ahead on fashion-mnist\n"
+    assert changed_findings(before, after) == ["-- MLP - LIF on mnist: differs (p 0.01)",
+                                               "+- MLP - LIF on mnist: no difference detected (p 0.20)"]
+    assert changed_findings(before, before) == []
+
+
+def test_a_smoke_report_never_touches_the_committed_readme(tmp_path, monkeypatch, capsys):
+    from common.study import report
+
+    monkeypatch.setattr(report, "SMOKE_OUTPUT_ROOT", tmp_path)
+    before = (PROJECT / "README.md").read_bytes()
+    assert report.main(["--profile", "smoke"]) == 0
+    assert (PROJECT / "README.md").read_bytes() == before
+    assert (tmp_path / "README.md").is_file() and f"{tmp_path / 'README.md'} results section" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------ issue 42: one sentence, early
+
+def study_cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "common.study", *args], capture_output=True, text=True, timeout=120,
+                          cwd=PROJECT, env={**os.environ, "PYTHONPATH": str(PROJECT)}, **kwargs)
+
+
+def test_a_read_only_root_under_the_study_command_is_one_sentence_before_the_lock(tmp_path):
+    base = Path(tempfile.mkdtemp())
+    try:
+        root = base / "outputs"
+        root.mkdir(mode=0o555)
+        root.chmod(0o555)
+        done = study_cli("--profile", "smoke", "--only", "01", "--no-report", "--output-root", str(root),
+                         "--out", str(tmp_path / "executed"), preexec_fn=without_root_powers)
+        assert done.returncode == 2, done.stderr
+        assert f"error: The output root {root} is not writable" in done.stderr and "Traceback" not in done.stderr
+        assert not (root / ".snn-study.lock").exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_a_full_disk_a_missing_device_a_held_lock_and_a_corrupt_status_are_one_sentence(tmp_path, monkeypatch, capsys):
+    import collections
+
+    import torch
+
+    from common.study import notebooks as study
+
+    args = ["--profile", "smoke", "--only", "01", "--no-report", "--output-root", str(tmp_path / "out"),
+            "--out", str(tmp_path / "executed")]
+    usage = collections.namedtuple("usage", "total used free")
+    with monkeypatch.context() as patch:
+        patch.setattr("common.runs.preflight.shutil.disk_usage", lambda path: usage(1, 1, 0))
+        assert study.main(args) == 2
+    assert "MB a run needs: free some space" in capsys.readouterr().err
+    if not torch.cuda.is_available():
+        with monkeypatch.context() as patch:
+            patch.setenv("SNN_DEVICE", "cuda")
+            assert study.main(args) == 2
+        assert "The device 'cuda' ($SNN_DEVICE) was asked for" in capsys.readouterr().err
+    holder = python(f"from common.files import hold_root\nimport time\nwith hold_root({str(tmp_path / 'out')!r}):\n"
+                    f"    print('held', flush=True)\n    time.sleep(60)")
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("SNN_LOCK_WAIT", "0")
+        assert study.main(args) == 2
+        err = capsys.readouterr().err
+        assert f"holds the output root {tmp_path / 'out'}" in err and "Traceback" not in err
+    finally:
+        holder.kill()
+        holder.wait()
+    (tmp_path / "executed").mkdir()
+    (tmp_path / "executed" / "study.json").write_text('{"profile": "smoke", "notebooks": [')
+    assert study.main(args) == 2
+    assert f"{tmp_path / 'executed' / 'study.json'} line 1 column" in capsys.readouterr().err
+    with pytest.raises(UnreadableFile):                  # --debug keeps the traceback
+        study.main([*args, "--debug"])
+
+
+def test_a_device_torch_does_not_know_in_the_grid_is_one_sentence(tmp_path, monkeypatch, capsys):
+    from common.runs.preflight import command_line
+    from common.study import lif_alif
+
+    monkeypatch.setenv("SNN_DEVICE", "gpu")
+    assert command_line(lif_alif.main, ["--profile", "smoke", "--output-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "The device 'gpu' ($SNN_DEVICE) is not one torch knows: use cpu, cuda, cuda:<n> or mps." in err
+
+
+@pytest.mark.mirror
+@pytest.mark.xfail(strict=True, reason="common/data/images.py (the lead's scope): torchvision's MNIST checks the "
+                                       "training files too when the test split is read, and the reader calls that corrupt")
+def test_an_mnist_mirror_with_only_the_test_files_is_missing_data_not_corrupt(mirror, tmp_path):
+    from common.data.errors import DatasetNotFoundError
+    from common.data.images import load_image_dataset
+
+    (tmp_path / "mirror" / "MNIST" / "raw").mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        shutil.copy(mirror / "MNIST" / "raw" / name, tmp_path / "mirror" / "MNIST" / "raw" / name)
+    assert load_image_dataset("mnist", False, tmp_path / "data", tmp_path / "mirror", limit=10).labels.numel() == 10
+    with pytest.raises(DatasetNotFoundError) as missing:
+        load_image_dataset("mnist", True, tmp_path / "data", tmp_path / "mirror", limit=10)
+    assert "corrupt" not in str(missing.value)

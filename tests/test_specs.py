@@ -155,5 +155,5 @@ def test_precision_is_a_knob_of_every_spec_and_a_bfloat16_run_is_its_own():
     spec = specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"precision": "bfloat16"})
     assert spec.config.precision == "bfloat16" and spec.config.run_name != "scnn_nmnist_beta0.8"
     assert specs.resolve("cnn_mnist", "quick").config.precision == "float32"
-    with pytest.raises(ValueError, match="precision must be one of"):
+    with pytest.raises(ValueError, match="knob .precision. of spec .* must be one of .float32., .bfloat16."):
         specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"precision": "fp8"})

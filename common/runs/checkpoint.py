@@ -17,13 +17,13 @@ import torch
 from torch import nn
 
 from common.config import identity_differences, identity_of
-from common.files import atomic_write, write_json
+from common.files import StudyError, atomic_write, write_json
 from common.networks.registry import build_model
 
 FORMAT = "snn-study-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(StudyError, ValueError):
     """The file is not a checkpoint of this study, or does not fit the model it names."""
 
 
@@ -62,15 +62,21 @@ def save_checkpoint(path: str | Path, model: nn.Module, model_name: str, model_k
     write_json(Path(path).with_suffix(".json"), card_of(checkpoint))
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """The checkpoint at ``path``, proven whole: its format, the fields a rebuild needs, the weights'
-    checksum and finite weights; any problem is a :class:`CheckpointError` naming the file. A relative path is
-    read from the working folder, else from the repository (a notebook's kernel runs in ``notebooks/``)."""
+def located(path: str | Path) -> Path:
+    """``path``; a relative one that is not in the working folder read against the repository."""
     from common.config import project_path
 
     path = Path(path)
-    if not path.is_absolute() and not path.exists():
-        path = project_path(path)
+    return project_path(path) if not path.is_absolute() and not path.exists() else path
+
+
+def read_checkpoint(path: str | Path, *, without_checksum: bool = False) -> dict:
+    """The checkpoint at ``path``, proven whole: its format, the fields a rebuild needs, the weights'
+    checksum and finite weights; any problem is a :class:`CheckpointError` naming the file. A relative path is
+    read from the working folder, else from the repository (a notebook's kernel runs in ``notebooks/``).
+    A checkpoint without a checksum cannot prove its weights and is refused, unless ``without_checksum=True``
+    says the caller takes it as it is."""
+    path = located(path)
     if not path.is_file():
         raise CheckpointError(f"No checkpoint at {path}. Run the notebook that trains it, "
                               f"or check the file name in models/.")
@@ -87,6 +93,10 @@ def read_checkpoint(path: str | Path) -> dict:
     if missing or not isinstance(checkpoint["state_dict"], dict):
         raise CheckpointError(f"{path} lacks {', '.join(missing) or 'a state_dict'}: it was not written by "
                               f"common.save_checkpoint, or was edited. Retrain the run that wrote it.")
+    if "weights_sha256" not in checkpoint and not without_checksum:
+        raise CheckpointError(f"{path} has no weights checksum (weights_sha256), so nothing proves its weights are "
+                              f"the ones trained. Retrain the run, or open it anyway with "
+                              f"common.load_model({str(path)!r}, without_checksum=True) if you trust the file.")
     if "weights_sha256" in checkpoint and weights_checksum(checkpoint["state_dict"]) != checkpoint["weights_sha256"]:
         raise CheckpointError(f"{path}: the weights do not match the checksum saved with them; the file was "
                               f"damaged or edited after it was written. Retrain the run, or restore the file.")
@@ -140,17 +150,53 @@ def standardise_inputs(model: nn.Module, mean: float, std: float) -> nn.Module:
     return model
 
 
+def load_weights(model: nn.Module, state_dict: dict, path, model_name: str = "") -> None:
+    """``model.load_state_dict(state_dict)``, or a :class:`CheckpointError` naming the file and every tensor that
+    does not fit: its shape in the checkpoint and in the model, or that it is missing or unexpected."""
+    own = model.state_dict()
+    problems = [f"{name}: checkpoint {list(tensor.shape)}, model {list(own[name].shape)}"
+                for name, tensor in state_dict.items() if name in own and tuple(tensor.shape) != tuple(own[name].shape)]
+    problems += [f"{name}: missing from the checkpoint" for name in own if name not in state_dict]
+    problems += [f"{name}: in the checkpoint, not in the model" for name in state_dict if name not in own]
+    if problems:
+        raise CheckpointError(f"{path}: the weights do not fit model {model_name or type(model).__name__!r} "
+                              f"({'; '.join(problems[:5])}{'; ...' if len(problems) > 5 else ''}). The file was "
+                              f"edited, or written for another version of the model: retrain the run.")
+    model.load_state_dict(state_dict)
+
+
+def with_record(path: Path, meta: dict) -> dict:
+    """``meta`` with the test accuracy and history of the run's record (``results/<run>-<profile>.json`` beside the
+    ``models/`` folder, when its config is the checkpoint's), which the checksum does not cover in the .pth;
+    ``meta["results_from"]`` says where they come from: that record, or ``"checkpoint"`` (unproven)."""
+    from common.files import UnreadableFile, read_json
+
+    record_path = path.parent.parent / "results" / path.with_suffix(".json").name
+    try:
+        record = read_json(record_path) if path.parent.name == "models" and record_path.is_file() else None
+    except (UnreadableFile, OSError):
+        record = None
+    if (isinstance(record, dict) and isinstance(record.get("test"), dict) and "accuracy" in record["test"]
+            and meta.get("config") and not identity_differences(record.get("config") or {}, meta["config"])):
+        return {**meta, "test_accuracy": record["test"]["accuracy"], "history": record.get("history", meta.get("history")),
+                "results_from": str(record_path)}
+    return {**meta, "results_from": "checkpoint"}
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu", *, expect: dict | None = None,
-               raw_inputs: bool = True) -> tuple[nn.Module, dict]:
+               raw_inputs: bool = True, without_checksum: bool = False) -> tuple[nn.Module, dict]:
     """Rebuild a saved model from its .pth alone; returns (model in eval mode, metadata).
 
     The model takes its dataset's raw inputs: an image model trained on standardised images standardises them
     itself (``meta["input_normalisation"]``, or its dataset's for checkpoints written before it was recorded);
     ``raw_inputs=False`` leaves that to the caller, as the study's loaders do. ``expect``: the config of the
     run the model is loaded for (a RunConfig or its dict); the checkpoint must be that run's
-    (:func:`check_identity`)."""
-    checkpoint = read_checkpoint(path)
-    meta = checkpoint["meta"]
+    (:func:`check_identity`). ``meta``'s test accuracy and history are the run's record's where one sits beside it
+    (:func:`with_record`; ``meta["results_from"]`` says which). ``without_checksum=True`` opens a checkpoint that
+    has no weights checksum (refused otherwise)."""
+    path = located(path)
+    checkpoint = read_checkpoint(path, without_checksum=without_checksum)
+    meta = with_record(path, checkpoint["meta"])
     if expect is not None:
         check_identity(path, meta.get("config"), expect if isinstance(expect, dict) else expect.to_dict())
     try:
@@ -159,11 +205,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", *, expect: 
         raise CheckpointError(f"{path}: model {checkpoint['model_name']!r} with {checkpoint['model_kwargs']} "
                               f"cannot be built by this version of the project ({type(error).__name__}: "
                               f"{error}).") from None
-    try:
-        model.load_state_dict(checkpoint["state_dict"])
-    except RuntimeError as error:
-        raise CheckpointError(f"{path}: the weights do not fit model {checkpoint['model_name']!r} "
-                              f"with {checkpoint['model_kwargs']} ({str(error).splitlines()[0]}).") from None
+    load_weights(model, checkpoint["state_dict"], path, checkpoint["model_name"])
     model.expected_time_bins = time_bins(meta.get("config"))
     normalisation = meta.get("input_normalisation") or input_normalisation(meta.get("config"))
     if raw_inputs and normalisation:

@@ -133,7 +133,11 @@ def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str 
     ``workers`` processes, or ``backend="ray"``) whose records go to ``results/<study>-<profile>.jsonl``."""
     from common.config import resolve_locations
     from common.runs.records import table_path
+    from common.runs.specs import check_parameters
 
+    checked = check_parameters(profile=profile, overrides=overrides or {}, reuse_trained=reuse_trained,
+                               locations=locations)     # a notebook's parameters, typed as everywhere
+    profile, overrides, reuse_trained = checked["profile"], checked["overrides"], checked["reuse_trained"]
     data_root, mirror, output_root = resolve_locations(locations.get("data_root"), locations.get("mirror"),
                                                        locations.get("output_root"), profile)
     context = GridContext(profile, data_root, mirror, output_root, locations.get("device"), dict(overrides or {}),

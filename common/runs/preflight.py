@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import torch
 
 from common.config import ENV_DATA_ROOT, ENV_DEVICE, ENV_OUTPUT
+from common.files import StudyError
 
 # Below this, a run is refused before it starts: a checkpoint or a frame cache alone can take more.
 MIN_FREE_BYTES = 200 * 2**20
 
 
-class PreflightError(RuntimeError):
+class PreflightError(StudyError, RuntimeError):
     """The machine cannot do the run as asked; the message says what and what to do."""
 
 
@@ -79,3 +81,25 @@ def preflight(output_root=None, device=None, data_root=None, min_free: int = MIN
     check_device(device)
     if output_root is not None:
         check_output_root(output_root, min_free)
+
+
+def project_errors() -> tuple[type, ...]:
+    """The errors the study raises on purpose, each a sentence naming the problem and the fix."""
+    from common.data.errors import DatasetCorruptError, DatasetNotFoundError
+
+    return (StudyError, DatasetNotFoundError, DatasetCorruptError)
+
+
+def command_line(main, argv: list[str] | None = None) -> int:
+    """``main(argv)`` of a command-line entry point (``python -m common.study``, the grids, the report): the study's
+    own errors are printed as their sentence, exit code 2, no traceback; ``--debug`` keeps the traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        return main(argv)
+    except project_errors() as error:
+        if debug:
+            raise
+        print(f"error: {error}\n(--debug shows where)", file=sys.stderr)
+        return 2

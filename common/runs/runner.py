@@ -8,7 +8,10 @@ factors, N-MNIST folds, notebook 06's seeds) is one call too.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from pathlib import Path
 
 import torch
 
@@ -17,11 +20,11 @@ from common.data.datasets import is_images
 from common.data.images import image_data
 from common.files import hold_root
 from common.networks.registry import Recorded, build_model, count_parameters
-from common.runs.checkpoint import load_run_model
+from common.runs.checkpoint import CheckpointError, load_run_model
 from common.runs.preflight import preflight
 from common.runs.records import make_record, save_record
 from common.config import RunConfig, seed_everything
-from common.runs.specs import ResolvedSpec, resolve, setup
+from common.runs.specs import ResolvedSpec, check_parameters, resolve, setup
 from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
 
 
@@ -76,6 +79,8 @@ def run(spec: ResolvedSpec, data, reuse_trained: bool = True, required: bool = T
     The machine is checked first (:func:`common.runs.preflight.preflight`), and the run holds its output
     root's lock throughout (common.files.hold_root): a second run into the same root waits for it.
     """
+    flags = check_parameters(reuse_trained=reuse_trained, replace_reference=replace_reference)   # "false" is False
+    reuse_trained, replace_reference = flags["reuse_trained"], flags["replace_reference"]
     config = spec.config
     preflight(config.output_root, config.device, config.data_root)
     with hold_root(config.output_root):
@@ -86,6 +91,7 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
          evaluate_every_epoch: bool, replace_reference: bool = False) -> dict | None:
     if data.train_loader is None:
         return evaluate_saved(spec, data, required, save)
+    claim_name(spec, replace_reference)
     reference = None
     if not reuse_trained and not replace_reference:
         spec, reference = beside_reference(spec)
@@ -105,6 +111,49 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
 
 
 RETRAIN_SUFFIX = "_retrain"
+SET_ASIDE = ".set-aside-"
+
+
+class OtherRunError(CheckpointError):
+    """The checkpoint at a run's name is another config's: it is kept, and the run does not train over it."""
+
+
+def claim_name(spec: ResolvedSpec, replace_reference: bool = False) -> Path | None:
+    """Make sure no checkpoint of another config sits at ``spec``'s name before it trains there.
+
+    A checkpoint whose recorded config differs from the run's (a file copied there, a spec's default edited
+    since it was trained) is never trained over. At a reference's name (a spec without overrides) the run stops,
+    naming the file and the knobs that differ, unless ``replace_reference`` asks to replace it: then, as at any
+    other run's name, the checkpoint, its card and its record are set aside (renamed ``<file>.set-aside-<digest>``,
+    kept) and the move is printed. Returns where the checkpoint went (None: nothing was in the way)."""
+    from common.config import identity_differences, shown
+    from common.runs.checkpoint import read_checkpoint
+
+    path = spec.config.path("models", ".pth")
+    if not path.is_file():
+        return None
+    saved = read_checkpoint(path, without_checksum=True)     # set aside or not, the file is never changed here
+    recorded = saved["meta"].get("config")
+    differ = (identity_differences(recorded, spec.config.to_dict()) if recorded
+              else {"config": ("none recorded", spec.config.run_name)})
+    if not differ:
+        return None
+    what = "; ".join(f"{k}: checkpoint {a!r}, run {b!r}" for k, (a, b) in differ.items())
+    if not spec.overrides and not replace_reference:
+        raise OtherRunError(f"{shown(path)} is a checkpoint of another config than run {spec.config.run_name!r} "
+                            f"({what}); it is not trained over. Move it away, or pass replace_reference=True "
+                            f"(--retrain --replace-reference) to set it aside and train the run as the spec says.")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    moved = []
+    for kind, suffix in (("models", ".pth"), ("models", ".json"), ("results", ".json")):
+        source = spec.config.path(kind, suffix)
+        if source.is_file():
+            target = source.with_name(f"{source.name}{SET_ASIDE}{digest}")
+            os.replace(source, target)
+            moved.append(shown(target))
+    print(f"Set aside {', '.join(moved)}: the checkpoint at run {spec.config.tag}'s name is another config's "
+          f"({what}). Kept; run {spec.config.tag} trains from scratch.")
+    return path.with_name(f"{path.name}{SET_ASIDE}{digest}")
 
 
 def run_config(spec: ResolvedSpec, record: dict):

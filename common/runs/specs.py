@@ -20,9 +20,11 @@ import inspect
 import json
 import math
 import numbers
+import re
 from dataclasses import asdict, dataclass, field, replace
 
 from common.config import PROFILES, DataSettings, RunConfig
+from common.files import StudyError
 
 # The LIF-vs-ALIF headline comparison, the same in every profile: LIF and ALIF (rate code, no recurrence,
 # trained decays) beside the MLP, on every dataset, at the profile's hidden size and epochs.
@@ -340,9 +342,11 @@ FOLD_CONFIRM = {"fold_seed": 1, "first_seed": 3, "study": "nmnist_folds_confirm"
 
 @dataclass(frozen=True)
 class Knob:
-    """A knob's type and range. ``kind``: int, float, bool, str, "ints" (a list of positive integers),
-    "strs", "grids" (a list of factor grids) or dict; ``low``/``high`` bound a number (``open``: the bound
-    itself excluded); ``none``: None is allowed too (no limit, the model's default)."""
+    """A knob's type and range. ``kind``: int, float, bool, str, "choice" (one of ``choices``), "ints" (a list of
+    positive integers), "strs", "pairs" (a list of two-name lists), "grids" (a list of factor grids) or dict;
+    ``low``/``high`` bound a number (``open``: the bound itself excluded); ``none``: None is allowed too (no limit,
+    the model's default). ``choices``: the allowed names, or ``"module:NAME"``, the table in the code that uses
+    them (read when first needed, so the list cannot drift from the code)."""
 
     kind: type | str
     low: float | None = None
@@ -352,6 +356,17 @@ class Knob:
     none: bool = False
     length: int | None = None    # a list of exactly this many
     meaning_of_none: str = ""
+    choices: tuple | str | None = None
+    keys: tuple | None = None     # a dict's allowed keys (None: any)
+
+    def options(self) -> tuple:
+        """The allowed names of a choice knob, read from the code that uses them."""
+        if isinstance(self.choices, str):
+            import functools
+            import importlib
+            module, name = self.choices.split(":")
+            return tuple(functools.reduce(getattr, name.split("."), importlib.import_module(module)))
+        return tuple(self.choices or ())
 
     def allowed(self) -> str:
         if self.kind in (int, float):
@@ -365,14 +380,17 @@ class Knob:
                 text = word
         else:
             text = (f"a list of {self.length or 'one or more'} integers >= {self.low:g}" if self.kind == "ints" else
+                    f"one of {', '.join(map(repr, self.options()))}" if self.kind == "choice" else
+                    f"a dict with keys among {', '.join(self.keys)}" if self.kind is dict and self.keys else
                     {bool: "true or false", str: "a name", dict: "a dict of keyword arguments", "strs": "a list of names",
+                     "pairs": "a list of pairs of names, e.g. [[\"beta 0.5\", \"beta 0.8\"]]",
                      "grids": "a list of factor grids (dicts of factor -> levels)"}[self.kind])
         return text + (f", or None ({self.meaning_of_none})" if self.none else "")
 
     def convert(self, value):
         """``value`` as this knob's type: a string (papermill, a command line) is parsed once, here;
         anything else must already be of the type. Raises ValueError without the knob's name."""
-        if isinstance(value, str) and (self.kind is not str or value.strip().lower() in ("none", "null")):
+        if isinstance(value, str) and (self.kind not in (str, "choice") or value.strip().lower() in ("none", "null")):
             text = value.strip()
             if text.lower() in ("none", "null"):
                 value = None
@@ -397,6 +415,18 @@ class Knob:
             raise ValueError(value)
         if self.kind in (bool, str, dict) and not isinstance(value, self.kind):
             raise ValueError(value)
+        if self.kind == "choice":
+            if not isinstance(value, str) or value not in self.options():
+                raise ValueError(value)
+            return value
+        if self.kind is dict and self.keys is not None and not set(value) <= set(self.keys):
+            raise ValueError(value)
+        if self.kind == "pairs":
+            if not isinstance(value, (list, tuple)) or any(
+                    not isinstance(pair, (list, tuple)) or len(pair) != 2 or not all(isinstance(v, str) for v in pair)
+                    for pair in value):
+                raise ValueError(value)
+            return [tuple(pair) for pair in value]
         if self.kind in ("ints", "strs", "grids"):
             item = {"ints": numbers.Integral, "strs": str, "grids": dict}[self.kind]
             if (not isinstance(value, (list, tuple)) or not value or any(not isinstance(v, item) or isinstance(v, bool)
@@ -420,32 +450,85 @@ NAME = Knob(str)
 LIMIT = Knob(int, low=1, none=True, meaning_of_none="no limit")
 DECAY = Knob(float, low=0, high=1, low_open=True, high_open=True, none=True, meaning_of_none="the neuron's default")
 POSITIVE = Knob(float, low=0, low_open=True)
+# Upper bounds a real experiment of this study stays far below: past them a value is a typo (an extra zero), and
+# would run for days or ask for more memory than a machine has, before anything says so.
+SIZE = Knob(int, low=1, high=4096)              # widths, channels, population: the study's largest is 256
+
+
+class KnobError(StudyError, ValueError):
+    """A knob or a notebook parameter that is not one the spec has, or a value outside its type and range."""
+
+
+def choice(where: str) -> Knob:
+    """A knob whose value is one of the names in the table ``where`` (``"module:NAME"``) of the code that uses it."""
+    return Knob("choice", choices=where)
+
 
 # Every knob of every spec (tests/test_specs.py checks that none is missing): :func:`resolve` refuses a
 # value outside its range, naming the knob, the value and the range, before anything is built or trained.
 KNOBS: dict[str, Knob] = {
-    # how much work: positive counts
-    "epochs": COUNT, "batch_size": COUNT, "n_time_bins": COUNT, "n_steps": COUNT, "n_seeds": COUNT,
-    "seeds": COUNT, "workers": COUNT,
+    # how much work: positive counts, with plausible upper bounds
+    "epochs": Knob(int, low=1, high=1000), "batch_size": Knob(int, low=1, high=8192),
+    "n_time_bins": Knob(int, low=1, high=1000), "n_steps": Knob(int, low=1, high=1000),
+    "n_seeds": Knob(int, low=1, high=100), "seeds": Knob(int, low=1, high=100),
+    "workers": Knob(int, low=1, high=256),
     "train_limit": LIMIT, "test_limit": LIMIT,
-    "folds": Knob(int, low=2, none=True, meaning_of_none="the official split"),
+    "folds": Knob(int, low=2, high=100, none=True, meaning_of_none="the official split"),
     "seed": Knob(int, low=0), "fold_seed": Knob(int, low=0, none=True, meaning_of_none="no folds"),
     "max_shift": Knob(int, low=0), "augment": FLAG,
     "target_size": Knob("ints", low=1, length=2, none=True, meaning_of_none="the sensor's size"),
     "datasets": Knob("strs"), "main": Knob("grids"), "grid": Knob("grids"),
     # optimizer: a one-cycle peak above 1 or a decay above 1 is a typo, not an experiment
     "lr": Knob(float, low=0, high=1, low_open=True), "weight_decay": Knob(float, low=0, high=1),
-    "precision": NAME,   # common.config.PRECISIONS: "float32", or "bfloat16" autocast (a measured option)
-    # models
-    "beta": DECAY, "kappa": DECAY, "learn_beta": FLAG, "prefix_training": FLAG, "recurrent": FLAG, "neuron": NAME, "readout": NAME,
-    "input_form": NAME, "neuron_kwargs": Knob(dict, none=True, meaning_of_none="the neuron's defaults"),
-    "hidden": COUNT, "population_size": COUNT, "input_size": COUNT, "in_channels": COUNT, "n_inputs": COUNT,
-    "kernel_size": COUNT, "n_classes": Knob(int, low=2), "channels": Knob("ints", low=1),
-    "dropout": Knob(float, low=0, high=1, high_open=True), "threshold": POSITIVE, "lstm_threshold": POSITIVE,
-    "slope": POSITIVE,
+    "precision": choice("common.config:PRECISIONS"),   # float32, or bfloat16 autocast (a measured option)
+    # models: the names each model accepts, read from the model's own tables
+    "beta": DECAY, "kappa": DECAY, "learn_beta": FLAG, "prefix_training": FLAG, "recurrent": FLAG,
+    "neuron": choice("common.networks.neurons:NEURONS"), "readout": choice("common.networks.lif_alif:READOUTS"),
+    "input_form": choice("common.networks.cnn:EventCNN.FORMS"),
+    "neuron_kwargs": Knob(dict, none=True, meaning_of_none="the neuron's defaults"),
+    "hidden": SIZE, "population_size": SIZE, "input_size": SIZE, "in_channels": SIZE, "n_inputs": Knob(int, low=1),
+    "kernel_size": Knob(int, low=1, high=64), "n_classes": Knob(int, low=2, high=1000),
+    "channels": Knob("ints", low=1), "dropout": Knob(float, low=0, high=1, high_open=True),
+    "threshold": POSITIVE, "lstm_threshold": POSITIVE, "slope": POSITIVE,
     # objectives: target spike rates are probabilities of a spike per time bin
     "correct_rate": Knob(float, low=0, high=1, low_open=True), "incorrect_rate": Knob(float, low=0, high=1),
 }
+
+# Every parameter of a notebook's first cell (``parameters``), typed and checked by the same rules as the knobs,
+# whichever way it arrives: papermill's -p (strings: "false" is False) or -y, python -m common.study, a hand edit.
+LOCATION_KEYS = ("data_root", "mirror", "output_root", "device")
+PARAMETERS: dict[str, Knob] = {
+    "profile": Knob("choice", choices=PROFILES),
+    "overrides": Knob(dict),      # knob -> value; each value then checked by its knob's rule (resolve)
+    "locations": Knob(dict, keys=LOCATION_KEYS),
+    "reuse_trained": FLAG, "replace_reference": FLAG,
+    "seed": Knob(int, low=0),                                            # 07: the first seed
+    "n_samples": Knob(int, low=1, high=100_000),                         # 08: samples timed per inference
+    "per_class": Knob(int, low=1, high=1000, none=True, meaning_of_none="the profile's"),   # 09
+    "methods": Knob("strs", none=True, meaning_of_none="the profile's"),
+    "removed": Knob("ints", low=1, none=True, meaning_of_none="the profile's"),
+    "models": Knob("strs", none=True, meaning_of_none="the profile's"),
+    "head_to_head": Knob("pairs"), "against_conventional": Knob("pairs"),   # 03, 04: fold-study pairs shown
+}
+
+
+def check_parameters(**values) -> dict:
+    """``values`` (notebook parameters by name) converted to their types and checked (:data:`PARAMETERS`), or a
+    ValueError naming the parameter, the value and what it may be. A string is converted once (``"false"`` is
+    False, ``'{"beta": 0.9}'`` a dict); ``locations`` must name only :data:`LOCATION_KEYS`, each a string or None."""
+    checked = {}
+    for name, value in values.items():
+        rule = PARAMETERS.get(name)
+        if rule is None:
+            raise KnobError(f"notebook parameter {name!r} is not one of the study's: {', '.join(PARAMETERS)}")
+        try:
+            checked[name] = rule.convert(value)
+            if name == "locations" and not all(v is None or isinstance(v, str) for v in checked[name].values()):
+                raise ValueError(value)
+        except (ValueError, TypeError, json.JSONDecodeError):
+            extra = "; each a path or device name as a string" if name == "locations" else ""
+            raise KnobError(f"notebook parameter {name!r} must be {rule.allowed()}{extra}, got {value!r}") from None
+    return checked
 
 
 def _spec(name: str | Spec) -> Spec:
@@ -460,11 +543,11 @@ def check_knob(spec: Spec, knob: str, value):
     ValueError naming the spec, the knob, the value and what it may be."""
     rule = KNOBS.get(knob)
     if rule is None:
-        raise ValueError(f"knob {knob!r} of spec {spec.name!r} has no type and range in specs.KNOBS: add one there")
+        raise KnobError(f"knob {knob!r} of spec {spec.name!r} has no type and range in specs.KNOBS: add one there")
     try:
         return rule.convert(value)
     except (ValueError, TypeError, json.JSONDecodeError):
-        raise ValueError(f"knob {knob!r} of spec {spec.name!r} must be {rule.allowed()}, got {value!r}") from None
+        raise KnobError(f"knob {knob!r} of spec {spec.name!r} must be {rule.allowed()}, got {value!r}") from None
 
 
 def parse_knob(spec: str | Spec, knob: str, text: str):
@@ -472,7 +555,7 @@ def parse_knob(spec: str | Spec, knob: str, text: str):
     checks :func:`resolve` applies (an unknown knob or a value out of range raises ValueError naming it)."""
     spec = _spec(spec)
     if knob != "seed" and knob not in knobs(spec):
-        raise ValueError(f"spec {spec.name!r} has no knob {knob!r}; its knobs: {', '.join(sorted(knobs(spec)))}")
+        raise KnobError(f"spec {spec.name!r} has no knob {knob!r}; its knobs: {', '.join(sorted(knobs(spec)))}")
     return check_knob(spec, knob, text)
 
 
@@ -512,7 +595,8 @@ class ResolvedSpec:
 
     def with_seed(self, seed: int) -> "ResolvedSpec":
         """The same run with another seed (named ``..._seed<k>`` where the spec says so)."""
-        return replace(self, config=replace(self.config, seed=seed, run_name=_run_name(self.spec, self.overrides, seed)))
+        config = replace(self.config, seed=seed)
+        return replace(self, config=replace(config, run_name=_run_name(self.spec, self.overrides, seed, config)))
 
     def __str__(self) -> str:
         c = self.config
@@ -549,13 +633,37 @@ def _model_parameters(model: str) -> dict:
             if name not in ("self", "kwargs")}
 
 
-def _run_name(spec: Spec, overrides: dict, seed: int) -> str:
+def _run_name(spec: Spec, overrides: dict, seed: int, config: RunConfig) -> str:
+    """``<spec>`` for the spec as the study defines it; with overrides ``<spec>_with_<knob><value>..._<digest>``:
+    the knobs set name the run (a run with beta 0.9 never reads as the spec's beta 0.5 alone), and the digest is of
+    the run's whole identity (common.config.identity_of), so a changed default under the same overrides is a new
+    name, never a checkpoint of another config at the old one. ``_seed<k>`` where the spec or the seed asks."""
+    from common.config import identity_of
+
     name = spec.name
     if overrides:   # an experiment on top of a reference run gets its own files
-        name += "_" + hashlib.sha1(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        identity = {k: v for k, v in identity_of(config.to_dict()).items() if k not in ("run_name", "seed")}
+        digest = hashlib.sha1(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:6]
+        labels = [re.sub(r"[^A-Za-z0-9.]+", "", f"{k}{_label(v)}") for k, v in sorted(overrides.items())]
+        shown = ""
+        for label in labels:          # the names stay readable; the digest alone tells a long list apart
+            if len(shown) + len(label) > 60:
+                break
+            shown += "_" + label
+        name += f"_with{shown}_{digest}"
     if spec.seeds_in_name or seed != 0:
         name += f"_seed{seed}"
     return name
+
+
+def _label(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(_label, value))
+    return "" if isinstance(value, dict) or value is None else str(value)
 
 
 # The profile settings that are fields of a run (the rest of a profile's row is its design: ResolvedSpec.design).
@@ -571,12 +679,13 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     whose cells name themselves; locations and device default to the environment (common.config.resolve_locations).
     """
     spec = _spec(name)
-    overrides = dict(overrides or {})
+    profile = check_parameters(profile=profile)["profile"]
+    overrides = check_parameters(overrides=overrides or {})["overrides"]   # a JSON string (papermill's -p): once
     seed = check_knob(spec, "seed", overrides.pop("seed", seed))   # a knob too, but names a run only by _seed<k>
     places = knobs(spec, profile)
     unknown = sorted(set(overrides) - set(places))
     if unknown:
-        raise ValueError(f"spec {spec.name!r} has no knob {', '.join(map(repr, unknown))}; its knobs: "
+        raise KnobError(f"spec {spec.name!r} has no knob {', '.join(map(repr, unknown))}; its knobs: "
                          f"{', '.join(sorted(places))}")
     # every value checked (and a string converted) once, here, before anything is built or trained
     overrides = {knob: check_knob(spec, knob, value) for knob, value in overrides.items()}
@@ -600,10 +709,12 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
         model_kwargs["n_time_bins"] = data.n_time_bins
     augmentation = ({"random_affine": spec.augment} if data.augment and spec.augment else
                     {"random_shift_px": data.max_shift} if data.max_shift else None)
-    config = RunConfig(run_name=run_name or _run_name(spec, overrides, seed), dataset=spec.dataset,
+    config = RunConfig(run_name=run_name or spec.name, dataset=spec.dataset,
                        model=spec.model, model_kwargs=model_kwargs, profile=profile, **training, seed=seed,
                        data=data, objective=objective, optimizer=spec.optimizer, augmentation=augmentation,
                        spec=spec.name, device=device, data_root=data_root, mirror=mirror, output_root=output_root)
+    if run_name is None:
+        config.run_name = _run_name(spec, overrides, seed, config)
     return ResolvedSpec(spec, config, design, overrides)
 
 
@@ -612,6 +723,7 @@ def setup(name: str, profile: str = "quick", overrides: dict | None = None, **lo
     (output root writable with space to spare, device present, data root a folder) before any data loads."""
     from common.runs.preflight import preflight
 
+    locations = check_parameters(locations=locations)["locations"]
     spec = resolve(name, profile, overrides=overrides, **locations)
     print(spec)
     preflight(spec.config.output_root, spec.config.device, spec.config.data_root)

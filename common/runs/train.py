@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from common.config import RunConfig, identity_differences, portable_config
 from common.machine import keep_freed_memory
 from common.networks.objectives import NO_DECISION, Objective
-from common.runs.checkpoint import input_normalisation, read_checkpoint, save_checkpoint
+from common.runs.checkpoint import input_normalisation, load_weights, read_checkpoint, save_checkpoint
 
 
 def to_device(batch, device):
@@ -139,7 +139,7 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
         state = saved.get("training_state")
         same = state is not None and not identity_differences(saved["meta"].get("config") or {}, config.to_dict())
         if same and (not state["finished"] or reuse_trained):
-            model.load_state_dict(saved["state_dict"])
+            load_weights(model, saved["state_dict"], path, config.model)   # a tensor that does not fit is named
             optimizer.load_state_dict(state["optimizer"])
             if scheduler is not None and state.get("scheduler"):
                 scheduler.load_state_dict(state["scheduler"])

@@ -325,4 +325,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common.runs.preflight import command_line
+    raise SystemExit(command_line(main))    # the study's own errors: one sentence, exit code 2 (--debug: traceback)

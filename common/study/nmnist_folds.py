@@ -414,4 +414,5 @@ def records(profile: str, output_root=None) -> list[dict]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from common.runs.preflight import command_line
+    raise SystemExit(command_line(main))    # the study's own errors: one sentence, exit code 2 (--debug: traceback)

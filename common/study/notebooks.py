@@ -25,6 +25,8 @@ from pathlib import Path
 
 from common.config import PROFILES, PROJECT_ROOT, resolve_locations
 from common.files import hold_root, read_json
+from common.runs.preflight import command_line, preflight
+from common.runs.specs import KnobError
 from common.config import shown
 from common.study.status import STATUS_FILE, NotebookOutcome, first_lines, portable_text, read_status, write_status
 
@@ -59,12 +61,15 @@ def run_notebook(notebook: Path, profile: str, out_dir: Path, parameters: dict |
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from common.runs.specs import check_parameters
+
+    parameters = check_parameters(**{"profile": profile, **(parameters or {})})   # typed before any kernel starts
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / notebook.name
     running = out_dir / f".{notebook.stem}.running.ipynb"   # the file there stays whole until this one is done
     try:
         papermill.execute_notebook(str(notebook), str(running), cwd=str(notebook.parent),
-                                   parameters={"profile": profile, **(parameters or {})},
+                                   parameters=parameters,
                                    kernel_name="python3", progress_bar=True)
     except PapermillExecutionError as error:
         settle(running, output)
@@ -127,34 +132,55 @@ def parse_overrides(pairs: list[str] | None) -> dict:
     return overrides
 
 
+def notebook_specs(notebook: Path) -> list[str]:
+    """Every spec ``notebook`` runs with its ``overrides``: the specs the table assigns to it and every spec its code
+    names in a ``setup``/``prepare`` call (notebook 06 also runs notebook 03's beta 0.8 on its N-MNIST frames)."""
+    import re
+
+    from common.runs.specs import SPECS
+
+    source = "\n".join("".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]
+                       if cell["cell_type"] == "code")
+    named = {s.name for s in SPECS.values() if notebook.name.startswith(s.notebook + "_")}
+    named |= {m for m in re.findall(r"""(?:setup|prepare|prepare_optional)\(\s*["']([^"']+)["']""", source) if m in SPECS}
+    return sorted(named)
+
+
 def check_overrides(notebooks: list[Path], profile: str, overrides: dict) -> None:
-    """Resolve ``overrides`` against the specs of every selected notebook (common.runs.specs.resolve, the code
-    the notebook itself runs) before anything runs, so a misspelt knob stops the study at once, naming the
-    knobs the notebook's specs have. A knob is accepted when one of the notebook's specs takes all of them."""
-    from common.runs.specs import SPECS, resolve
+    """Resolve ``overrides`` against EVERY spec each selected notebook runs with them (common.runs.specs.resolve, the
+    code the notebook itself runs) before anything runs, so a misspelt knob, or one that only some of a notebook's
+    specs have, stops the study at once, naming the spec and its knobs. A notebook that takes no ``overrides``
+    parameter (07-09) runs as its profile says; when none of the selected notebooks takes them, that is an error."""
+    from common.runs.specs import KnobError, resolve
 
     if not overrides:
         return
-    for notebook in notebooks:
-        names = [s.name for s in SPECS.values() if notebook.name.startswith(s.notebook + "_")]
-        errors = []
-        for name in names:
+    taking = [nb for nb in notebooks if "overrides" in parameters_of(nb)]
+    if not taking:
+        raise KnobError(f"--set: {', '.join(nb.name for nb in notebooks)} take no knobs (no `overrides` parameter); "
+                        f"they run as profile {profile!r} says. Drop --set, or select notebooks 01-06.")
+    for notebook in taking:
+        for name in notebook_specs(notebook):
             try:
                 resolve(name, profile, overrides=overrides)
-                break
-            except (ValueError, TypeError) as error:
-                errors.append(error)
-        else:
-            if names:
-                raise ValueError(f"--set for {notebook.name}: {errors[0]}")
+            except ValueError as error:
+                raise KnobError(f"--set for {notebook.name}, which runs spec {name!r} with the same overrides: "
+                                f"{error}") from None
+    for notebook in sorted(set(notebooks) - set(taking)):
+        print(f"{notebook.name} takes no knobs: it runs as profile {profile!r} says, without --set.")
+
+
+def parameters_of(notebook: Path) -> dict:
+    """The parameters ``notebook``'s first cell declares (papermill's reading of its ``parameters`` cell)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
 
 
 def declared(notebook: Path, parameters: dict) -> dict:
     """The study's parameters that ``notebook``'s parameters cell declares (07 and 08 train nothing they
     could reuse, so they take no ``reuse_trained``)."""
-    import papermill
-
-    names = papermill.inspect_notebook(str(notebook))
+    names = parameters_of(notebook)
     return {k: v for k, v in parameters.items() if k in names}
 
 
@@ -196,6 +222,12 @@ def format_seconds(seconds: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m common.study``: the study's own errors end in their sentence and exit code 2 (``--debug``: the
+    traceback too; common.runs.preflight.command_line)."""
+    return command_line(study, argv)
+
+
+def study(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=PROFILES, default="quick")
     parser.add_argument("--only", nargs="*", help="notebook number prefixes, e.g. 01 03")
@@ -212,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strict", action="store_true", help="a notebook skipped for absent data fails the run")
     parser.add_argument("--no-report", action="store_true", help="do not regenerate the README's results section")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help=argparse.SUPPRESS)   # tests
+    parser.add_argument("--debug", action="store_true", help="show the traceback of the study's own errors too")
     args = parser.parse_args(argv)
     notebooks = numbered_notebooks(args.notebooks, only=args.only)
     if not notebooks:
@@ -219,19 +252,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         overrides = parse_overrides(args.overrides)
-        check_overrides(notebooks, args.profile, overrides)
     except ValueError as error:
-        print(error, file=sys.stderr)
-        return 2
+        raise KnobError(str(error)) from None
+    check_overrides(notebooks, args.profile, overrides)
     out_dir = args.out or PROJECT_ROOT / "runs" / args.profile
     parameters = {"reuse_trained": not args.retrain, "replace_reference": args.replace_reference,
                   **({"overrides": overrides} if overrides else {}),
                   **({"locations": {"output_root": str(args.output_root)}} if args.output_root else {})}
     outcomes = []
     status_file = out_dir / STATUS_FILE
-    earlier = read_json(status_file) if status_file.is_file() else None
+    earlier = read_json(status_file, "Delete it (the next study writes it again), or restore it from git.") \
+        if status_file.is_file() else None
+    data_root, _, output_root = resolve_locations(None, None, args.output_root, args.profile)
+    # the machine first (a read-only root, a full disk, a device not there: one sentence), then the lock
+    preflight(output_root, None, data_root)
     # one study at a time per output root: a second one waits (its notebooks' kernels inherit this lock)
-    with hold_root(resolve_locations(None, None, args.output_root, args.profile)[2]):
+    with hold_root(output_root):
         for i, notebook in enumerate(notebooks, 1):
             print(f"[{i}/{len(notebooks)}] {notebook.name} (profile {args.profile})", flush=True)
             outcome = run_one(notebook, args.profile, out_dir, declared(notebook, parameters), earlier)

@@ -12,12 +12,80 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, SMOKE_OUTPUT_ROOT
+from common.files import StudyError
 from common.runs.records import load_results, table_path
 from common.study.findings import p_text
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 FINDINGS_START, FINDINGS_END = "<!-- findings:start -->", "<!-- findings:end -->"
+
+
+class ReportRefused(StudyError, ValueError):
+    """An input of the report is incomplete: a record without a key the report reads, a table with lines it
+    cannot read or set aside. The README is left as it was."""
+
+
+# What the report reads of every run's record (results/<run>-<profile>.json): a record without one would lose its
+# line and its row in silence.
+REQUIRED = {"run": None, "config": ("dataset", "model", "profile"), "test": ("accuracy", "n_samples"),
+            "train_seconds": None, "device": None, "machine": ("torch_threads",), "date": None}
+# The grid tables the report and the findings read.
+TABLES = ("lif_alif", "nmnist_folds", "dvs_head_to_head")
+
+
+def missing_keys(record: dict) -> list[str]:
+    """The keys of :data:`REQUIRED` that ``record`` lacks (``test.accuracy`` for a nested one)."""
+    missing = []
+    for key, inner in REQUIRED.items():
+        if key not in record:
+            missing.append(key)
+        elif inner:
+            value = record[key]
+            missing += [f"{key}.{k}" for k in inner if not isinstance(value, dict) or k not in value]
+    return missing
+
+
+def check_inputs(results_dir: Path) -> None:
+    """Refuse (:class:`ReportRefused`, naming the file) a run's record that lacks a key the report reads, and a grid
+    table with lines that cannot be read (now, or set aside into ``<table>.rejected`` by an earlier write): either
+    would publish tables and findings from part of the runs without saying so."""
+    from common.files import read_json
+    from common.runs.records import ResultsTable
+
+    results_dir = Path(results_dir)
+    problems = []
+    for path in sorted(results_dir.glob("*.json")):
+        record = read_json(path)
+        if isinstance(record, dict) and "config" in record:     # a run's record (not efficiency-<profile>.json)
+            missing = missing_keys(record)
+            if missing:
+                problems.append(f"{path} lacks {', '.join(missing)}: run its notebook again (a finished run is "
+                                f"re-evaluated, not retrained), or restore the file from git")
+    for path in sorted(p for study in TABLES for p in results_dir.glob(f"{study}-*.jsonl")):
+        table = ResultsTable(path)
+        _, left_out = table._read()
+        if left_out:
+            problems.append(f"{path} has {len(left_out)} line(s) that cannot be read (line "
+                            f"{', '.join(str(n) for n, _, _ in left_out[:5])}): restore the table from git, or run "
+                            f"its grid again (it sets them aside into {table.rejected_path.name} and reruns their cells)")
+        elif table.rejected_path.is_file():
+            problems.append(f"{table.rejected_path} holds lines set aside from {path.name}: once the grid has run "
+                            f"their cells again (it resumes), delete {table.rejected_path.name}")
+    if problems:
+        raise ReportRefused("The report is not written, its inputs are incomplete: " + "; ".join(problems) + ".")
+
+
+def changed_findings(before: str, after: str) -> list[str]:
+    """The findings lines that differ between two versions of the findings section (``-`` old, ``+`` new)."""
+    import difflib
+
+    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---")) and line[1:].strip()]
+
+
+def between(text: str, start: str, end: str) -> str:
+    return text.split(start, 1)[1].split(end, 1)[0] if start in text and end in text else ""
 
 
 def replace_between(text: str, start: str, end: str, body: str, where: Path) -> str:
@@ -197,33 +265,69 @@ def section(records: list[dict], results_dir: Path | None = None, status: dict |
     return text
 
 
-def update_readme(readme: Path = PROJECT_ROOT / "README.md", results_dir: Path | None = None,
+COMMITTED_README = PROJECT_ROOT / "README.md"
+
+
+def report_path(readme: Path, profile: str) -> Path:
+    """Where the report of ``profile`` goes: ``readme``, except that a smoke report never touches the committed
+    README (its numbers are a test's): it goes to ``README.md`` under the smoke output root."""
+    if profile == "smoke" and Path(readme).resolve() == COMMITTED_README.resolve():
+        return SMOKE_OUTPUT_ROOT / "README.md"
+    return Path(readme)
+
+
+def update_readme(readme: Path = COMMITTED_README, results_dir: Path | None = None,
                   status: dict | None = None, profile: str = "quick") -> bool:
-    """Redraw the figures and rewrite the generated section; returns True if the README changed.
-    ``status``: the last study run's table (:func:`common.study.status.read_status`), to say what was not run."""
+    """Redraw the figures and rewrite the generated section; returns True if the report changed.
+    ``status``: the last study run's table (:func:`common.study.status.read_status`), to say what was not run.
+    Incomplete inputs stop it, naming the file (:func:`check_inputs`); the findings lines that change are printed
+    (a finding never turns silently); a smoke report goes under the smoke output root (:func:`report_path`)."""
     from common.study import findings
 
-    results_dir = Path(results_dir or PROJECT_ROOT / "results")
-    text = readme.read_text()
+    target = report_path(readme, profile)
+    if results_dir is None:
+        results_dir = (SMOKE_OUTPUT_ROOT if target != Path(readme) else PROJECT_ROOT) / "results"
+    results_dir = Path(results_dir)
+    check_inputs(results_dir)
+    text = (target if target.is_file() else Path(readme)).read_text()
     records = run_records(results_dir)
     if records:
         write_figures(records, results_dir, profile)
     new = replace_between(text, START, END, section(records, results_dir, status, profile), readme)
     if FINDINGS_START in new:     # a README without a findings section (a test's) keeps only its results
         new = replace_between(new, FINDINGS_START, FINDINGS_END, findings.section(results_dir, profile), readme)
-    if new != text:
-        readme.write_text(new)
+        changed = changed_findings(between(text, FINDINGS_START, FINDINGS_END), between(new, FINDINGS_START, FINDINGS_END))
+        print(f"{len(changed)} findings line(s) changed in {target.name}" + (":" if changed else "."))
+        for line in changed:
+            print(f"  {line[:1]} {line[1:].strip()[:200]}")
+    if new != text or not target.is_file():
+        from common.files import atomic_write
+        atomic_write(target, lambda handle: handle.write(new.encode()))
     return new != text
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """``python -m common.study.report [--profile quick]``: the study's own errors (an incomplete input) end in
+    their sentence and exit code 2; ``--debug`` shows the traceback too."""
+    from common.runs.preflight import command_line
+
+    return command_line(_main, argv)
+
+
+def _main(argv: list[str]) -> int:
     import argparse
 
     from common.study.status import read_status
 
     parser = argparse.ArgumentParser(description="Rewrite the README's generated sections from results/.")
-    parser.add_argument("--profile", default="quick", help="whose records the findings and figures read")
-    profile = parser.parse_args().profile
+    parser.add_argument("--profile", default="quick", choices=("smoke", "quick", "full"),
+                        help="whose records the findings and figures read (smoke: written under runs/smoke/outputs)")
+    profile = parser.parse_args(argv).profile
+    target = report_path(COMMITTED_README, profile)
     changed = update_readme(status=read_status(profile), profile=profile)
-    print("README.md results section", "updated" if changed else "already up to date")
-    sys.exit(0)
+    print(f"{target} results section", "updated" if changed else "already up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -121,7 +121,7 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict])
         if confirm and explore:
             pooled = _nmnist_family(F.primary_lines(explore + confirm))
             out.append("  - Both partitions pooled (Bouckaert & Frank's corrected repeated k-fold test over "
-                       f"{pooled[0]['folds']} folds): " + "; ".join(
+                       f"{pooled[0]['folds']} folds of both; Bonferroni intervals, Holm within the family): " + "; ".join(
                            f"{l['b']} - {l['a']} {l['mean']:+.2f} ({l['low']:+.2f} .. {l['high']:+.2f}, "
                            f"{verdict(l['holm'])})" for l in pooled) + ".")
     if lif_rows:

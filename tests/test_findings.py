@@ -59,9 +59,11 @@ def test_a_lif_alif_paired_test_and_its_holm_family_recomputed():
     seeds = sorted(set(mlp) & set(lif))
     p = stats.ttest_rel([mlp[s] for s in seeds], [lif[s] for s in seeds]).pvalue
     text = shown()
-    line = next(l for l in text.splitlines() if "MLP - LIF on fashion-mnist" in l)
+    primary = text.split("The primary family", 1)[1].split("Exploratory: the other factors", 1)[0]
+    line = next(l for l in primary.splitlines() if "MLP - LIF on fashion-mnist" in l)
     assert f"p = {findings.p_text(p)}," in line
-    family = [float(m) if m != "< 0.001" else 0.0 for m in re.findall(r"; p = ([0-9.]+|< 0\.001), Holm", text.split("paired comparisons", 1)[1].split("**N-MNIST", 1)[0])]
+    family = [float(m) if m != "< 0.001" else 0.0 for m in re.findall(r"; p = ([0-9.]+|< 0\.001), Holm", primary)]
+    assert len(family) == 6                                               # 3 pairs x 2 datasets, declared in specs
     family[min(range(len(family)), key=lambda i: abs(family[i] - p))] = p   # this test's p unrounded
     ordered = sorted(family)
     holm_by_hand = max(min(1, (len(family) - i) * q) for i, q in enumerate(ordered[:ordered.index(p) + 1]))
@@ -70,10 +72,14 @@ def test_a_lif_alif_paired_test_and_its_holm_family_recomputed():
 
 def test_words_follow_the_adjusted_test():
     for line in shown().splitlines():
-        match = re.search(r"Holm ([0-9.]+|< 0\.001)\)?: (differs|no difference detected)", line)
+        assert "no difference" not in line, line
+        match = re.search(r"Holm (?:p )?([0-9.]+|< 0\.001)(?: over the family's \d+ tests)?\)?: (differs|inconclusive)",
+                          line)
         if match:
             adjusted = 0.0 if match.group(1) == "< 0.001" else float(match.group(1))
             assert (match.group(2) == "differs") == (adjusted < 0.05), line
+            if match.group(2) == "inconclusive":        # with its interval, the one printed beside it
+                assert re.search(r"inconclusive \(between [-+][0-9.]+ and [-+][0-9.]+ points\)", line), line
 
 
 def test_the_spiking_lstm_answer_follows_its_adjusted_tests():
@@ -87,7 +93,7 @@ def test_the_spiking_lstm_answer_follows_its_adjusted_tests():
     ahead = findings.slstm_answer(family([4.0, 2.0], [0.01, 0.2]), accuracy)[0]
     assert "At about the same size: yes" in ahead and "ahead after 3 bins" in ahead and "+2.00 points" in ahead and "18,538" in ahead
     none = findings.slstm_answer(family([4.0, -2.0], [0.3, 0.2]), accuracy)[0]
-    assert ": not shown" in none and "at none of the family's 2 time points" in none
+    assert ": inconclusive" in none and "at none of the family's 2 time points" in none
     behind = findings.slstm_answer(family([-4.0, -2.0], [0.01, 0.04]), accuracy)[0]
     assert ": no, it is behind" in behind and "behind after 3, 25 bins" in behind
     assert findings.slstm_answer(family([1.0, 1.0], [1, 1]).assign(b="other"), accuracy) == []
@@ -97,3 +103,48 @@ def test_the_spiking_lstm_answer_follows_its_adjusted_tests():
     equal, source = findings.slstm_answer(both, sizes)
     assert equal.count("**Does the spiking LSTM") == 1 and "**" not in source     # the question asked once
     assert source.startswith("  - At the source's size: no, it is behind") and "59,466 against 18,254" in source
+
+
+def test_the_answer_first_is_recomputed_from_the_records():
+    """The summary's N-MNIST sentences from the raw fold table with plain numpy and scipy: fold means of b - a (seeds
+    averaged), the corrected t-test, Holm over the primary family's 4 tests, the Bonferroni interval beside it."""
+    from common.runs.specs import PRIMARY_FAMILIES
+
+    rows = raw_lines("nmnist_folds-quick.jsonl")
+    confirm = (RESULTS / "nmnist_folds_confirm-quick.jsonl")
+    if confirm.exists():
+        rows = [json.loads(l) for l in confirm.read_text().splitlines() if l.strip()]   # the summary reads these
+    answer = shown().split("**The answer first**", 1)[1].split("\n- ", 1)[0]
+    pairs = PRIMARY_FAMILIES["nmnist_folds"]["pairs"]
+    results = []
+    for a, b in pairs:
+        right = {}
+        for r in rows:
+            if r["cell"]["variant"] in (a, b):
+                ok = np.array(r["predictions_by_time_bins"][-1]) == np.array(r["labels"])
+                right.setdefault((r["cell"]["fold"], r["cell"]["seed"]), {})[r["cell"]["variant"]] = ok.mean()
+                ratio = len(r["labels"]) / r["train_samples"]
+        by_fold = {}
+        for (fold, _), pair in right.items():
+            by_fold.setdefault(fold, []).append(pair[b] - pair[a])
+        means = np.array([np.mean(v) for v in by_fold.values()])
+        k = len(means)
+        se = math.sqrt((1 / k + ratio) * means.var(ddof=1))
+        p = 2 * stats.t.sf(abs(means.mean()) / se, k - 1)
+        half = stats.t.ppf(1 - 0.05 / len(pairs) / 2, k - 1) * se
+        results.append((a, b, 100 * means.mean(), 100 * half, p))
+    order = np.argsort([r[4] for r in results])
+    holm, running = {}, 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(results) - rank) * results[i][4]))
+        holm[i] = running
+    for i, (a, b, mean, half, p) in enumerate(results):
+        sentence = next(l for l in answer.splitlines() if f"{b} - {a} = " in l)
+        assert (f"{b} - {a} = {mean:+.2f} points (Bonferroni 98.8% interval {mean - half:+.2f} .. {mean + half:+.2f}; "
+                f"Holm p {findings.p_text(holm[i])} over the family's 4 tests): ") in sentence
+        words = re.search(r"tests\): (differs|inconclusive)", sentence).group(1)
+        assert words == ("differs" if holm[i] < 0.05 else "inconclusive"), sentence
+    lif_alif = [l for l in answer.splitlines() if "over 5 seeds (paired by seed" in l]
+    assert len(lif_alif) == 6                                      # 3 pairs x 2 datasets, one sentence each
+    recordings = {name for r in raw_lines("nmnist_folds-quick.jsonl") for name in r["recordings"]}
+    assert f"N-MNIST here is {len(recordings):,} real recordings, 880 training each fold's models" in answer

@@ -64,9 +64,44 @@ def test_head_to_head_averages_seeds_within_a_fold_and_corrects_for_overlap():
     variance = sum(4 * 4 * (a + b) * (8 - a - b) / (8 * 8 * 7) for a, b in zip(a_right, b_right))
     chi2 = (abs(expected) - 0.5) ** 2 / variance
     assert line["p (CMH by run)"] == pytest.approx(stats.chi2.sf(chi2, 1))
-    # Holm over the table's two lines, by hand: the smaller p doubled, the larger kept (never below the first)
-    low, high = sorted(table["p (CMH by run)"])
-    assert sorted(table["Holm p (CMH)"]) == pytest.approx([min(1, 2 * low), max(min(1, 2 * low), high)])
+    # Holm over the table's two lines (its family), by hand: the smaller p doubled, the larger kept (never below it)
+    low, high = sorted(table["p (folds)"])
+    assert sorted(table["Holm p (folds)"]) == pytest.approx([min(1, 2 * low), max(min(1, 2 * low), high)])
+    # the interval beside the adjusted verdict: Bonferroni's level for 2 tests, and so wider than the plain 95%
+    assert list(table["adjusted level"]) == pytest.approx([0.975, 0.975])
+    # recording level, descriptive: the two-way cluster bootstrap over runs and recordings, around the cells' mean
+    assert line["recordings"] == 8 and "Holm p (CMH)" not in table
+    assert line["bootstrap low"] <= 100 * np.mean([0.5, 0.5, 0.5]) <= line["bootstrap high"]
+
+
+def test_no_conventional_network_is_compared_before_the_last_bin():
+    cnn = [{**r, "cell": {**r["cell"], "variant": "CNN, time bins as channels"}} for r in ROWS if r["cell"]["variant"] == "beta 0.5"]
+    rows = [{**r, "variant": r["cell"]["variant"]} for r in cnn] + ROWS[3:]
+    table = F.head_to_head(rows, [("CNN, time bins as channels", "beta 0.8")], bins=[1, 2, 3])
+    assert list(table["time bins"]) == [3]          # trained on all bins only: judged after all bins only
+    full = F.head_to_head(ROWS, [("beta 0.5", "beta 0.8")], bins=[1, 2, 3])
+    assert list(full["time bins"]) == [1, 2, 3]
+
+
+def test_two_partitions_pool_as_the_corrected_repeated_k_fold_test():
+    """Bouckaert & Frank (2004): the folds of r partitions, seeds averaged within each, var (1/(k r) + n2/n1) s^2,
+    df k r - 1; by hand on two partitions of 2 folds."""
+    from scipy import stats
+
+    second = [{**r, "cell": {**r["cell"], "fold_seed": 1, "seed": r["cell"]["seed"] + 3}} for r in ROWS]
+    for r in second:                                     # partition 1 is worse for beta 0.8 in fold 0
+        if r["cell"]["variant"] == "beta 0.8" and r["cell"]["fold"] == 0:
+            r["predictions_by_time_bins"] = [[1, 2, -1, -1]] * 3
+    table = F.head_to_head(ROWS + second, [("beta 0.5", "beta 0.8")], bins=[2, 3])
+    line = table.iloc[1]
+    means = np.array([0.5, 0.5, 0.0, 0.5])              # (fold seed, fold) means of b - a
+    se = np.sqrt((1 / 4 + 4 / 4) * means.var(ddof=1))
+    assert line["folds"] == 4 and line["runs"] == 6
+    assert line["b - a (points)"] == pytest.approx(100 * means.mean())
+    assert line["95% CI high"] == pytest.approx(100 * (means.mean() + stats.t.ppf(0.975, 3) * se))
+    assert line["p (folds)"] == pytest.approx(2 * stats.t.sf(means.mean() / se, 3))
+    # beside the Holm verdict over the 2 lines: the Bonferroni interval, level 1 - 0.05 / 2
+    assert line["adjusted CI high"] == pytest.approx(100 * (means.mean() + stats.t.ppf(1 - 0.0125, 3) * se))
 
 
 def test_accuracy_over_folds_and_early_decisions_from_the_rows():

@@ -27,3 +27,32 @@ def test_mcnemar_exact_binomial():
     assert mcnemar([True, False], [True, False])["p_value"] == 1.0      # no discordant pair
     with pytest.raises(ValueError):
         mcnemar([True], [True, False])
+
+
+def test_verdicts_read_inconclusive_with_their_interval_never_no_difference():
+    from common.runs.stats import adjusted_level, verdict
+
+    assert verdict(0.01, -1.0, 2.0) == "differs"
+    assert verdict(0.2, -0.85, 2.48) == "inconclusive (between -0.85 and +2.48 points)"
+    assert verdict(0.2) == "inconclusive"
+    assert adjusted_level(4) == pytest.approx(1 - 0.05 / 4)
+
+
+def test_the_cluster_bootstrap_carries_the_runs_and_the_recordings_variation():
+    import numpy as np
+
+    from common.runs.stats import cluster_bootstrap
+
+    same = cluster_bootstrap(np.full((3, 50), 1.0))
+    assert same["mean"] == same["low"] == same["high"] == 1.0
+    # three runs that disagree (a run effect) on the same recordings: a wide interval; one run alone repeated
+    # 3 times (no run effect) with the same per-recording values: narrower
+    rng = np.random.default_rng(1)
+    recordings = rng.choice([-1.0, 0.0, 1.0], size=200, p=[0.1, 0.7, 0.2])
+    runs = np.stack([recordings + shift for shift in (-0.3, 0.0, 0.3)])
+    wide, narrow = cluster_bootstrap(runs), cluster_bootstrap(np.stack([recordings] * 3))
+    assert wide["low"] <= wide["mean"] <= wide["high"]
+    assert wide["high"] - wide["low"] > 1.5 * (narrow["high"] - narrow["low"])
+    # untested cells (NaN) are left out of the mean, and counted recordings are those tested at least once
+    table = np.array([[1.0, np.nan, 0.0], [np.nan, 1.0, np.nan]])
+    assert cluster_bootstrap(table)["mean"] == pytest.approx(2 / 3) and cluster_bootstrap(table)["recordings"] == 3

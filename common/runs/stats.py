@@ -8,11 +8,14 @@ Three levels a claim can rest on, each with its test:
   training sets (Nadeau & Bengio 2003, "Inference for the generalization error"; the repeated k-fold form
   of Bouckaert & Frank 2004), :func:`corrected_resampled_t`. The plain t-interval over folds is too narrow.
 - Over test samples: the exact McNemar test on the paired predictions of two models (statsmodels),
-  :func:`mcnemar`; when the predictions come from several trained runs, the Cochran-Mantel-Haenszel test
-  stratified by run (statsmodels' ``StratifiedTable``), :func:`cmh_by_run`, so that each run's 2x2 table
-  counts as its own stratum instead of pooling 5 models' predictions as if they were one model's.
-A family of tests (e.g. every N-MNIST head-to-head at every time bin) is adjusted with Holm's method,
-:func:`holm` (statsmodels): a claim reads as a difference only if its adjusted p-value is below 0.05.
+  :func:`mcnemar`. When the predictions come from several trained runs that re-test the same recordings, the
+  recordings and the runs are both clusters: :func:`cluster_bootstrap` resamples both (descriptive evidence beside
+  the fold-level test, never a second verdict); the Cochran-Mantel-Haenszel test stratified by run,
+  :func:`cmh_by_run`, treats the trained models as fixed and is kept as a descriptive number only.
+A family of tests (e.g. the primary N-MNIST head-to-heads) is adjusted with Holm's method, :func:`holm`
+(statsmodels): a claim reads as a difference only if its adjusted p-value is below 0.05 (:func:`verdict`);
+otherwise it reads "inconclusive" with its interval. An interval printed beside an adjusted verdict is
+Bonferroni-adjusted (:func:`adjusted_level`), or labelled unadjusted.
 """
 from __future__ import annotations
 
@@ -57,9 +60,11 @@ def corrected_resampled_t(by_fold: dict, test_train_ratio: float, level: float =
     """Paired differences over the folds of a k-fold cross-validation, ``by_fold``: fold -> the differences
     of its training seeds. Seeds are averaged within a fold (what is left is the fold's difference, with the
     training noise reduced), and the fold means' variance is corrected for overlapping training sets:
-    ``var = (1/k + n_test/n_train) * s^2``, ``df = k - 1`` (Nadeau & Bengio 2003). The study's repetitions
-    reuse the same folds with other training seeds, so they are not the independent fold draws of Bouckaert &
-    Frank's r x k form; this is that form with r = 1, the conservative choice. Also returns the two noises
+    ``var = (1/n + n_test/n_train) * s^2``, ``df = n - 1`` over the ``n`` keys of ``by_fold`` (Nadeau & Bengio 2003).
+    Training seeds on the same folds are not independent fold draws, so they are averaged (r = 1 per partition).
+    Keys that are (partition, fold) pairs, for r partitions drawn with different stratification seeds, give
+    Bouckaert & Frank's (2004) corrected repeated k-fold test: ``1/(k r) + n_test/n_train``, ``df = k r - 1``.
+    Also returns the two noises
     apart: ``fold_std`` (between folds) and ``seed_std`` (the pooled standard deviation within a fold)."""
     folds = sorted(by_fold, key=str)
     means = np.array([np.mean(by_fold[f]) for f in folds], dtype=float)
@@ -136,9 +141,51 @@ def holm(p_values) -> list[float]:
     return out.tolist()
 
 
-def verdict(adjusted_p: float) -> str:
-    """The words a claim may use after its family's adjustment."""
-    return "differs" if adjusted_p < ALPHA else "no difference detected"
+def adjusted_level(family_size: int, level: float = 1 - ALPHA) -> float:
+    """The confidence level of an interval printed beside a family's adjusted verdicts: Bonferroni's,
+    ``1 - (1 - level) / m`` for ``m`` tests. Conservative against Holm's step-down (a Holm "differs" can sit beside
+    an interval that touches zero, never the reverse)."""
+    return 1 - (1 - level) / max(1, int(family_size))
+
+
+def interval_text(low: float, high: float, unit: str = "points") -> str:
+    """An interval in words: "between -0.85 and +2.48 points"."""
+    return f"between {low:+.2f} and {high:+.2f} {unit}"
+
+
+def verdict(adjusted_p: float, low: float | None = None, high: float | None = None, unit: str = "points") -> str:
+    """The words a claim may use after its family's adjustment: "differs" when the adjusted p-value is below
+    :data:`ALPHA`, else "inconclusive", with the interval (``low``, ``high``) when given. Never "no difference":
+    a test that does not reject leaves every value of its interval possible, zero among them."""
+    if adjusted_p < ALPHA:
+        return "differs"
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "inconclusive"
+    return f"inconclusive ({interval_text(low, high, unit)})"
+
+
+def cluster_bootstrap(differences: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """A two-way cluster (pigeonhole) bootstrap of a mean over a runs x recordings table (Owen 2007; Cameron,
+    Gelbach & Miller 2011): ``differences[i, j]`` is run i's value on recording j (e.g. b right - a right, -1/0/1),
+    NaN where run i did not test recording j. Runs and recordings are resampled independently (multinomial weights),
+    so the interval carries both the runs' and the recordings' variation: a recording tested by several runs, and a
+    run's many recordings, are not independent observations. Percentile interval; descriptive (no test)."""
+    d = np.asarray(differences, dtype=float)
+    tested = np.isfinite(d)
+    values = np.where(tested, d, 0.0)
+    mean = float(values.sum() / tested.sum()) if tested.any() else math.nan
+    if not tested.any():
+        return {"mean": math.nan, "low": math.nan, "high": math.nan, "runs": 0, "recordings": 0}
+    rng = np.random.default_rng(seed)
+    n_runs, n_recordings = d.shape
+    w_runs = rng.multinomial(n_runs, np.full(n_runs, 1 / n_runs), size=n_boot).astype(float)
+    w_recordings = rng.multinomial(n_recordings, np.full(n_recordings, 1 / n_recordings), size=n_boot).astype(float)
+    numerator = np.einsum("bi,ij,bj->b", w_runs, values, w_recordings)
+    denominator = np.einsum("bi,ij,bj->b", w_runs, tested.astype(float), w_recordings)
+    boots = numerator[denominator > 0] / denominator[denominator > 0]
+    low, high = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return {"mean": mean, "low": float(low), "high": float(high), "runs": n_runs,
+            "recordings": int(tested.any(0).sum())}
 
 
 # ------------------------------------------------------------------------------ over the seeds of runs

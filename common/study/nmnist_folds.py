@@ -173,9 +173,25 @@ def run_confirmation(profile: str = "quick", data_root=None, mirror=None, output
 
 # ---------------------------------------------------------------- reading the table
 
+def fold_seed_of(record: dict):
+    """The stratification seed of a record's folds (its partition): the cell's, else the record's (None: a row
+    that names none, e.g. the official split)."""
+    cell = record.get("cell") or {}
+    data = (record.get("config") or {}).get("data") or {}
+    for value in (cell.get("fold_seed"), record.get("fold_seed"), data.get("fold_seed")):
+        if value is not None:
+            return value
+    return None
+
+
+def _flat(records: list[dict]) -> list[dict]:
+    """:func:`common.runs.records.flat` lines, each with its partition (``fold_seed``)."""
+    return [{**flat(r), "fold_seed": fold_seed_of(r)} for r in records]
+
+
 def _runs(rows: list[dict], variant: str) -> dict:
-    """(fold, seed) -> that run's flat record, for one variant."""
-    return {(r["fold"], r["seed"]): r for r in rows if r["variant"] == variant}
+    """(fold seed, fold, seed) -> that run's flat record, for one variant: runs of two partitions never collide."""
+    return {(r.get("fold_seed"), r["fold"], r["seed"]): r for r in rows if r["variant"] == variant}
 
 
 def _right(row: dict, t: int) -> np.ndarray:
@@ -190,23 +206,24 @@ def test_train_ratio(rows: list[dict]) -> float:
 
 
 def _by_fold(by_run: dict) -> dict:
-    """A per-run value (keyed (fold, seed)) as {fold: [one value per seed]}."""
+    """A per-run value (keyed (fold seed, fold, seed)) as {(fold seed, fold): [one value per seed]}: a fold of one
+    partition is one replicate of the corrected repeated k-fold test (common.runs.stats.corrected_resampled_t)."""
     by_fold: dict = {}
-    for (fold, _), value in by_run.items():
-        by_fold.setdefault(fold, []).append(value)
+    for (fold_seed, fold, _), value in by_run.items():
+        by_fold.setdefault((fold_seed, fold), []).append(value)
     return by_fold
 
 
-def _over_folds(by_run: dict, ratio: float) -> dict:
-    """A per-run value (keyed (fold, seed)) summarised over folds with the corrected resampled t-test."""
-    return corrected_resampled_t(_by_fold(by_run), ratio)
+def _over_folds(by_run: dict, ratio: float, level: float = 0.95) -> dict:
+    """A per-run value (keyed (fold seed, fold, seed)) summarised over folds with the corrected resampled t-test."""
+    return corrected_resampled_t(_by_fold(by_run), ratio, level)
 
 
 def accuracy_over_folds(records: list[dict], t: int | None = None, variants=VARIANTS) -> pd.DataFrame:
     """Per variant (of ``variants``, in their order): accuracy after ``t`` bins (default: all) over folds x seeds, with the interval corrected for
     the folds' overlapping training sets, the spread between folds and between seeds, no decisions, and how
     many test predictions it rests on."""
-    rows = [flat(r) for r in records]
+    rows = _flat(records)
     t = t or len(rows[0]["predictions_by_time_bins"])
     ratio = test_train_ratio(rows)
     lines = []
@@ -214,7 +231,7 @@ def accuracy_over_folds(records: list[dict], t: int | None = None, variants=VARI
         runs = _runs(rows, variant)
         summary = _over_folds({k: float(_right(r, t).mean()) for k, r in runs.items()}, ratio)
         lines.append({"variant": variant, "runs": summary["runs"], "folds": summary["folds"],
-                      "seeds": len({s for _, s in runs}), "mean": summary["mean"], "low": summary["low"],
+                      "seeds": len({s for *_, s in runs}), "partitions": len({p for p, *_ in runs}), "mean": summary["mean"], "low": summary["low"],
                       "high": summary["high"], "fold std": summary["fold_std"], "seed std": summary["seed_std"],
                       "parameters": int(np.median([r["parameters"] for r in runs.values()])),
                       "test_predictions": sum(len(r["labels"]) for r in runs.values()),
@@ -223,42 +240,68 @@ def accuracy_over_folds(records: list[dict], t: int | None = None, variants=VARI
     return pd.DataFrame(lines).set_index("variant")
 
 
-def head_to_head(records: list[dict], pairs=None, bins=None) -> pd.DataFrame:
-    """Each (a, b) of ``pairs`` after each of ``bins`` time bins (default: the study's family,
-    :data:`common.runs.specs.FOLD_FAMILY`), b - a in accuracy at three levels:
-    - over folds (seeds averaged within a fold): mean, 95% interval and p-value of the corrected resampled
-      t-test, and in how many folds b is ahead / behind;
-    - over recordings, stratified by run: the CMH test over the runs' 2x2 tables, and the discordant counts
-      pooled over runs (descriptive);
-    and the Holm adjustment of both p-values over every line of the table (one family)."""
-    from common.runs.specs import FOLD_FAMILY
+def head_to_head(records: list[dict], pairs=None, bins=None, bootstrap: int = 2000) -> pd.DataFrame:
+    """Each (a, b) of ``pairs`` after each of ``bins`` time bins (default: the exploratory family,
+    :data:`common.runs.specs.FOLD_FAMILY`), b - a in accuracy points; the table's lines are one family:
+    - over folds (seeds averaged within a fold; a fold of each partition one replicate): mean, unadjusted 95%
+      interval and p-value of the corrected (repeated) k-fold t-test, Holm's adjustment over the table's lines, the
+      Bonferroni-adjusted interval beside it (level 1 - 0.05/m for m lines), and in how many folds b is ahead / behind;
+    - over recordings, descriptive: a two-way cluster bootstrap over runs and recordings (its 95% interval), the
+      discordant counts pooled over runs, and the CMH p-value stratified by run (unadjusted, no verdict: it treats
+      the trained models as fixed).
+    A line comparing a variant of :data:`common.runs.specs.ALL_BINS_ONLY` before the last bin is left out: those
+    networks were trained on their answer after all bins only, so earlier they are judged on inputs never seen."""
+    from common.runs.specs import ALL_BINS_ONLY, FOLD_FAMILY
+    from common.runs.stats import adjusted_level, cluster_bootstrap
 
-    rows = [flat(r) for r in records]
+    rows = _flat(records)
     pairs = pairs or FOLD_FAMILY["pairs"]
     n_bins = len(rows[0]["predictions_by_time_bins"])
     bins = list(dict.fromkeys(min(b, n_bins) for b in (bins or FOLD_FAMILY["time_bins"])))
     ratio = test_train_ratio(rows)
     present = {r["variant"] for r in rows}
+    tests = [(a, b, t) for a, b in pairs if {a, b} <= present for t in bins
+             if t == n_bins or not {a, b} & set(ALL_BINS_ONLY)]
+    level = adjusted_level(len(tests))
     lines = []
-    for a, b in [p for p in pairs if set(p) <= present]:
+    for a, b, t in tests:
         runs_a, runs_b = _runs(rows, a), _runs(rows, b)
         keys = sorted(set(runs_a) & set(runs_b), key=str)
-        for t in bins:
-            right = [(_right(runs_a[k], t), _right(runs_b[k], t)) for k in keys]
-            folds = _over_folds({k: float(rb.mean() - ra.mean()) for k, (ra, rb) in zip(keys, right)}, ratio)
-            recordings = cmh_by_run(right)
-            lines.append({"a": a, "b": b, "time bins": t, "b - a (points)": 100 * folds["mean"],
-                          "95% CI low": 100 * folds["low"], "95% CI high": 100 * folds["high"],
-                          "runs": folds["runs"], "folds": folds["folds"], "folds b ahead": folds["positive"],
-                          "folds b behind": folds["negative"], "p (folds)": folds["p_value"],
-                          "only a right": int(sum((ra & ~rb).sum() for ra, rb in right)),
-                          "only b right": int(sum((rb & ~ra).sum() for ra, rb in right)),
-                          "p (CMH by run)": recordings["p_value"], "runs agree (Breslow-Day p)": recordings["homogeneity_p"]})
+        right = [(_right(runs_a[k], t), _right(runs_b[k], t)) for k in keys]
+        by_run = {k: float(rb.mean() - ra.mean()) for k, (ra, rb) in zip(keys, right)}
+        folds, adjusted = _over_folds(by_run, ratio), _over_folds(by_run, ratio, level)
+        recordings = cmh_by_run(right)
+        names = sorted({name for k in keys for name in runs_a[k]["recordings"]})
+        column = {name: j for j, name in enumerate(names)}
+        table = np.full((len(keys), len(names)), np.nan)
+        for i, (k, (ra, rb)) in enumerate(zip(keys, right)):
+            table[i, [column[n] for n in runs_a[k]["recordings"]]] = rb.astype(float) - ra.astype(float)
+        boot = cluster_bootstrap(table, n_boot=bootstrap)
+        lines.append({"a": a, "b": b, "time bins": t, "b - a (points)": 100 * folds["mean"],
+                      "95% CI low": 100 * folds["low"], "95% CI high": 100 * folds["high"],
+                      "adjusted level": level, "adjusted CI low": 100 * adjusted["low"],
+                      "adjusted CI high": 100 * adjusted["high"],
+                      "runs": folds["runs"], "folds": folds["folds"], "folds b ahead": folds["positive"],
+                      "folds b behind": folds["negative"], "p (folds)": folds["p_value"],
+                      "only a right": int(sum((ra & ~rb).sum() for ra, rb in right)),
+                      "only b right": int(sum((rb & ~ra).sum() for ra, rb in right)),
+                      "recordings": boot["recordings"], "bootstrap low": 100 * boot["low"],
+                      "bootstrap high": 100 * boot["high"], "p (CMH by run)": recordings["p_value"]})
     table = pd.DataFrame(lines)
     if len(table):
         table.insert(table.columns.get_loc("p (folds)") + 1, "Holm p (folds)", holm(table["p (folds)"]))
-        table.insert(table.columns.get_loc("p (CMH by run)") + 1, "Holm p (CMH)", holm(table["p (CMH by run)"]))
     return table
+
+
+def primary_lines(records: list[dict], bootstrap: int = 2000) -> pd.DataFrame:
+    """The primary family (:data:`common.runs.specs.PRIMARY_FAMILIES`) on ``records``: its pairs after all bins,
+    Holm-adjusted over the family alone, with Bonferroni-adjusted intervals. ``records`` are the confirmation
+    partition's rows (the confirmed answer), or both partitions' (the pooled estimate: the corrected repeated k-fold
+    test over every fold of both), or the exploratory table's (what suggested the question)."""
+    from common.runs.specs import PRIMARY_FAMILIES
+
+    family = PRIMARY_FAMILIES["nmnist_folds"]
+    return head_to_head(records, family["pairs"], family["time_bins"], bootstrap=bootstrap)
 
 
 def family_lines(records: list[dict], pairs) -> pd.DataFrame:
@@ -274,14 +317,16 @@ def fold_differences(records: list[dict], a: str, b: str, bins=None) -> pd.DataF
     (default: the family's): the per-fold signs beside :func:`head_to_head`'s pooled tests."""
     from common.runs.specs import FOLD_FAMILY
 
-    rows = [flat(r) for r in records]
+    rows = _flat(records)
     n_bins = len(rows[0]["predictions_by_time_bins"])
     runs_a, runs_b = _runs(rows, a), _runs(rows, b)
     keys = sorted(set(runs_a) & set(runs_b), key=str)
     table = {}
     for t in dict.fromkeys(min(x, n_bins) for x in (bins or FOLD_FAMILY["time_bins"])):
         by_fold = _by_fold({k: 100 * (_right(runs_b[k], t).mean() - _right(runs_a[k], t).mean()) for k in keys})
-        table[f"after {t} bins"] = {f"fold {fold}": float(np.mean(v)) for fold, v in by_fold.items()}
+        partitions = len({fs for fs, _ in by_fold})
+        table[f"after {t} bins"] = {f"fold {fold}" + (f" of fold seed {fs}" if partitions > 1 else ""): float(np.mean(v))
+                                    for (fs, fold), v in by_fold.items()}
     return pd.DataFrame(table).rename_axis(f"{b} - {a} (points)")
 
 
@@ -291,7 +336,7 @@ def early_decisions(records: list[dict], bins=None) -> pd.DataFrame:
     decides more often, or because its decisions are better: the two columns tell which."""
     from common.runs.specs import FOLD_FAMILY
 
-    rows = [flat(r) for r in records]
+    rows = _flat(records)
     n_bins = len(rows[0]["predictions_by_time_bins"])
     lines = []
     for variant in [v for v in VARIANTS if any(r["variant"] == v for r in rows)]:
@@ -309,7 +354,7 @@ def early_decisions(records: list[dict], bins=None) -> pd.DataFrame:
 
 def curves(rows: list[dict]) -> dict[str, dict]:
     """Per variant: mean accuracy after t bins over folds x seeds, with its corrected 95% interval band."""
-    rows = [flat(r) for r in rows]
+    rows = _flat(rows)
     ratio = test_train_ratio(rows)
     out = {}
     for variant in VARIANTS:
@@ -327,7 +372,7 @@ def plot_curves(rows: list[dict], pair=("beta 0.5", "beta 0.8"), title="N-MNIST,
     """Accuracy after t bins per variant (``variants``, default every one) with its band, and the paired difference of ``pair`` with its band
     (both: 95% intervals over folds, corrected for overlapping training sets). The lines' data are the
     values of :func:`curves` and :func:`head_to_head`, which tests/test_nmnist_folds.py checks."""
-    rows = [flat(r) for r in rows]
+    rows = _flat(rows)
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 4.2))   # README width: text stays >= 9 pt

@@ -84,7 +84,7 @@ PROFILE_SETTINGS = {
     },
     # LIF vs ALIF (notebook 07; common/study/lif_alif.py, common/runs/grid.py). "main" (the headline comparison, also
     # shown in notebook 08 and the README) and "grid" (the other factors): lists of factor grids (the
-    # union of their products), run on every dataset in "datasets" for seeds seed .. seed + n_seeds - 1;
+    # union of their products), run on each of "datasets" for seeds seed .. seed + n_seeds - 1;
     # a part without "epochs"/"hidden" uses the values here. T = n_steps.
     "lif_alif": {
         "smoke": {"n_steps": 8, "epochs": 1, "batch_size": 64, "lr": 5e-3, "hidden": 32, "n_seeds": 2,
@@ -720,7 +720,62 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
                        spec=spec.name, device=device, data_root=data_root, mirror=mirror, output_root=output_root)
     if run_name is None:
         config.run_name = _run_name(spec, overrides, seed, config)
+    check_against_data(spec, config)
     return ResolvedSpec(spec, config, design, overrides)
+
+
+# A run's frames and activations must fit: at most this share of the machine's memory for the uint8 frames alone
+FRAME_MEMORY_SHARE = 0.5
+
+
+def _memory_bytes() -> int:
+    import os
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def check_against_data(spec: Spec, config: RunConfig) -> None:
+    """The knobs whose range depends on the data, checked against the dataset's description
+    (common.data.datasets) before any data loads: the classes, channels and frame size a model is built for, the
+    shift of training frames, and the frames' memory. A KnobError names the knob, the value and the range."""
+    from common.data.datasets import describe
+
+    described = describe(config.dataset)
+    width, height, channels = described.sensor_size
+    side = config.data.target_size[0] if config.data.target_size else width
+    model = {**{k: v.default for k, v in inspect.signature(_model_class(config.model).__init__).parameters.items()
+                if v.default is not inspect.Parameter.empty}, **config.model_kwargs}
+    expected = {"n_classes": described.n_classes}
+    if config.model not in ("rsnn", "mlp"):            # the LIF/ALIF grid's networks take flattened spike trains
+        expected["in_channels"] = channels
+        if "input_size" in model:
+            expected["input_size"] = side
+    for knob, want in expected.items():
+        for place, value in (("model", model.get(knob)), ("objective", (config.objective or {}).get(knob))):
+            if value is not None and value != want:
+                raise KnobError(f"knob {knob!r} of spec {spec.name!r} must be {want} for {described.title} "
+                                f"({place}: got {value}): the data's {knob.replace('_', ' ')} is {want}")
+    if config.data.max_shift and config.data.max_shift >= side:
+        raise KnobError(f"knob 'max_shift' of spec {spec.name!r} must be below the {side}-pixel frame of "
+                        f"{described.title}, got {config.data.max_shift}: every training frame would leave the sensor")
+    if described.kind == "events" and config.data.n_time_bins:
+        counts = described.expected
+        n = sum(min(limit or known["complete"], known["complete"]) for limit, known in
+                ((config.data.train_limit, counts["train"]), (config.data.test_limit, counts["test"])))
+        height_px = config.data.target_size[1] if config.data.target_size else height
+        need, have = n * config.data.n_time_bins * channels * side * height_px, _memory_bytes()
+        if have and need > FRAME_MEMORY_SHARE * have:
+            raise KnobError(f"knob 'n_time_bins' of spec {spec.name!r}: {config.data.n_time_bins} bins of {n:,} "
+                            f"{described.title} recordings need {need / 2**30:.1f} GiB of frames, more than "
+                            f"{FRAME_MEMORY_SHARE:.0%} of this machine's {have / 2**30:.0f} GiB: use fewer bins, or "
+                            f"train_limit / test_limit")
+
+
+def _model_class(model: str):
+    from common.networks.registry import model_class
+    return model_class(model)
 
 
 def setup(name: str, profile: str = "quick", overrides: dict | None = None, **locations) -> ResolvedSpec:

@@ -86,10 +86,10 @@ def lif_alif_primary(rows: list[dict]) -> list[dict]:
              if any(r["dataset"] == d for r in headline)]
     level = adjusted_level(len(tests))
     lines = []
-    for a, b, dataset in tests:
-        plain = _paired_by_seed(headline, {**kinds[a], "dataset": dataset}, {**kinds[b], "dataset": dataset})
-        wide = _paired_by_seed(headline, {**kinds[a], "dataset": dataset}, {**kinds[b], "dataset": dataset}, level)
-        lines.append({"a": f"{a} on {dataset}", "b": b, "pair": (a, b), "dataset": dataset, "n": plain["n"],
+    for a, b, name in tests:
+        plain = _paired_by_seed(headline, {**kinds[a], "dataset": name}, {**kinds[b], "dataset": name})
+        wide = _paired_by_seed(headline, {**kinds[a], "dataset": name}, {**kinds[b], "dataset": name}, level)
+        lines.append({"a": f"{a} on {name}", "b": b, "pair": (a, b), "dataset": name, "n": plain["n"],
                       "mean": 100 * plain["mean"], "low": 100 * wide["low"], "high": 100 * wide["high"],
                       "adjusted level": level, "p": plain["p_value"], "family": len(tests)})
     for line, adjusted in zip(lines, holm([l["p"] for l in lines])):
@@ -275,11 +275,11 @@ def lif_alif(rows: list[dict]) -> list[str]:
     kinds = {"MLP": {"model": "mlp"}, "LIF": {"model": "rsnn", "neuron": "lif"}, "ALIF": {"model": "rsnn", "neuron": "alif"}}
     out = [f"**LIF, ALIF and the MLP** (notebook 07; same hidden size and epochs, full test sets; cells trained: "
            f"{machines(rows)}). Test accuracy, mean +- std over seeds:"]
-    for dataset in dict.fromkeys(r["dataset"] for r in headline):
-        part = [r for r in headline if r["dataset"] == dataset]
+    for name in dict.fromkeys(r["dataset"] for r in headline):
+        part = [r for r in headline if r["dataset"] == name]
         cells = {name: [r["test_accuracy"] for r in part if all(r.get(k) == v for k, v in want.items())]
                  for name, want in kinds.items()}
-        out.append(f"  - {dataset}: " + ", ".join(
+        out.append(f"  - {name}: " + ", ".join(
             f"{name} {pct(np.mean(v))} +- {pct(np.std(v, ddof=1) if len(v) > 1 else math.nan)} ({len(v)} seeds)"
             for name, v in cells.items() if v))
     primary = lif_alif_primary(rows)

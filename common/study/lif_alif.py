@@ -21,10 +21,10 @@ FACTORS = ("dataset", "model", "neuron", "recurrent", "hidden", "epochs", "learn
 
 # The headline cells' names in the study's tables (notebook 08, the README): one name per (model, neuron,
 # dataset), written here once and looked up, never parsed back.
-HEADLINE_RUNS = {f"{model}_{neuron}_{dataset}" if neuron else f"{model}_{dataset}":
-                 {"model": model, "neuron": neuron, "dataset": dataset}
+HEADLINE_RUNS = {f"{model}_{neuron}_{dataset_name}" if neuron else f"{model}_{dataset_name}":
+                 {"model": model, "neuron": neuron, "dataset": dataset_name}
                  for model, neuron in (("rsnn", "lif"), ("rsnn", "alif"), ("mlp", None))
-                 for dataset in ("mnist", "fashion-mnist")}
+                 for dataset_name in ("mnist", "fashion-mnist")}
 
 
 def headline_name(cell: dict) -> str:
@@ -175,14 +175,14 @@ def plot_accuracy_bars(rows: list[dict]):
     varying = _varying(rows)
     datasets = list(dict.fromkeys(table.dataset))
     fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
-    for ax, dataset in zip(axes[0], datasets):
-        part = table[table.dataset == dataset].sort_values("mean")
+    for ax, name in zip(axes[0], datasets):
+        part = table[table["dataset"] == name].sort_values("mean")
         ax.barh(part.cell, part["mean"], xerr=part["std"].fillna(0), color="tab:blue", alpha=0.6, capsize=3)
         for i, cell in enumerate(part.cell):
-            seeds = [r["test_accuracy"] for r in rows if r["dataset"] == dataset and cell_label(r, varying) == cell]
+            seeds = [r["test_accuracy"] for r in rows if r["dataset"] == name and cell_label(r, varying) == cell]
             ax.plot(seeds, [i] * len(seeds), "k.", ms=4)
         low = max(0.0, part["mean"].min() - 3 * part["std"].fillna(0).max() - 0.02)
-        ax.set(xlim=(low, 1.0), xlabel="test accuracy (full test set), mean +- std over seeds", title=dataset)
+        ax.set(xlim=(low, 1.0), xlabel="test accuracy (full test set), mean +- std over seeds", title=name)
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig
@@ -272,11 +272,11 @@ def reading(rows: list[dict]) -> str:
     table = cell_table(rows)
     effects = effects_table(rows)
     lines = []
-    for dataset in dict.fromkeys(table.dataset):
-        part = table[table.dataset == dataset]
+    for name in dict.fromkeys(table.dataset):
+        part = table[table["dataset"] == name]
         best = part.loc[part["mean"].idxmax()]
         mlp = part[part.cell.str.startswith("MLP")]
-        line = (f"{dataset}: the best cell is {best.cell} at {best['mean']:.2%} +- {best['std']:.2%} "
+        line = (f"{name}: the best cell is {best.cell} at {best['mean']:.2%} +- {best['std']:.2%} "
                 f"(n={best.n} seeds, {best.test_samples} test images)")
         alif = part[part.cell.str.startswith("ALIF")]
         if len(alif) and not best.cell.startswith("ALIF"):

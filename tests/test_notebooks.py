@@ -239,3 +239,41 @@ def test_09_faithfulness(tmp_path, nmnist_root, no_env):
     assert "scnn_nmnist_beta0.8" in results["not_evaluated"] and "spiking LSTM" in results["not_evaluated"]
     executed = (tmp_path / "executed" / "09_faithfulness.ipynb").read_text()
     assert executed.count("image/png") >= 2 and "Faithfulness of the explanations" in executed
+
+
+# ------------------------------------------------------------------ the notebooks' kernel belongs to this clone
+
+def kernelspec(folder, python):
+    import json as _json
+    spec = folder / "kernels" / "snn-study"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(_json.dumps({"argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                                   "display_name": "SNN study (.venv)", "language": "python"}))
+    return spec
+
+
+def test_the_kernel_must_resolve_inside_this_clones_environment(tmp_path, monkeypatch):
+    """``make env`` runs this check after registering the kernel: one registered in the environment and starting its
+    Python passes; one that a Jupyter on this Python would find elsewhere (another clone's), or one starting another
+    Python, stops the build with the way out."""
+    import sys
+
+    import jupyter_client.kernelspec  # noqa: F401  (jupyter_core reads sys.prefix once, on import: the real one)
+    from common.study.kernel import KernelElsewhere, kernel_folder
+
+    prefix = tmp_path / "venv"
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    own = kernelspec(prefix / "share" / "jupyter", sys.executable)
+    assert kernel_folder() == own.resolve()
+    (own / "kernel.json").write_text((own / "kernel.json").read_text().replace(sys.executable, "/other/clone/.venv/bin/python"))
+    with pytest.raises(KernelElsewhere, match="starts /other/clone/.venv/bin/python, not this environment's"):
+        kernel_folder()
+    other = kernelspec(tmp_path / "other_clone" / "share" / "jupyter", sys.executable)
+    monkeypatch.setenv("JUPYTER_PATH", str(other.parent.parent))
+    with pytest.raises(KernelElsewhere, match="outside this clone's environment"):
+        kernel_folder()
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "empty"))
+    with pytest.raises(KernelElsewhere, match="No Jupyter kernel named 'snn-study'"):
+        kernel_folder()

@@ -1,5 +1,6 @@
 """The speed benchmark's model table: every entry builds, trains a step and runs inference (tiny batches)."""
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -263,3 +264,28 @@ def test_the_bf16_fold_check_pairs_every_bf16_run_with_its_float32_twin():
     assert not result["inside"] and "float32 stays the default" in bf16_folds.summary_lines(result, "beta 0.8")[-1]
     with pytest.raises(ValueError, match="no float32 run"):
         bf16_folds.compare([], same, "beta 0.8")
+
+
+def test_make_bench_records_and_the_generated_page(tmp_path):
+    """peers.py's record, a batch size at a time per machine kind, and the page's first line from it: the auto row's
+    mean samples/s over plain snntorch's and over the best peer's (here spikingjelly), at batch 128."""
+    from benchmarks import readme
+
+    cpu = "AMD EPYC 7B13 64-Core Processor [avx avx2 avx512f fma]"
+    assert readme.cpu_kind(cpu) == "AMD EPYC, AVX-512" and readme.cpu_kind("Intel(R) Xeon(R) CPU @ 2.2GHz [avx2]") == "Intel Xeon, AVX2"
+    run = lambda *speeds: [{"samples_per_s": s, "layout": "1 bin(s) per call", "peak_mb": 100.0} for s in speeds]
+    rows = {readme.AUTO: run(400, 440), readme.PEERS[0]: run(200, 200), readme.PEERS[1]: run(250, 270)}
+    path = readme.write_record(cpu, 128, rows, (1e11, 1.2e11), None, folder=tmp_path)
+    readme.write_record(cpu, 32, {**rows, readme.AUTO: run(300, 300)}, (1e11, 1e11), None, folder=tmp_path)
+    record = json.loads(path.read_text())
+    assert path.name == "peers-amd-epyc-avx-512.json" and sorted(record["batches"]) == ["128", "32"]
+    page = readme.page(tmp_path)
+    assert page.splitlines()[0].startswith("2.10 x plain snntorch, 1.62 x the best peer, on AMD EPYC, AVX-512")
+    assert "| project (auto layout) | 400 / 440 | 420 | 1.62 | 1 bin(s) per call | 100 |" in page
+    assert readme.page(tmp_path / "none").startswith("No `make bench` record yet")
+
+
+def test_the_committed_benchmark_page_is_generated_from_its_records():
+    from benchmarks import readme
+
+    assert readme.README.read_text() == readme.page()

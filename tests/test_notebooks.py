@@ -43,6 +43,7 @@ def test_shown_output_is_not_the_source():
     assert "No DVS128" in shown_output(json.dumps({"cells": [cell]}))
 
 
+@pytest.mark.slow       # executes a notebook
 def test_01_cnn_mnist_gradcam(tmp_path, no_env):
     data = write_image_dataset(tmp_path / "data", n_train=1500, n_test=300)
     out = execute("01", tmp_path, data_root=str(data))
@@ -67,6 +68,7 @@ def nmnist_root(tmp_path_factory):
     ("03", ["scnn_nmnist_beta0.8", "scnn_nmnist_learned_beta"]),
     ("04", ["scnn_nmnist_population"]),
 ])
+@pytest.mark.slow       # executes a notebook
 def test_nmnist_notebooks(name, runs, tmp_path, nmnist_root, no_env):
     out = execute(name, tmp_path, data_root=str(nmnist_root))
     for run in runs:
@@ -118,6 +120,7 @@ def check_dvs_runs(out, runs, n_test=22, n_time_bins=8, records=None):
         assert len(frames) == n_time_bins + HELD and frames[0].dtype.name == "uint8"
 
 
+@pytest.mark.slow       # executes a notebook
 def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
     out = execute("05", tmp_path, data_root=str(dvsgesture_root))
     check_dvs_runs(out, ["scnn_dvsgesture", "scnn_dvsgesture_wide"])
@@ -128,6 +131,7 @@ def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
 
 
 @pytest.mark.mirror
+@pytest.mark.slow       # executes a notebook
 def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tmp_path, dvsgesture_root,
                                                                               mirror, no_env, monkeypatch):
     """Trained on synthetic clips, then run where only the mirror's 10 real test clips exist: the
@@ -171,6 +175,7 @@ def check_nmnist_head_to_head(out, executed):
     assert executed.count("image/png") >= 3           # curves, and Grad-CAM over time of both models
 
 
+@pytest.mark.slow       # executes a notebook
 def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_env):
     out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root,
                                                                 DVSGesture=dvsgesture_root)))
@@ -186,6 +191,7 @@ def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_
     assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
 
 
+@pytest.mark.slow       # executes a notebook
 def test_06_without_dvs_training_data_answers_on_nmnist(tmp_path, nmnist_root, no_env):
     out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root)))
     executed = (tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text()
@@ -194,6 +200,7 @@ def test_06_without_dvs_training_data_answers_on_nmnist(tmp_path, nmnist_root, n
     assert not (out / "results" / "dvs_head_to_head-smoke.jsonl").exists()
 
 
+@pytest.mark.slow       # executes a notebook
 def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env):
     data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)
     for name, root in (("01", data), ("02", nmnist_root)):
@@ -218,6 +225,7 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
     assert executed.count("image/png") >= 4          # accuracy, energy, over-time, spikes per layer
 
 
+@pytest.mark.slow       # executes a notebook
 def test_07_lif_vs_alif(tmp_path, no_env):
     """Notebook 07 in smoke on MNIST and Fashion-MNIST fixtures; a second run retrains nothing."""
     from common.runs.grid import expand_grid
@@ -244,6 +252,7 @@ def test_07_lif_vs_alif(tmp_path, no_env):
     assert f"{len(cells)} already in" in (tmp_path / "executed" / "07_lif_vs_alif.ipynb").read_text()
 
 
+@pytest.mark.slow       # executes a notebook
 def test_09_faithfulness(tmp_path, nmnist_root, no_env):
     """Notebook 09 in smoke on the models notebooks 01 and 02 train on fixtures: its table, figures and results file."""
     data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)

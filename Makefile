@@ -1,7 +1,8 @@
 # The study's commands. Each creates the environment (.venv) first if it is missing.
 #   make study [PROFILE=quick|smoke|full]   run every notebook headless, in order
-#   make test                               run the test suite (what CI runs)
-#   make jupyter                            open the notebooks on the project's kernel
+#   make test                               run the test suite (what CI runs), its time printed
+#   make test-fast                          the suite without the tests marked slow (development, < 2 min)
+#   make jupyter                            open the notebooks on this clone's kernel
 PYTHON ?= python3
 PY := .venv/bin/python
 PROFILE ?= quick
@@ -10,7 +11,7 @@ PROFILE ?= quick
 # Jupyter refuses to start as root (containers, CI) without --allow-root.
 JUPYTER_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: study test jupyter env clean
+.PHONY: study test test-fast jupyter env clean
 env: .venv/.installed
 
 .venv/.installed: pyproject.toml Makefile
@@ -22,16 +23,24 @@ env: .venv/.installed
 	$(PY) -m pip install --quiet --no-deps 'neurobench==2.3.0'
 	# spikingjelly: a peer in benchmarks/peers.py only; it too declares torchaudio
 	$(PY) -m pip install --quiet --no-deps 'spikingjelly==2.0.0'
+	# The notebooks name the kernel "snn-study". It is registered inside .venv (--sys-prefix), never for the user
+	# account, so it runs this clone's .venv and code: a second clone registers its own in its own .venv, and a
+	# Jupyter from outside any .venv finds none and says so (NoSuchKernel) instead of running another clone.
+	$(PY) -m ipykernel install --sys-prefix --name snn-study --display-name "SNN study (.venv)" >/dev/null
+	$(PY) -m common.study.kernel
 	touch $@
 
 study: env
 	$(PY) -m common.study --profile $(PROFILE)
 
 test: env
-	$(PY) -m pytest -n 2 --durations=10
+	@start=$$(date +%s); $(PY) -m pytest -n 2 --durations=10; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s"; exit $$status
+
+test-fast: env
+	$(PY) -m pytest -n 2 -m "not slow"
 
 jupyter: env
-	$(PY) -m ipykernel install --user --name snn-study --display-name "SNN study (.venv)"
 	$(PY) -m jupyter lab $(JUPYTER_ROOT) notebooks/
 
 clean:

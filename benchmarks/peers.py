@@ -396,6 +396,13 @@ def report(args) -> None:
     parts = in_own_process("breakdown", args.batch, args.time_bins)
     print("\n" + "\n".join(breakdown_lines(parts, args.batch, args.time_bins, unprofiled_ms)))
     print(kernel_bound_line(parts, flops[AUTO], peak, args.batch))
+    from benchmarks import readme
+    from common.runs.records import git_commit
+    path = readme.write_record(cpu_description(), args.batch, results, peaks, bf16_peak,
+                               extra={"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                      "commit": git_commit(), "time_bins": args.time_bins})
+    readme.write()
+    print(f"recorded in {path.relative_to(PROJECT)}; benchmarks/README.md regenerated")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The speed benchmark's model table: every entry builds, trains a step and runs inference (tiny batches)."""
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -14,13 +15,32 @@ spec.loader.exec_module(all_models)
 RUNS = all_models.study_runs("smoke")
 
 
+class Clock:
+    """A stand-in for a module's ``time``: perf_counter returns the given readings in turn."""
+    def __init__(self, *readings):
+        self.readings = iter(readings)
+
+    def perf_counter(self):
+        return next(self.readings)
+
+
 @pytest.mark.parametrize("name", list(RUNS))
-def test_every_run_of_the_benchmark_trains_and_infers(name):
+def test_every_run_of_the_benchmark_trains_and_infers(name, monkeypatch):
+    """Each spec's model builds, trains (a warm-up step, then the timed ones, each moving the weights) and infers;
+    the rates are the arithmetic their names say, on a clock that reads 10 s then 12.5 s around the timed steps
+    (samples/s = batches x batch / 2.5 s) and 4, 1 and 2 s for three inference repeats (the median, 2 s, per sample)."""
     spec = RUNS[name]
     spec.config.batch_size = 2   # tiny, for the test
-    speed, memory = all_models.training_speed(spec, 1, "cpu")
-    latency = all_models.inference_ms(spec, 1, "cpu", repeats=1)
-    assert speed > 0 and latency > 0 and memory > 0
+    steps = []
+    real_step = torch.optim.AdamW.step
+    monkeypatch.setattr(torch.optim.AdamW, "step", lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
+    monkeypatch.setattr(all_models, "time", Clock(10.0, 12.5))
+    speed, memory = all_models.training_speed(spec, 3, "cpu")
+    assert len(steps) == 1 + 3 and speed == 3 * 2 / 2.5
+    inputs = all_models.make_input(spec, 2)
+    assert memory >= inputs.numel() * 4 / 2 ** 20       # at least the first layer's float input, saved for backward
+    monkeypatch.setattr(all_models, "time", Clock(0.0, 4.0, 10.0, 11.0, 20.0, 22.0))
+    assert all_models.inference_ms(spec, 4, "cpu", repeats=3) == 1000 * 2.0 / 4
 
 
 def test_memory_saved_for_backward_counts_each_storage_once():
@@ -140,8 +160,15 @@ def test_the_step_flops_are_counted_from_the_model():
     assert flops[peers.CONVOLUTIONS_ALONE] == 2 * (4 * conv1 + 6 * conv2)
 
 
-def test_the_gemm_peak_and_bf16_flags():
-    assert step_costs.gemm_peak(torch.float32, n=64, repeats=1) > 0
+def test_the_gemm_peak_and_bf16_flags(monkeypatch):
+    """The peak is 2 n^3 FLOPs over the fastest of the repeats, each an n x n matrix product: on a clock where
+    the three products take 0.5, 0.25 and 1.0 s, 2 x 64^3 / 0.25."""
+    shapes = []
+    real = torch.matmul
+    monkeypatch.setattr(step_costs.torch, "matmul", lambda a, b: shapes.append((a.shape, b.shape)) or real(a, b))
+    monkeypatch.setattr(step_costs, "time", Clock(0.0, 0.5, 1.0, 1.25, 2.0, 3.0))
+    assert step_costs.gemm_peak(torch.float32, n=64, repeats=3) == 2 * 64 ** 3 / 0.25
+    assert shapes == [((64, 64), (64, 64))] * 3
     assert step_costs.has_bf16("AMD EPYC [avx avx512_bf16 avx512f]") and not step_costs.has_bf16("Intel [avx2 fma]")
 
 
@@ -237,3 +264,28 @@ def test_the_bf16_fold_check_pairs_every_bf16_run_with_its_float32_twin():
     assert not result["inside"] and "float32 stays the default" in bf16_folds.summary_lines(result, "beta 0.8")[-1]
     with pytest.raises(ValueError, match="no float32 run"):
         bf16_folds.compare([], same, "beta 0.8")
+
+
+def test_make_bench_records_and_the_generated_page(tmp_path):
+    """peers.py's record, a batch size at a time per machine kind, and the page's first line from it: the auto row's
+    mean samples/s over plain snntorch's and over the best peer's (here spikingjelly), at batch 128."""
+    from benchmarks import readme
+
+    cpu = "AMD EPYC 7B13 64-Core Processor [avx avx2 avx512f fma]"
+    assert readme.cpu_kind(cpu) == "AMD EPYC, AVX-512" and readme.cpu_kind("Intel(R) Xeon(R) CPU @ 2.2GHz [avx2]") == "Intel Xeon, AVX2"
+    run = lambda *speeds: [{"samples_per_s": s, "layout": "1 bin(s) per call", "peak_mb": 100.0} for s in speeds]
+    rows = {readme.AUTO: run(400, 440), readme.PEERS[0]: run(200, 200), readme.PEERS[1]: run(250, 270)}
+    path = readme.write_record(cpu, 128, rows, (1e11, 1.2e11), None, folder=tmp_path)
+    readme.write_record(cpu, 32, {**rows, readme.AUTO: run(300, 300)}, (1e11, 1e11), None, folder=tmp_path)
+    record = json.loads(path.read_text())
+    assert path.name == "peers-amd-epyc-avx-512.json" and sorted(record["batches"]) == ["128", "32"]
+    page = readme.page(tmp_path)
+    assert page.splitlines()[0].startswith("2.10 x plain snntorch, 1.62 x the best peer, on AMD EPYC, AVX-512")
+    assert "| project (auto layout) | 400 / 440 | 420 | 1.62 | 1 bin(s) per call | 100 |" in page
+    assert readme.page(tmp_path / "none").startswith("No `make bench` record yet")
+
+
+def test_the_committed_benchmark_page_is_generated_from_its_records():
+    from benchmarks import readme
+
+    assert readme.README.read_text() == readme.page()

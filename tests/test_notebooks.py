@@ -23,6 +23,27 @@ def execute(name, tmp_path, executed="executed", **parameters):
     return output_root
 
 
+def shown_output(executed) -> str:
+    """What an executed notebook printed and displayed (its cells' outputs), not its source: a string that the
+    notebook's code or prose contains is found here only if the notebook wrote it."""
+    notebook = json.loads(executed.read_text() if hasattr(executed, "read_text") else executed)
+    texts = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            texts.append("".join(output.get("text", "")))
+            for kind in ("text/plain", "text/markdown", "text/html"):
+                texts.append("".join(output.get("data", {}).get(kind, "")))
+    return "\n".join(texts)
+
+
+def test_shown_output_is_not_the_source():
+    cell = {"cell_type": "code", "source": "print('No DVS128 Gesture training split here')", "outputs": []}
+    assert "No DVS128" not in shown_output(json.dumps({"cells": [cell]}))
+    cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["No DVS128 Gesture training split here\n"]}]
+    assert "No DVS128" in shown_output(json.dumps({"cells": [cell]}))
+
+
+@pytest.mark.slow       # executes a notebook
 def test_01_cnn_mnist_gradcam(tmp_path, no_env):
     data = write_image_dataset(tmp_path / "data", n_train=1500, n_test=300)
     out = execute("01", tmp_path, data_root=str(data))
@@ -47,6 +68,7 @@ def nmnist_root(tmp_path_factory):
     ("03", ["scnn_nmnist_beta0.8", "scnn_nmnist_learned_beta"]),
     ("04", ["scnn_nmnist_population"]),
 ])
+@pytest.mark.slow       # executes a notebook
 def test_nmnist_notebooks(name, runs, tmp_path, nmnist_root, no_env):
     out = execute(name, tmp_path, data_root=str(nmnist_root))
     for run in runs:
@@ -98,6 +120,7 @@ def check_dvs_runs(out, runs, n_test=22, n_time_bins=8, records=None):
         assert len(frames) == n_time_bins + HELD and frames[0].dtype.name == "uint8"
 
 
+@pytest.mark.slow       # executes a notebook
 def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
     out = execute("05", tmp_path, data_root=str(dvsgesture_root))
     check_dvs_runs(out, ["scnn_dvsgesture", "scnn_dvsgesture_wide"])
@@ -108,6 +131,7 @@ def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
 
 
 @pytest.mark.mirror
+@pytest.mark.slow       # executes a notebook
 def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tmp_path, dvsgesture_root,
                                                                               mirror, no_env, monkeypatch):
     """Trained on synthetic clips, then run where only the mirror's 10 real test clips exist: the
@@ -151,6 +175,7 @@ def check_nmnist_head_to_head(out, executed):
     assert executed.count("image/png") >= 3           # curves, and Grad-CAM over time of both models
 
 
+@pytest.mark.slow       # executes a notebook
 def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_env):
     out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root,
                                                                 DVSGesture=dvsgesture_root)))
@@ -166,14 +191,16 @@ def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_
     assert set(records[runs[0]]["spikes_per_sample"]) == {"lstm1", "lstm2", "out"}
 
 
+@pytest.mark.slow       # executes a notebook
 def test_06_without_dvs_training_data_answers_on_nmnist(tmp_path, nmnist_root, no_env):
     out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root)))
     executed = (tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text()
     check_nmnist_head_to_head(out, executed)
-    assert "No DVS128 Gesture training split here" in executed
+    assert "No DVS128 Gesture training split here" in shown_output(executed)
     assert not (out / "results" / "dvs_head_to_head-smoke.jsonl").exists()
 
 
+@pytest.mark.slow       # executes a notebook
 def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env):
     data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)
     for name, root in (("01", data), ("02", nmnist_root)):
@@ -194,10 +221,11 @@ def test_08_comparison_reads_what_the_others_wrote(tmp_path, nmnist_root, no_env
     executed = (tmp_path / "executed" / "08_comparison.ipynb").read_text()
     assert "cnn_mnist" in executed and "scnn_nmnist_beta0.5" in executed
     assert "rsnn_lif_mnist" in executed and "mlp_mnist" in executed
-    assert "here vs" in executed                     # the source-study comparison sentences
+    assert "here vs" in shown_output(executed)       # the source-study comparison sentences, as printed
     assert executed.count("image/png") >= 4          # accuracy, energy, over-time, spikes per layer
 
 
+@pytest.mark.slow       # executes a notebook
 def test_07_lif_vs_alif(tmp_path, no_env):
     """Notebook 07 in smoke on MNIST and Fashion-MNIST fixtures; a second run retrains nothing."""
     from common.runs.grid import expand_grid
@@ -224,6 +252,7 @@ def test_07_lif_vs_alif(tmp_path, no_env):
     assert f"{len(cells)} already in" in (tmp_path / "executed" / "07_lif_vs_alif.ipynb").read_text()
 
 
+@pytest.mark.slow       # executes a notebook
 def test_09_faithfulness(tmp_path, nmnist_root, no_env):
     """Notebook 09 in smoke on the models notebooks 01 and 02 train on fixtures: its table, figures and results file."""
     data = write_image_dataset(tmp_path / "data", n_train=300, n_test=100)
@@ -239,3 +268,42 @@ def test_09_faithfulness(tmp_path, nmnist_root, no_env):
     assert "scnn_nmnist_beta0.8" in results["not_evaluated"] and "spiking LSTM" in results["not_evaluated"]
     executed = (tmp_path / "executed" / "09_faithfulness.ipynb").read_text()
     assert executed.count("image/png") >= 2 and "Faithfulness of the explanations" in executed
+
+
+# ------------------------------------------------------------------ the notebooks' kernel belongs to this clone
+
+def kernelspec(folder, python):
+    import json as _json
+    spec = folder / "kernels" / "snn-study"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(_json.dumps({"argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                                                   "display_name": "SNN study (.venv)", "language": "python"}))
+    return spec
+
+
+def test_the_kernel_must_resolve_inside_this_clones_environment(tmp_path, monkeypatch):
+    """``make env`` runs this check after registering the kernel: one registered in the environment and starting its
+    Python passes; one that a Jupyter on this Python would find elsewhere (another clone's), or one starting another
+    Python, stops the build with the way out."""
+    import sys
+
+    import jupyter_client.kernelspec  # noqa: F401  (jupyter_core reads sys.prefix once, on import: the real one)
+    from common.study.kernel import KernelElsewhere, kernel_folder
+
+    prefix = tmp_path / "venv"
+    monkeypatch.setattr(sys, "prefix", str(prefix))
+    monkeypatch.setenv("JUPYTER_PATH", str(prefix / "share" / "jupyter"))
+    own = kernelspec(prefix / "share" / "jupyter", sys.executable)
+    assert kernel_folder() == own.resolve()
+    (own / "kernel.json").write_text((own / "kernel.json").read_text().replace(sys.executable, "/other/clone/.venv/bin/python"))
+    with pytest.raises(KernelElsewhere, match="starts /other/clone/.venv/bin/python, not this environment's"):
+        kernel_folder()
+    other = kernelspec(tmp_path / "other_clone" / "share" / "jupyter", sys.executable)
+    monkeypatch.setenv("JUPYTER_PATH", str(other.parent.parent))
+    with pytest.raises(KernelElsewhere, match="outside this clone's environment"):
+        kernel_folder()
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / "empty"))
+    with pytest.raises(KernelElsewhere, match="No Jupyter kernel named 'snn-study'"):
+        kernel_folder()
+

@@ -1,15 +1,20 @@
 import json
 
 from common.config import PROJECT_ROOT
-from common.study.report import END, START, results_table, run_records, section, update_readme
+from common.study.report import (END, FINDINGS_END, FINDINGS_START, REPORT, START, key_table, report_text, results_table,
+                                 run_records, section, summary, update_readme)
 from common.study.status import read_status
 
 
-def test_readme_agrees_with_the_results_files():
-    """The README's table is exactly what the committed results files generate."""
+def test_readme_and_report_agree_with_the_results_files():
+    """The README's key table and summary, and results/REPORT.md in full, are exactly what the committed results
+    files generate."""
+    results = PROJECT_ROOT / "results"
     readme = (PROJECT_ROOT / "README.md").read_text()
-    shown = readme.split(START, 1)[1].split(END, 1)[0].strip()
-    assert shown == section(run_records(PROJECT_ROOT / "results"), status=read_status("quick")).strip()
+    records = run_records(results)
+    assert readme.split(START, 1)[1].split(END, 1)[0].strip() == key_table(records, results)
+    assert readme.split(FINDINGS_START, 1)[1].split(FINDINGS_END, 1)[0].strip() == summary(results)
+    assert (results / REPORT).read_text() == report_text(records, results, read_status("quick"), "quick")
 
 
 def test_update_rewrites_only_the_marked_section(tmp_path):
@@ -26,9 +31,12 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
     assert update_readme(readme, results) is True
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
-    assert "| toy-quick | mnist | cnn | quick | 98.77% | 10,000 | 1,234 | 12 s | cpu (2) | 2026-11-23 |" in text
-    assert "![test error rate of every model" in text and (results / "figures" / "accuracy.png").stat().st_size > 1000
-    assert "nmnist_folds.png" not in text and "tradeoff" not in text   # not run: no such figure, no broken link
+    assert "| toy | mnist | conventional | 98.77% | one run | 1 | 1,234 |" in text      # the key table only
+    report = (results / REPORT).read_text()
+    assert "| toy-quick | mnist | cnn | quick | 98.77% | 10,000 | 1,234 | 12 s | cpu (2) | 2026-11-23 |" in report
+    assert "![test error rate of every model" in report and (results / "figures" / "accuracy.png").stat().st_size > 1000
+    assert "](figures/accuracy.png)" in report                # linked from beside the figures
+    assert "nmnist_folds.png" not in report and "tradeoff" not in report   # not run: no such figure, no broken link
     assert update_readme(readme, results) is False          # idempotent
     assert results_table([record]).count("\n") == 2
 

@@ -49,3 +49,12 @@ def test_the_check_sees_an_upward_import(tmp_path):
     module.write_text("def f():\n    from common.study.findings import render\n")
     found = [(wing_of(m), line) for m, line in imported_modules(module)]
     assert found == [("study", 2)] and FLOOR["study"] > FLOOR["data"]
+
+
+def test_the_design_documents_layout_names_every_module():
+    """docs/design.md's layout table has a row for every module of common/ (a new module needs its line there)."""
+    table = (COMMON.parent / "docs" / "design.md").read_text().split("## Layout", 1)[1]
+    rows = {line.split("|")[1].strip().strip("`") for line in table.splitlines() if line.startswith("| `")}
+    modules = {str(p.relative_to(COMMON.parent)) for p in COMMON.rglob("*.py")
+               if p.name != "__init__.py" or p.parent == COMMON}
+    assert sorted(modules - rows) == []

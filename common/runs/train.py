@@ -146,7 +146,10 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
             history, start_epoch = list(state["history"]), state["epoch"]
             train_loader.generator.set_state(state["loader_rng"])
             torch.set_rng_state(state["torch_rng"])
-            print(f"Resuming {path.name} at epoch {start_epoch}/{config.epochs}")
+            if state["finished"]:
+                print(f"{path.name}: reusing the finished run ({start_epoch} epoch{'s' if start_epoch != 1 else ''})")
+            else:
+                print(f"Resuming {path.name} at epoch {start_epoch}/{config.epochs}")
 
     for epoch in range(start_epoch, config.epochs):
         start = time.perf_counter()

@@ -307,7 +307,8 @@ LABELS = {"cnn_mnist": "CNN", "mlp_mnist": "MLP", "mlp_fashion-mnist": "MLP", "r
           "scnn_nmnist_beta0.5": "spiking CNN, beta 0.5", "scnn_nmnist_beta0.8": "spiking CNN, beta 0.8",
           "scnn_nmnist_learned_beta": "spiking CNN, learned beta", "scnn_nmnist_population": "spiking CNN, population code",
           "scnn_nmnist_population_small": "spiking CNN, population code, equal size",
-          "cnn_nmnist_summed": "CNN, summed events", "cnn_nmnist_time_bins": "CNN, time bins as channels"}
+          "cnn_nmnist_summed": "CNN, summed events", "cnn_nmnist_time_bins": "CNN, time bins as channels",
+          "slstm_nmnist_small": "spiking LSTM, equal size"}
 
 
 def label(run: str) -> str:

@@ -483,7 +483,7 @@ def test_the_run_and_the_grid_type_their_flags(tmp_path):
     with pytest.raises(specs.KnobError, match="notebook parameter 'locations' must be a dict with keys among"):
         specs.setup("cnn_mnist", "smoke", outptu_root=str(tmp_path))
     with pytest.raises(specs.KnobError, match="notebook parameter 'reuse_trained'"):
-        run_seeds("t", ["cmp_scnn_dvsgesture"], [0], "smoke", reuse_trained="2", output_root=str(tmp_path))
+        run_seeds("t", ["scnn_dvssign"], [0], "smoke", reuse_trained="2", output_root=str(tmp_path))
 
 
 # ------------------------------------------------------------------------------ issue 42: a reference is kept

@@ -27,7 +27,7 @@ def test_a_knob_is_set_everywhere_it_lives_and_an_override_names_its_own_run():
     assert spec.config.lr == 0.5 and "lr" not in spec.design      # one value, in one field
     assert spec.config.run_name.startswith("scnn_nmnist_beta0.8_") and spec.config.run_name != "scnn_nmnist_beta0.8"
     assert specs.resolve("scnn_nmnist_beta0.8", "smoke").config.run_name == "scnn_nmnist_beta0.8"
-    assert specs.resolve("cmp_scnn_dvsgesture", "smoke", overrides={"seed": 2}).config.run_name == "cmp_scnn_dvsgesture_seed2"
+    assert specs.resolve("scnn_dvssign", "smoke", overrides={"seed": 2}).config.run_name == "scnn_dvssign_seed2"
 
 
 def test_a_model_argument_the_spec_does_not_set_is_still_a_knob():

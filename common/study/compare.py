@@ -429,10 +429,11 @@ def load_efficiency(profile: str, output_root) -> pd.DataFrame:
 
 
 def head_to_head_records(profile: str, output_root=None) -> list[dict]:
-    """Notebook 06's runs (one record per model and seed, each with its checkpoint), from its grid's table."""
-    from common.runs.records import ResultsTable, table_path
+    """The gesture study's runs (notebooks 05-06: one record per model and seed, each with its checkpoint), from its
+    grid's table on every gesture dataset."""
+    from common.study import gestures
 
-    return ResultsTable(table_path("dvs_head_to_head", profile, output_root)).rows()
+    return [r for dataset in gestures.ROLES for r in gestures.records(dataset, profile, output_root)]
 
 
 def study_records(profile: str, output_root) -> list[dict]:

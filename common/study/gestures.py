@@ -30,8 +30,8 @@ ROLES = {
     "dvssign": {"spiking CNN": "scnn_dvssign", "spiking CNN, wide": "scnn_dvssign_wide",
                 "CNN, time bins as channels": "cnn_dvssign", "spiking LSTM, equal size": "slstm_dvssign_small",
                 "spiking LSTM, source size": "slstm_dvssign"},
-    "dvsgesture": {"spiking CNN": "cmp_scnn_dvsgesture", "CNN, time bins as channels": "cmp_cnn_dvsgesture",
-                   "spiking LSTM, source size": "cmp_slstm_dvsgesture"},
+    "dvsgesture": {"spiking CNN": "scnn_dvsgesture", "spiking CNN, wide": "scnn_dvsgesture_wide",
+                   "CNN, time bins as channels": "cmp_cnn_dvsgesture", "spiking LSTM, source size": "cmp_slstm_dvsgesture"},
 }
 # The study's questions, declared before its runs: (a, b), b - a reported, after all bins.
 FAMILY = [("spiking CNN", "spiking LSTM, equal size"),        # the source's question, at one size and budget
@@ -44,7 +44,7 @@ REPORTED = {"source study, DVS128 Gesture, spiking CNN (5 epochs)": 0.6016,
             "DVS_Sign authors' best SNN (Chen et al. 2023)": 0.77}
 
 
-def gesture_dataset(data_root=None, mirror=None) -> tuple[str, str]:
+def gesture_dataset(data_root=None, mirror=None, **other_locations) -> tuple[str, str]:
     """The dataset the gesture study runs on here and one line saying why: DVS128 Gesture where its training split
     is on disk, else DVS_Sign where it is, else DVS128 Gesture (its loader downloads it or says how to get it)."""
     from common.config import resolve_locations
@@ -64,6 +64,10 @@ def gesture_dataset(data_root=None, mirror=None) -> tuple[str, str]:
         return "dvssign", ("No DVS128 Gesture training split here, so the gesture study runs on DVS_Sign "
                            f"({describe('dvssign').caveats}).")
     return "dvsgesture", "Neither DVS128 Gesture's nor DVS_Sign's training split is here."
+
+
+# which models each notebook trains (notebook 06 adds the spiking LSTMs and reads every model's rows)
+NOTEBOOK_05 = ["spiking CNN", "spiking CNN, wide", "CNN, time bins as channels"]
 
 
 def specs_of(dataset: str, roles=None) -> dict[str, str]:
@@ -88,6 +92,40 @@ def run_study(profile: str = "quick", roles=None, overrides: dict | None = None,
     rows = grid.run_seeds(f"{STUDY}_{dataset}", list(names.values()), seeds(profile), profile, overrides,
                           reuse_trained, workers=workers, **locations)
     return with_roles(rows, dataset)
+
+
+def config_of(dataset: str, role: str, seed: int, profile: str, overrides: dict | None = None, **locations):
+    """The run config of ``role``'s run with ``seed`` (its saved model is ``models/<run>-<profile>.pth``)."""
+    from common.runs.specs import resolve
+    return resolve(ROLES[dataset][role], profile, overrides={**(overrides or {}), "seed": seed}, **locations).config
+
+
+def model_sizes(dataset: str, profile: str, overrides: dict | None = None) -> pd.DataFrame:
+    """Each model's parameters and what it is built from, as its spec resolves under ``profile``."""
+    import common
+    from common.runs.specs import resolve
+
+    lines = []
+    for role, name in ROLES[dataset].items():
+        config = resolve(name, profile, overrides=overrides).config
+        model = common.build_model(config.model, **config.model_kwargs)
+        lines.append({"model": role, "spec": name, "network": config.model,
+                      "parameters": common.count_parameters(model), "epochs": config.epochs,
+                      "time bins": config.data.n_time_bins, "batch": config.batch_size, "lr": config.lr,
+                      "objective": config.objective["kind"]})
+    return pd.DataFrame(lines).set_index("model")
+
+
+def answered_clip(rows: list[dict], roles: list[str], seed: int = 0) -> int:
+    """The first test clip that every one of ``roles``' runs with ``seed`` answers correctly (0 if none does): the
+    clip a video or a side-by-side explanation shows, so it shows a right answer."""
+    runs = _by_role(rows)
+    right = None
+    for role in roles:
+        record = runs[role][seed]
+        correct = np.asarray(record["test"]["predictions"]) == np.asarray(record["test"]["labels"])
+        right = correct if right is None else right & correct
+    return int(np.flatnonzero(right)[0]) if right is not None and right.any() else 0
 
 
 def records(dataset: str, profile: str, output_root=None) -> list[dict]:

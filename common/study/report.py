@@ -34,7 +34,7 @@ class ReportRefused(StudyError, ValueError):
 REQUIRED = {"run": None, "config": ("dataset", "model", "profile"), "test": ("accuracy", "n_samples"),
             "train_seconds": None, "device": None, "machine": ("torch_threads",), "date": None}
 # The grid tables the report and the findings read.
-TABLES = ("lif_alif", "nmnist_folds", "dvs_head_to_head")
+TABLES = ("lif_alif", "nmnist_folds", "nmnist_folds_confirm", "gestures_dvssign", "gestures_dvsgesture")
 
 
 def missing_keys(record: dict) -> list[str]:
@@ -123,8 +123,8 @@ def run_records(results_dir: Path) -> list[dict]:
     from common.study.compare import head_to_head_records
 
     root = Path(results_dir).parent
-    return load_results(results_dir) + [r for profile in _profiles(results_dir, "dvs_head_to_head")
-                                        for r in head_to_head_records(profile, root)]
+    profiles = {p for dataset in ("dvssign", "dvsgesture") for p in _profiles(results_dir, f"gestures_{dataset}")}
+    return load_results(results_dir) + [r for profile in sorted(profiles) for r in head_to_head_records(profile, root)]
 
 
 def grid_records_in(results_dir: Path) -> list[dict]:

@@ -106,14 +106,20 @@ def dvsgesture_root(tmp_path_factory):
     return root
 
 
-def check_dvs_runs(out, runs, n_test=22, n_time_bins=8, records=None):
+def gesture_rows(out, dataset="dvsgesture") -> dict[str, dict]:
+    """The gesture study's rows (notebooks 05-06), by run name."""
+    lines = (out / "results" / f"gestures_{dataset}-smoke.jsonl").read_text().splitlines()
+    return {r["config"]["run_name"]: r for r in map(json.loads, lines)}
+
+
+def check_dvs_runs(out, runs, records, n_test=22, n_time_bins=8, n_train=22):
     from common.explanations.video import read_mp4
 
     for run in runs:
-        record = records[run] if records else json.loads((out / "results" / f"{run}-smoke.json").read_text())
-        assert record["test"]["n_samples"] == n_test                     # every fixture test clip
+        record = records[run]
+        assert record["test"]["n_samples"] == n_test                     # every test clip
         assert len(record["accuracy_by_time_bins"]) == n_time_bins       # smoke profile: T = 8
-        assert record["train_samples"] == 22 and record["seconds_per_epoch"] > 0
+        assert record["train_samples"] == n_train and record["seconds_per_epoch"] > 0
         torch.load(out / "models" / f"{run}-smoke.pth", weights_only=True)
     for video in (f"{runs[0]}-smoke_gradcam.mp4", f"{runs[0]}-smoke_spike_counts.mp4"):
         frames = read_mp4(out / "videos" / video)
@@ -122,36 +128,64 @@ def check_dvs_runs(out, runs, n_test=22, n_time_bins=8, records=None):
 
 @pytest.mark.slow       # executes a notebook
 def test_05_scnn_dvsgesture(tmp_path, dvsgesture_root, no_env):
+    """With DVS128 Gesture's training split at hand, notebook 05 trains its three models over the profile's seeds."""
     out = execute("05", tmp_path, data_root=str(dvsgesture_root))
-    check_dvs_runs(out, ["scnn_dvsgesture", "scnn_dvsgesture_wide"])
-    wide = json.loads((out / "results" / "scnn_dvsgesture_wide-smoke.json").read_text())
+    records = gesture_rows(out)
+    runs = ["scnn_dvsgesture", "scnn_dvsgesture_seed1", "scnn_dvsgesture_wide", "scnn_dvsgesture_wide_seed1",
+            "cmp_cnn_dvsgesture_seed0", "cmp_cnn_dvsgesture_seed1"]
+    assert sorted(records) == sorted(runs)
+    check_dvs_runs(out, runs, records)
+    wide = records["scnn_dvsgesture_wide"]
     assert wide["config"]["model"] == "scnn_wide" and wide["config"]["epochs"] == 1
+    budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "data", "optimizer")}
+    assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"]) == budget(records[runs[4]]["config"])
     executed = (tmp_path / "executed" / "05_scnn_dvsgesture.ipynb").read_text()
+    assert "DVS128 Gesture's training split is here" in shown_output(executed)
     assert executed.count("image/png") >= 5                   # curves, confusion, over time, Grad-CAM
+
+
+@pytest.mark.mirror
+@pytest.mark.slow       # executes a notebook
+def test_05_and_06_train_on_dvssign_where_dvs_gesture_has_no_training_split(tmp_path, mirror, no_env):
+    """The mirror holds DVS_Sign and only DVS128 Gesture's test clips: both notebooks say so in one line and train
+    every gesture model on DVS_Sign's real clips (smoke: 2 a class), tested on its real test clips."""
+    if not (mirror / "DVSSign").is_dir():
+        pytest.skip("the mirror holds no DVS_Sign")
+    out = execute("05", tmp_path, data_root=str(tmp_path / "no-data"), mirror=str(mirror))
+    execute("06", tmp_path, data_root=str(tmp_path / "no-data"), mirror=str(mirror))
+    records = gesture_rows(out, "dvssign")
+    roles = ("scnn_dvssign", "scnn_dvssign_wide", "cnn_dvssign", "slstm_dvssign_small", "slstm_dvssign")
+    assert sorted(records) == sorted(f"{r}_seed{s}" for r in roles for s in (0, 1))
+    check_dvs_runs(out, ["scnn_dvssign_seed0"], records, n_test=15, n_train=30)
+    for name in ("05_scnn_dvsgesture", "06_slstm_vs_scnn_dvsgesture"):
+        shown = shown_output((tmp_path / "executed" / f"{name}.ipynb").read_text())
+        assert "No DVS128 Gesture training split here, so the gesture study runs on DVS_Sign" in shown
+    shown = shown_output((tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text())
+    assert "**Gestures (DVS_Sign, notebooks 05-06).** 10 runs" in shown and "Holm p" in shown
 
 
 @pytest.mark.mirror
 @pytest.mark.slow       # executes a notebook
 def test_05_evaluates_saved_models_on_the_real_clips_without_a_training_split(tmp_path, dvsgesture_root,
                                                                               mirror, no_env, monkeypatch):
-    """Trained on synthetic clips, then run where only the mirror's 10 real test clips exist: the
-    notebook evaluates, explains and renders the saved models instead of stopping."""
+    """Trained on synthetic clips, then run where only the mirror's 10 real DVS128 Gesture test clips exist (no
+    DVS_Sign either): the notebook evaluates, explains and renders the saved model instead of stopping."""
     from common.explanations.video import read_mp4
 
     if not (mirror / "DVSGesture" / "ibmGestureTest").is_dir():
         pytest.skip("the mirror holds no DVS Gesture clips")
+    only_gestures = tmp_path / "mirror"
+    only_gestures.mkdir()
+    (only_gestures / "DVSGesture").symlink_to(mirror / "DVSGesture")
     monkeypatch.setenv("SNN_OFFLINE", "1")
     out = execute("05", tmp_path, data_root=str(dvsgesture_root))
-    execute("05", tmp_path, executed="evaluated", data_root=str(tmp_path / "no-data"), mirror=str(mirror))
-    for run in ("scnn_dvsgesture", "scnn_dvsgesture_wide"):
-        # a run without training data never overwrites the record of the run that trained the model
-        record = json.loads((out / "results" / f"{run}-smoke.json").read_text())
-        assert not record.get("evaluation_only") and record["train_samples"]
+    trained = gesture_rows(out)["scnn_dvsgesture"]
+    execute("05", tmp_path, executed="evaluated", data_root=str(tmp_path / "no-data"), mirror=str(only_gestures))
+    assert gesture_rows(out)["scnn_dvsgesture"] == trained          # the training row stays as it was
     assert len(read_mp4(out / "videos" / "scnn_dvsgesture-smoke_gradcam.mp4")) == 8 + HELD
     executed = (tmp_path / "evaluated" / "05_scnn_dvsgesture.ipynb").read_text()
     assert "no training split (evaluation only) / 10 test recordings" in executed
-    assert "evaluated the saved model" in executed and executed.count("image/png") >= 5
-    assert "keeps the record of the run that trained the model" in executed
+    assert "evaluated the saved model" in executed and executed.count("image/png") >= 4
 
 
 def event_data_root(tmp_path, **trees):
@@ -180,11 +214,11 @@ def test_06_slstm_vs_scnn_dvsgesture(tmp_path, dvsgesture_root, nmnist_root, no_
     out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root,
                                                                 DVSGesture=dvsgesture_root)))
     check_nmnist_head_to_head(out, (tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text())
-    runs = [f"cmp_{m}_dvsgesture_seed{s}" for m in ("slstm", "scnn", "cnn") for s in (0, 1)]
-    lines = (out / "results" / "dvs_head_to_head-smoke.jsonl").read_text().splitlines()   # one grid, 6 records
-    records = {r["config"]["run_name"]: r for r in map(json.loads, lines)}
-    assert sorted(records) == sorted(runs)
-    check_dvs_runs(out, runs, records=records)
+    records = gesture_rows(out)                          # notebook 06 trains every gesture model of its dataset
+    runs = ["cmp_slstm_dvsgesture_seed0", "cmp_slstm_dvsgesture_seed1", "scnn_dvsgesture", "scnn_dvsgesture_seed1",
+            "cmp_cnn_dvsgesture_seed0", "cmp_cnn_dvsgesture_seed1"]
+    assert set(runs) <= set(records) and len(records) == 8   # and the wide spiking CNN's two seeds
+    check_dvs_runs(out, runs, records)
     budget = lambda c: {k: c[k] for k in ("epochs", "batch_size", "lr", "weight_decay", "data", "optimizer")}
     assert budget(records[runs[0]]["config"]) == budget(records[runs[2]]["config"]) == budget(records[runs[4]]["config"])
     assert records[runs[4]]["config"]["model_kwargs"]["n_time_bins"] == 8         # the profile's bins, as channels
@@ -196,8 +230,8 @@ def test_06_without_dvs_training_data_answers_on_nmnist(tmp_path, nmnist_root, n
     out = execute("06", tmp_path, data_root=str(event_data_root(tmp_path, NMNIST=nmnist_root)))
     executed = (tmp_path / "executed" / "06_slstm_vs_scnn_dvsgesture.ipynb").read_text()
     check_nmnist_head_to_head(out, executed)
-    assert "No DVS128 Gesture training split here" in shown_output(executed)
-    assert not (out / "results" / "dvs_head_to_head-smoke.jsonl").exists()
+    assert "No gesture training split here" in shown_output(executed)
+    assert not list((out / "results").glob("gestures_*"))
 
 
 @pytest.mark.slow       # executes a notebook

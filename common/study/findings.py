@@ -109,12 +109,15 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict])
            "step-down: a \"differs\" can sit beside an interval that touches zero, never an \"inconclusive\" beside "
            "one that excludes it):"]
     if explore or confirm:
+        started, confirm = confirm, complete_seeds(confirm)
         rows = confirm or explore
         n_bins = len(rows[0]["predictions_by_time_bins"])
         cells = len(F.confirm_cells(_fold_settings(rows)))
         source = (f"the confirmation partition ({len(confirm)} of its {cells} cells: new folds, fold seed "
                   f"{F.fold_seed_of(confirm[0])}, and new training seeds)" if confirm else
-                  "the exploratory table only, which suggested these questions: not yet confirmed")
+                  "the exploratory table only, which suggested these questions: not yet confirmed"
+                  + (f"; the confirmation partition has {len(started)} of its {cells} cells, not yet one training "
+                     "seed on every fold of every variant" if started else ""))
         for line in _nmnist_family(F.primary_lines(rows)):
             out.append(f"  - {QUESTIONS[(line['a'], line['b'])]} N-MNIST after all {n_bins} bins: {claim(line)}; "
                        f"over {line['runs']} runs in {line['folds']} folds of {source}.")
@@ -131,6 +134,62 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict])
     if explore or confirm:
         out.append("  - " + subset_limits(explore or confirm))
     return out
+
+
+def gesture_records(root: Path, profile: str) -> dict[str, list[dict]]:
+    """The gesture study's rows per dataset that has any (notebooks 05-06)."""
+    from common.study import gestures
+    found = {name: gestures.records(name, profile, root) for name in gestures.ROLES}
+    return {name: rows for name, rows in found.items() if rows}
+
+
+def gesture_answers(by_dataset: dict[str, list[dict]]) -> list[str]:
+    """One sentence per declared gesture question (common.study.gestures.FAMILY), for the answer first."""
+    from common.data.datasets import describe
+    from common.study import gestures
+
+    out = []
+    for dataset_name, rows in by_dataset.items():
+        tests = gestures.family(rows)
+        title = describe(dataset_name).title
+        for _, line in tests.iterrows():
+            words = ("differs" if line["verdict"] == "differs" else
+                     f"inconclusive (between {100 * line['low (adjusted)']:+.1f} and {100 * line['high (adjusted)']:+.1f} "
+                     "points)")
+            out.append(f"  - Gestures ({title}), {line['b']} - {line['a']} after all bins: "
+                       f"{100 * line['b - a']:+.1f} points over {line['seeds']} paired seeds, Holm p "
+                       f"{p_text(line['p (Holm)'])} over the family's {len(tests)} tests: {words}.")
+    return out
+
+
+def summary_lines(results_dir: Path, profile: str = "quick") -> list[str]:
+    """The README's summary: the answer first (every primary question, N-MNIST, LIF/ALIF and gestures, with its
+    number, interval and level) and the subset's limits, as :func:`section` words them."""
+    from common.runs.records import ResultsTable, table_path
+    from common.study import nmnist_folds
+    from common.study.lif_alif import STUDY as LIF_ALIF_STUDY
+
+    root = Path(results_dir).parent
+    rows = {study: ResultsTable(table_path(study, profile, root)).rows()
+            for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, LIF_ALIF_STUDY)}
+    lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[LIF_ALIF_STUDY])[1:]
+    lines += gesture_answers(gesture_records(root, profile))
+    return [line.strip().removeprefix("- ") for line in lines]
+
+
+def complete_seeds(rows: list[dict]) -> list[dict]:
+    """The rows of the training seeds that hold every (variant, fold) the partition has: a confirmation still running
+    answers only from balanced seeds, never from a few cells."""
+    if not rows:
+        return []
+    cells = {(r["cell"]["variant"], r["cell"]["fold"]) for r in rows}
+    by_seed: dict[int, set] = {}
+    for r in rows:
+        by_seed.setdefault(r["cell"]["seed"], set()).add((r["cell"]["variant"], r["cell"]["fold"]))
+    folds = _fold_settings(rows)["folds"]
+    variants = {v for v, _ in cells}
+    whole = {s for s, have in by_seed.items() if len(have) == len(variants) * folds}
+    return [r for r in rows if r["cell"]["seed"] in whole]
 
 
 def _fold_settings(rows: list[dict]) -> dict:
@@ -393,7 +452,11 @@ def section(results_dir: Path, profile: str = "quick") -> str:
     grid = ResultsTable(table_path(LIF_ALIF_STUDY, profile, root)).rows()
     folds = ResultsTable(table_path(nmnist_folds.STUDY, profile, root)).rows()
     confirm = ResultsTable(table_path(nmnist_folds.CONFIRM, profile, root)).rows()
-    parts = answer_first(folds, confirm, grid) + parts
+    gesture_rows = gesture_records(root, profile)
+    parts = answer_first(folds, confirm, grid) + gesture_answers(gesture_rows) + parts
+    for dataset_name, rows in gesture_rows.items():
+        from common.study import gestures
+        parts += gestures.findings(rows, dataset_name)
     if grid:
         parts += lif_alif(grid)
     if folds:

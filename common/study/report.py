@@ -123,7 +123,8 @@ def run_records(results_dir: Path) -> list[dict]:
     from common.study.compare import head_to_head_records
 
     root = Path(results_dir).parent
-    profiles = {p for dataset in ("dvssign", "dvsgesture") for p in _profiles(results_dir, f"gestures_{dataset}")}
+    from common.study.gestures import ROLES
+    profiles = {p for name in ROLES for p in _profiles(results_dir, f"gestures_{name}")}
     return load_results(results_dir) + [r for profile in sorted(profiles) for r in head_to_head_records(profile, root)]
 
 
@@ -302,16 +303,10 @@ def key_table(records: list[dict], results_dir: Path) -> str:
 
 
 def summary(results_dir: Path, profile: str = "quick") -> str:
-    """The README's summary of the findings: ``findings.summary_lines`` where it exists; until then the findings'
-    direct answers and the differences that survive Holm's adjustment, as findings.section words them."""
+    """The README's summary of the findings: :func:`common.study.findings.summary_lines`."""
     from common.study import findings
 
-    if hasattr(findings, "summary_lines"):
-        lines = list(findings.summary_lines(results_dir, profile))
-    else:
-        keep = ("**Does the spiking LSTM", "At the source's size", "Differences that survive Holm")
-        lines = [line.strip().removeprefix("- ") for line in findings.section(results_dir, profile).splitlines()
-                 if line.strip().removeprefix("- ").startswith(keep) or line.rstrip().endswith(": differs")]
+    lines = findings.summary_lines(results_dir, profile)
     if not lines:
         return "No findings yet: run `make study`."
     return "\n".join(f"- {line}" for line in lines)

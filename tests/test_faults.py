@@ -727,8 +727,6 @@ def test_a_device_torch_does_not_know_in_the_grid_is_one_sentence(tmp_path, monk
 
 
 @pytest.mark.mirror
-@pytest.mark.xfail(strict=True, reason="common/data/images.py (the lead's scope): torchvision's MNIST checks the "
-                                       "training files too when the test split is read, and the reader calls that corrupt")
 def test_an_mnist_mirror_with_only_the_test_files_is_missing_data_not_corrupt(mirror, tmp_path):
     from common.data.errors import DatasetNotFoundError
     from common.data.images import load_image_dataset

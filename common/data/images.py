@@ -57,14 +57,17 @@ def load_image_dataset(name: str, train: bool, data_root: str | Path, mirror: st
                 name, [r / folder / "raw" for r in roots],
                 f"{offline_hint(download)}torchvision.datasets.{class_name}({str(root)!r}, download=True) "
                 f"downloads it."))
+    # torchvision's own IDX readers on this split's two files: its dataset class would also ask for the other
+    # split's files, so a mirror holding only the test split would read as corrupt
+    from torchvision.datasets.mnist import read_image_file, read_label_file
+    raw = root / folder / "raw"
     try:
-        ds = cls(str(root), train=train, download=False)
+        images, labels = read_image_file(str(raw / required[0])), read_label_file(str(raw / required[1]))
     except Exception as error:
         raise DatasetCorruptError(
-            f"Dataset {name!r}: the files in {root / folder / 'raw'} could not be read "
+            f"Dataset {name!r}: the files {required[0]}, {required[1]} in {raw} could not be read "
             f"({type(error).__name__}: {error}). Delete them and download again, or re-copy the mirror."
         ) from None
-    images, labels = ds.data, ds.targets
     if images.ndim != 3 or len(images) != len(labels):
         raise DatasetCorruptError(f"Dataset {name!r} in {root / folder / 'raw'}: {len(images)} images "
                                   f"but {len(labels)} labels; the files are truncated or mismatched.")

@@ -15,7 +15,7 @@ import torch
 
 from common.files import atomic_write
 
-CACHE_FORMAT = "snn-study-event-frames/3"   # 2: key and checksum stored, checked on load; 3: file names
+CACHE_FORMAT = "snn-study-event-frames/4"   # 2: key and checksum stored, checked on load; 3: file names; 4: file names relative to the dataset folder again (3 as written by 3f75895-a5b214a held "NMNIST/Train/...")
 
 
 def cache_file(folder: str | Path, dataset: str, train: bool, n_time_bins: int, key: str) -> Path:

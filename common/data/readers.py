@@ -18,6 +18,7 @@ as a set (:func:`check_as_a_set`): two files of the same content in a split, or 
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 from common.data.datasets import Dataset, describe
 from common.data.errors import DatasetCorruptError, DatasetNotFoundError
 from common.data.fetching import find_event_split
+from common.data.frame_cache import file_identity
 
 
 class EventRecordings:
@@ -91,14 +93,17 @@ def list_recordings(dataset: str, split_folder: Path) -> list[tuple[Path, int, s
 
 def content_hashes(paths: list[str]) -> list[str]:
     """sha256 of every file's bytes (a recording copied under another name has the same hash)."""
-    hashes = []
-    for path in paths:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        hashes.append(digest.hexdigest())
-    return hashes
+    return [_content_hash(*file_identity(path)) for path in paths]
+
+
+@functools.lru_cache(maxsize=None)
+def _content_hash(path: str, size: int, mtime_ns: int) -> str:
+    """Keyed on the file's identity, so an edited or replaced file is hashed again and an unchanged one once."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def duplicates(paths: list[str], hashes: list[str]) -> list[tuple[str, str]]:

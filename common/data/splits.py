@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.data.errors import DatasetNotFoundError
+from common.data.errors import DatasetCorruptError, DatasetNotFoundError
 from common.data.events import EventData, EventFrames, event_frames, event_loaders
 from common.data.readers import check_as_a_set, open_event_dataset
 
@@ -58,7 +58,26 @@ def fold_split(dataset: str, data, data_root, mirror) -> tuple[EventFrames, Even
     everything = pooled_frames(dataset, data, data_root, mirror)
     test = stratified_folds(everything.labels.numpy(), data.folds, data.fold_seed)[data.fold]
     train = np.setdiff1d(np.arange(len(everything.labels)), test)
+    refuse_a_leak(dataset, everything, train, test, data_root, mirror)
     return subset(everything, train), subset(everything, test)
+
+
+def refuse_a_leak(dataset: str, frames: EventFrames, train, test, data_root, mirror) -> None:
+    """No recording's content on both sides of a fold (a copy under another name included): the fold study's
+    guarantee, checked for every fold it draws."""
+    from common.config import resolve_locations
+    from common.data.datasets import describe
+    from common.data.fetching import find_event_split
+    from common.data.readers import content_hashes
+
+    folder = find_event_split(dataset, False, data_root, mirror or resolve_locations(data_root)[1],
+                              download=False)[0] / describe(dataset).folder
+    hashes = content_hashes([str(folder / name) for name in frames.recordings])
+    seen = {hashes[i]: frames.recordings[i] for i in test}
+    leaks = [f"{frames.recordings[i]} (train) = {seen[hashes[i]]} (test)" for i in train if hashes[i] in seen]
+    if leaks:
+        raise DatasetCorruptError(f"Dataset {dataset!r}: {len(leaks)} recording(s) on both sides of a fold: "
+                                  f"{'; '.join(leaks[:5])}. Remove the copies, or re-copy the mirror.")
 
 
 def check_splits(dataset: str, data_root, mirror) -> list[str]:

@@ -707,3 +707,27 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def where_sentence(results: dict | str | Path, run: str, method: str = "GradCAM") -> str:
+    """One sentence on where ``method`` puts its heat for ``run``, every number from the explanations table (notebook
+    01's prose reads it), or what is missing."""
+    if not isinstance(results, dict):
+        from common.files import read_json
+        path = Path(results)
+        if not path.is_file():
+            return f"(no explanations table at {path.name} yet: run `python -m common.study.explanations`)"
+        results = read_json(path)
+    row = next((r for r in results["rows"] if r["model"] == run and r["method"] == method), None)
+    if row is None:
+        return f"({method} of {run} is not in the explanations table)"
+    n = row["heat_on_object"]["n"]
+    grid = row.get("grid")
+    on_grid = (f" On the layer's own {grid['grid'][0]} x {grid['grid'][1]} grid, before any placement on the image, "
+               f"{grid['peak_on_grid_border']:.0%} of the maps peak on the outermost cells, which are "
+               f"{grid['grid_border_share']:.0%} of the grid.") if grid else ""
+    return (f"Measured on {n} test samples: {method} puts {row['heat_on_object']['mean']:.0%} of its heat on the object "
+            f"(which covers {row['object_share']['mean']:.0%} of the frame), its peak lies on the object in "
+            f"{row['pointing']['mean']:.0%} of the maps and {row['edge_distance']['mean']:.1f} px from the frame's edge "
+            f"on average, and {row['border_heat']['mean']:.0%} of its heat lies in the {BORDER_PX}-pixel border "
+            f"({row['border_share']['mean']:.0%} of the frame).{on_grid}")

@@ -6,6 +6,7 @@ import torch
 
 import common  # noqa: F401
 from common.explanations import faithfulness as F
+from common.study import explanations as S
 from common.networks.registry import build_model
 
 T = 4
@@ -168,7 +169,7 @@ def test_baselines():
 
 def test_stratified_sample_takes_the_same_number_of_every_class():
     labels = [0, 0, 1, 2, 1, 0, 2, 2, 1]
-    chosen = F.stratified_sample(labels, 2)
+    chosen = S.stratified_sample(labels, 2)
     assert sorted(labels[i] for i in chosen) == [0, 0, 1, 1, 2, 2]
 
 
@@ -187,7 +188,7 @@ def fake_results():
     evaluations = {"scnn_nmnist_beta0.8": evaluation(0.0), "cnn_nmnist_summed": evaluation(0.4)}
     samples = {"nmnist-T25": {"dataset": "nmnist", "split": "test", "n": 12, "per_class": 1, "time_bins": 25,
                               "indices": list(range(12))}}
-    return F.summarise(evaluations, samples, "smoke", removed=(20, 80))
+    return S.summarise(evaluations, samples, "smoke", removed=(20, 80))
 
 
 def test_summarise_holds_every_model_method_metric_with_intervals_and_the_sample():
@@ -197,8 +198,8 @@ def test_summarise_holds_every_model_method_metric_with_intervals_and_the_sample
     assert results["sample"]["nmnist-T25"]["n"] == 12
     assert "spiking LSTM" in results["not_evaluated"]
     assert results["removed_percent"] == [20, 80] and "percentiles" not in results
-    assert F.removed_percent(results) == [20, 80] and F.removed_percent({"percentiles": [20, 80]}) == [80, 20]
-    lines = {(c["method"], c["conventional"]): c for c in results["comparison"]}
+    assert S.removed_percent(results) == [20, 80] and S.removed_percent({"percentiles": [20, 80]}) == [80, 20]
+    lines = {(c["method"], c["conventional"]): c for c in results["comparison"] if c["kind"] == "pair"}
     assert lines[("GradCAM", "cnn_nmnist_summed")]["verdict"] == "differs"       # a 0.4 shift on 12 recordings
     assert all(c["holm_p"] >= c["wilcoxon_p"] for c in results["comparison"])
 
@@ -209,9 +210,9 @@ def test_findings_lines_are_computed_from_the_results(tmp_path):
     results = fake_results()
     path = tmp_path / "faithfulness-smoke.json"
     path.write_text(json.dumps(results))
-    lines = F.findings_lines(path)
+    lines = S.findings_lines(path)
     text = "\n".join(lines)
-    assert lines == F.findings_lines(results)
+    assert lines == S.findings_lines(results)
     best = next(s for s in results["scores"] if s["model"] == "scnn_nmnist_beta0.8" and s["method"] == "GradCAM"
                 and s["metric"] == "road_combined")
     assert f"GradCAM is the most faithful on average, {best['mean']:+.3f}" in text
@@ -221,26 +222,54 @@ def test_findings_lines_are_computed_from_the_results(tmp_path):
     random = next(s for s in results["scores"] if s["model"] == "scnn_nmnist_beta0.8" and s["method"] == "random"
                   and s["metric"] == "road_combined")
     assert f"baselines: random maps {random['mean']:+.3f}." in lines[1]
-    beaten = "(a map that knows nothing of the input beats the best method)"
+    beaten = "(a map that knows nothing of the input scores above the best method on average"
     for blob_mean, shown in ((best["mean"] - 0.1, False), (best["mean"] + 0.1, True)):
         blob = dict(random, method="centre blob", mean=blob_mean)
-        line = F.findings_lines(dict(results, scores=results["scores"] + [blob]))[1]
+        line = S.findings_lines(dict(results, scores=results["scores"] + [blob]))[1]
         assert f"random maps {random['mean']:+.3f}; a centre blob {blob_mean:+.3f}" in line
         assert (beaten in line) == shown
 
 
 
+def test_blob_against_best_is_tested_paired_in_the_same_holm_family_on_unrounded_scores():
+    """A blob 0.3 above the best method on 12 recordings: the blob-versus-best line is in the comparison, Holm-adjusted
+    over the pairs and itself, it differs, and the findings line cites it; per-sample scores keep every digit."""
+    results = fake_results()
+    rng = np.random.default_rng(1)
+    evaluations = {}
+    for run in ("scnn_nmnist_beta0.8", "cnn_nmnist_summed"):
+        methods = {}
+        for method, level in (("GradCAM", 0.1), ("EigenCAM", 0.0), ("random", -0.1), ("centre blob", 0.4)):
+            combined = level + rng.normal(0, 0.05, 12) + 1e-5 / 3
+            methods[method] = {"maps": None, "scores": {"morf": np.zeros((1, 12)), "lerf": np.zeros((1, 12)),
+                                                        "road_combined": combined,
+                                                        "cam_mult_confidence_change": np.zeros(12)}}
+        evaluations[run] = {"classes": list(range(12)), "accuracy": 1.0, "methods": methods}
+    out = S.summarise(evaluations, results["sample"], "smoke", removed=(50,))
+    blob = [c for c in out["comparison"] if c["kind"] == "blob vs best"]
+    assert {c["model"] for c in blob} == set(evaluations) and all(c["method"] == "GradCAM" for c in blob)
+    assert all(c["verdict"] == "differs" and c["difference_mean"] > 0.2 for c in blob)
+    ps = sorted(c["wilcoxon_p"] for c in out["comparison"])
+    assert all(c["holm_p"] >= c["wilcoxon_p"] * (len(ps) - ps.index(c["wilcoxon_p"])) - 1e-12 or c["holm_p"] == 1
+               for c in out["comparison"])                      # adjusted over the whole family, blob lines included
+    stored = out["road_combined_per_sample"]["cnn_nmnist_summed"]["GradCAM"]
+    assert stored == [float(v) for v in evaluations["cnn_nmnist_summed"]["methods"]["GradCAM"]["scores"]["road_combined"]]
+    assert any(round(v, 4) != v for v in stored)                 # not rounded
+    line = S.findings_lines(out)[1]
+    assert "scores above the best method on average; paired per model" in line and "blob minus GradCAM" in line
+
+
 def test_the_spiking_lstm_has_its_own_findings_line_and_leaves_not_evaluated():
     results = fake_results()
-    assert F.SPIKING_LSTM_RUN in F.MODELS and F.SPIKING_LSTM_RUN in F.settings("quick")["models"]
-    lstm = dict(results, models={**results["models"], F.SPIKING_LSTM_RUN: {"dataset": "nmnist"}},
-                scores=results["scores"] + [dict(s, model=F.SPIKING_LSTM_RUN) for s in results["scores"]
+    assert S.SPIKING_LSTM_RUN in S.MODELS and S.SPIKING_LSTM_RUN in S.settings("quick")["models"]
+    lstm = dict(results, models={**results["models"], S.SPIKING_LSTM_RUN: {"dataset": "nmnist"}},
+                scores=results["scores"] + [dict(s, model=S.SPIKING_LSTM_RUN) for s in results["scores"]
                                             if s["model"] == "scnn_nmnist_beta0.8"])
-    text = "\n".join(F.findings_lines(lstm))
-    assert f"spiking LSTM models ({F.SPIKING_LSTM_RUN}): GradCAM is the most faithful" in text
+    text = "\n".join(S.findings_lines(lstm))
+    assert f"spiking LSTM models ({S.SPIKING_LSTM_RUN}): GradCAM is the most faithful" in text
     assert "20/80% of each map's pixels removed, ties broken at random" in text
     evaluation = {"classes": [0], "accuracy": 1.0, "methods": {}}
-    summary = F.summarise({F.SPIKING_LSTM_RUN: evaluation}, {}, "quick", removed=(50,))
+    summary = S.summarise({S.SPIKING_LSTM_RUN: evaluation}, {}, "quick", removed=(50,))
     assert "spiking LSTM" not in summary["not_evaluated"]
 
 # ---------------------------------------------------------------- per-bin maps against the whole-clip map

@@ -124,3 +124,27 @@ def test_a_rerender_with_the_same_pictures_leaves_the_file_as_it_was(tmp_path):
     changed = [np.full((16, 16, 3), 255 - 40 * i, dtype=np.uint8) for i in range(5)]
     write_mp4(path, changed)                             # another picture: written
     assert path.read_bytes() != before
+
+
+def test_gradcam_captions_say_no_decision_yet_while_the_output_is_silent_and_heat_is_scaled_per_bin(monkeypatch):
+    """Bins 1-2 silent, class 3 from bin 3: the caption says "no decision yet" there, names 3 after, and names the
+    recording; a bin with a tenth of the clip's heat is drawn at full scale, its share stated."""
+    from common.explanations import video
+
+    texts = []
+    original = video.caption
+    monkeypatch.setattr(video, "caption", lambda text, width: texts.append(text) or original(text, width))
+    T = 4
+    clip = torch.ones(T, 2, 34, 34)
+    cams = np.zeros((T, 34, 34), np.float32)
+    cams[:, 10:20, 10:20] = [[[1.0]], [[0.1]], [[0.5]], [[1.0]]]
+    spikes = torch.zeros(T, 10)
+    spikes[2:, 3] = 1
+    frames = video.gradcam_frames(clip, cams, predicted=3, true=3, spikes=spikes, recording="test recording #7")
+    captions = [t for t in texts if t.startswith("test recording #7")]
+    assert len(captions) == T
+    assert "leading so far: no decision yet" in captions[0] and "leading so far: no decision yet" in captions[1]
+    assert "leading so far: 3" in captions[2] and "final answer: 3" in captions[0]
+    # bin 2 (a tenth of the clip's peak) is as bright in the heat panel as bin 1: each bin to its own peak
+    middle = lambda f: f[200:320, 470:610].astype(int)             # inside the heat panel, away from its labels
+    assert np.abs(middle(frames[0]) - middle(frames[1])).mean() < 3

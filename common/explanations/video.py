@@ -190,13 +190,16 @@ def spike_count_frames(spikes, class_names: Sequence[str] | None = None, true: i
 
 def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | None = None,
                    spikes=None, class_names: Sequence[str] | None = None, population_size: int = 1,
-                   size: tuple[float, float] = (12.0, 5.2), dpi: int = 100) -> list[np.ndarray]:
+                   size: tuple[float, float] = (12.0, 5.2), dpi: int = 100,
+                   recording: str | None = None) -> list[np.ndarray]:
     """One frame per time bin, three panels side by side: the bin's input events (polarities
     summed), its Grad-CAM heatmap with a colour bar, and the heatmap over the events; a caption with
     the bin, predicted and true class and, given ``spikes`` ``[T, n_outputs]``, the running spike
-    count of the predicted class (population groups summed). One colour scale for the whole clip
-    (events: the clip's largest count; heatmap: the clip's largest value, square-root colours so that
-    a bin with a tenth of the peak still shows), so a quiet bin looks quieter but not blank.
+    count of the predicted class (population groups summed). The caption names the class leading in the output
+    spikes *so far* and says "no decision yet" while the output is silent or tied, whatever the final answer.
+    Events: one scale for the clip (its largest count). Heat: each bin's map divided by its own peak, so every bin
+    where the network responded shows its heat (a clip-wide scale left most bins dark: #44); the frame states it
+    and how strong the bin's peak is against the clip's. ``recording`` names the clip on the frame.
     1200 x 520 pixels by default."""
     from matplotlib.colors import PowerNorm
     from matplotlib.figure import Figure
@@ -207,15 +210,18 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
     T = clip.shape[0]
     if len(per_bin_cams) != T:
         raise ValueError(f"{len(per_bin_cams)} heatmaps for a clip of {T} time bins")
-    running = None
-    if spikes is not None and predicted != NO_DECISION:
+    running, leaders = None, None
+    if spikes is not None:
         per_class = torch.as_tensor(spikes, dtype=torch.float32).cpu().reshape(T, -1, population_size).sum(-1)
-        running = per_class[:, predicted].cumsum(0).numpy()
+        leaders = decided_argmax(per_class.cumsum(0)).tolist()            # NO_DECISION while silent or tied
+        if predicted != NO_DECISION:
+            running = per_class[:, predicted].cumsum(0).numpy()
     events = np.stack([event_frame(clip[t]) for t in range(T)])
     event_max = max(float(events.max()), 1.0)
-    cam_max = max(float(np.max(per_bin_cams)), 1e-7)
+    clip_max = max(float(np.max(per_bin_cams)), 1e-7)
     frames = []
     for t in range(T):
+        cam_max = max(float(np.max(per_bin_cams[t])), 1e-7)             # this bin's own peak
         fig = Figure(figsize=size, dpi=dpi)
         axes = fig.subplots(1, 3)
         shown = axes[0].imshow(events[t], cmap="gray", vmin=0, vmax=event_max, interpolation="nearest")
@@ -223,14 +229,18 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
         heat = axes[1].imshow(per_bin_cams[t], cmap="jet", norm=PowerNorm(0.5, vmin=0, vmax=cam_max),
                               interpolation="nearest")
         fig.colorbar(heat, ax=axes[1], fraction=0.046, pad=0.03).set_label(
-            "Grad-CAM (one scale per clip, square-root colours)", fontsize=9)
+            f"Grad-CAM, scaled to this bin's peak\n(= {float(np.max(per_bin_cams[t])) / clip_max:.0%} of the clip's; "
+            "square-root colours)", fontsize=9)
         axes[2].imshow(overlay(events[t] / event_max, np.sqrt(np.clip(per_bin_cams[t] / cam_max, 0, 1))),
                        interpolation="nearest")
         for ax, title in zip(axes, ("input events", "Grad-CAM", "Grad-CAM over the events")):
             ax.set_title(title, fontsize=12)
             ax.set_xticks([])
             ax.set_yticks([])
-        text = (f"time bin {t + 1}/{T}   predicted: {class_label(class_names, predicted)}"
+        so_far = ("" if leaders is None else "   leading so far: " + (
+            "no decision yet" if leaders[t] == NO_DECISION else class_label(class_names, leaders[t])))
+        text = ((f"{recording}   " if recording else "")
+                + f"time bin {t + 1}/{T}{so_far}   final answer: {class_label(class_names, predicted)}"
                 + (f"   true: {class_label(class_names, true)}" if true is not None else "")
                 + (f"   spikes for the predicted class so far: {int(running[t])}" if running is not None else ""))
         fig.suptitle(caption(text, 110), fontsize=13)
@@ -240,7 +250,7 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
 
 
 def clip_videos(model, clip, label: int, per_bin_cams: np.ndarray, config, class_names: Sequence[str],
-                fps: float = FPS, hold_last: float = HOLD_LAST) -> tuple[Path, Path]:
+                fps: float = FPS, hold_last: float = HOLD_LAST, recording: str | None = None) -> tuple[Path, Path]:
     """The two videos of one test clip ``[T, C, H, W]``, written to ``videos/<run>-<profile>_*.mp4``:
     the output spike counts per class accumulating over time, and the per-bin Grad-CAM panels."""
     population_size = getattr(model, "population_size", 1)
@@ -252,7 +262,7 @@ def clip_videos(model, clip, label: int, per_bin_cams: np.ndarray, config, class
                             spike_count_frames(per_class, class_names, true=label), fps, hold_last)
     gradcam_video = write_mp4(config.path("videos", "_gradcam.mp4"),
                               gradcam_frames(clip, per_bin_cams, predicted, label, spikes, class_names,
-                                             population_size), fps, hold_last)
+                                             population_size, recording=recording), fps, hold_last)
     return spike_video, gradcam_video
 
 
@@ -270,16 +280,36 @@ def compare_over_time(configs: dict, data, index: int = 0) -> None:
                                       "Grad-CAM per time bin")
 
 
-def explain_test_clip(config, data, index: int = 0) -> tuple[Path, Path]:
+def explain_test_clip(config, data, index: int | None = None) -> tuple[Path, Path]:
     """Notebook 02's last steps for any spiking run: reopen its saved model, plot Grad-CAM over time of one
-    test clip (``data.test``, frames ``[T, C, H, W]``) and write both videos of that clip."""
+    test clip (``data.test``, frames ``[T, C, H, W]``) it answers correctly (:func:`answered_correctly`, from
+    ``index``, by default a place set by the run's name) and write both videos of that clip, the recording named."""
     from common.explanations.gradcam import grad_cam_over_time, plot_grad_cam_over_time
     from common.runs.checkpoint import load_run_model
 
+    import zlib
+
     saved, _ = load_run_model(config, "cpu")
+    if index is None:        # each run its own recording, the same on every render (not all videos of one clip)
+        index = zlib.crc32(config.run_name.encode()) % len(data.test.labels)
+    index = answered_correctly(saved, data.test, index)
     clip, label = data.test.frames[index].float(), int(data.test.labels[index])
     per_bin, whole_clip = grad_cam_over_time(saved, clip)
-    plot_grad_cam_over_time(clip, per_bin, whole_clip,
-                            title=f"{config.run_name}, test clip of '{class_label(data.test.classes, label)}': "
-                                  "Grad-CAM per time bin")
-    return clip_videos(saved, clip, label, per_bin, config, data.test.classes)
+    recording = f"test recording #{index} ('{class_label(data.test.classes, label)}')"
+    plot_grad_cam_over_time(clip, per_bin, whole_clip, title=f"{config.run_name}, {recording}: Grad-CAM per time bin")
+    return clip_videos(saved, clip, label, per_bin, config, data.test.classes, recording=recording)
+
+
+def answered_correctly(model, test, start: int = 0, limit: int = 200) -> int:
+    """The first test clip from ``start`` on (wrapping) that ``model`` answers correctly (a decided, right class),
+    so a video never explains a silent or wrong answer; ``start`` itself when none of ``limit`` clips is."""
+    population_size = getattr(model, "population_size", 1)
+    n = len(test.labels)
+    for k in range(min(limit, n)):
+        i = (start + k) % n
+        with torch.no_grad():
+            spikes = model(test.frames[i].float().unsqueeze(1))[:, 0]
+        answer = int(decided_argmax(spikes.reshape(spikes.shape[0], -1, population_size).sum(-1).sum(0)))
+        if answer == int(test.labels[i]):
+            return i
+    return start

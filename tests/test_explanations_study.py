@@ -1,0 +1,76 @@
+"""common/study/explanations.py: the where-and-deletion table from tiny models, its cache and its findings."""
+import numpy as np
+import torch
+
+from common.explanations.attributions import CAPTUM_METHODS
+from common.networks.registry import build_model
+from common.study import explanations as S
+
+
+def sample(n=4, T=3):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.zeros(n, T * 2, 34, 34)
+    for i in range(n):
+        r, c = torch.randint(6, 22, (2,), generator=generator).tolist()
+        x[i, :, r:r + 8, c:c + 8] = 2.0
+    return {"inputs": x, "labels": torch.arange(n) % 10, "indices": list(range(n))}
+
+
+def test_explain_model_measures_every_method_and_reuses_its_cache(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    model = build_model("scnn", beta=0.8).eval()
+    with torch.no_grad():
+        model.conv1.weight.mul_(4)
+    cache = S.MapCache(tmp_path)
+    out = S.explain_model("scnn_nmnist_beta0.8", model, sample(), 3, ["GradCAM"], cache, "k1", shares=(0, 0.5, 1))
+    assert list(out["methods"]) == ["GradCAM", "GradCAM per bin", *CAPTUM_METHODS, "SAM", "random", "centre blob"]
+    for method, result in out["methods"].items():
+        assert result["curves"].shape == (3, 4), method
+        assert set(result["measures"]) >= {"heat_on_object", "pointing", "edge_distance"}
+    assert out["methods"]["SAM"]["maps"].shape == (4, 3, 34, 34)
+    assert "grid" in out["methods"]["GradCAM"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached map was computed again")
+
+    monkeypatch.setattr(S, "method_maps", refuse)
+    again = S.explain_model("scnn_nmnist_beta0.8", model, sample(), 3, ["GradCAM"], cache, "k1", shares=(0, 0.5, 1))
+    assert np.array_equal(again["methods"]["SAM"]["maps"], out["methods"]["SAM"]["maps"])
+    try:                                                   # another key (checkpoint, sample, seed): computed anew
+        S.explain_model("scnn_nmnist_beta0.8", model, sample(), 3, ["GradCAM"], cache, "k2", shares=(0, 0.5, 1))
+        raise RuntimeError("not recomputed")
+    except AssertionError:
+        pass
+
+
+def fake_evaluation(levels, n=20, seed=0):
+    """Deletion curves whose area is about ``level`` per method (2 shares: the area is the mean of both points)."""
+    rng = np.random.default_rng(seed)
+    methods = {}
+    for method, level in levels.items():
+        curves = (rng.random((2, n)) < level).astype(np.float32)
+        methods[method] = {"curves": curves, "seconds": 1.0,
+                           "measures": {m: rng.random(n) for m in S.WHERE_SUMMARY}}
+    return {"classes": [0] * n, "accuracy": 1.0, "methods": methods, "sample": "nmnist-T3"}
+
+
+def test_summary_says_which_methods_beat_random_and_blob_per_kind():
+    evaluations = {"scnn_nmnist_beta0.8": fake_evaluation({"SAM": 0.05, "GradCAM": 0.6, "random": 0.95,
+                                                           "centre blob": 0.6}),
+                   "cnn_nmnist_summed": fake_evaluation({"Occlusion": 0.05, "random": 0.95, "centre blob": 0.95}, seed=1)}
+    samples = {"nmnist-T3": {"dataset": "nmnist", "n": 20, "per_class": 2, "time_bins": 3, "indices": []}}
+    results = S.summarise_explanations(evaluations, samples, "smoke", shares=(0.0, 1.0))
+    rows = {(r["model"], r["method"]): r for r in results["rows"]}
+    assert rows["scnn_nmnist_beta0.8", "SAM"]["against_centre_blob"]["beats"]
+    assert rows["scnn_nmnist_beta0.8", "GradCAM"]["against_random"]["beats"]
+    assert not rows["scnn_nmnist_beta0.8", "GradCAM"]["against_centre_blob"]["beats"]
+    assert "against_random" not in rows["scnn_nmnist_beta0.8", "random"]
+    n_tests = sum(1 for r in results["rows"] for k in ("against_random", "against_centre_blob") if k in r)
+    assert n_tests == 6
+    table = S.explanations_table(results)
+    assert table.loc[("spiking CNN", "scnn_nmnist_beta0.8", "SAM"), "vs blob"].endswith("*")
+    text = "\n".join(S.explanations_findings(results))
+    assert "spiking CNN (scnn_nmnist_beta0.8): beat both the random order and the blob: SAM; the random order only: " \
+           "GradCAM" in text
+    assert "conventional CNN on events (cnn_nmnist_summed): beat both the random order and the blob: Occlusion" in text
+    assert "20 NMNIST test samples (2 per class)" in text

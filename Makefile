@@ -44,7 +44,8 @@ jupyter: env
 	$(PY) -m jupyter lab $(JUPYTER_ROOT) notebooks/
 
 clean:
-	rm -rf runs .pytest_cache
+	# runs/quick/ holds the committed executed notebooks: only the scratch folders go
+	rm -rf runs/smoke runs/experiments .pytest_cache
 
 # make bench [BENCH_FLAGS=--recalibrate]: the project's training speed against its peers, at batch 128 and 32
 # (benchmarks/peers.py; run it on an idle machine, it takes minutes)

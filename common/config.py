@@ -35,12 +35,18 @@ def downloads_allowed(download: bool = True) -> bool:
 # Smoke runs (seconds, for tests and first tries) never write beside the committed reference models,
 # results and videos: their outputs go to this scratch folder (ignored by git) unless told otherwise.
 SMOKE_OUTPUT_ROOT = PROJECT_ROOT / "runs" / "smoke" / "outputs"
+# A run with overrides (an experiment on top of the study's specs) writes here by default, ignored by git: its models,
+# records, videos and grid tables never sit among the reference files, where the report would read them.
+EXPERIMENTS_ROOT = PROJECT_ROOT / "runs" / "experiments"
 
 
-def default_output_root(profile: str | None = None) -> Path:
-    """$SNN_OUTPUT_ROOT, else the project (quick, full) or the smoke scratch folder."""
+def default_output_root(profile: str | None = None, experiment: bool = False) -> Path:
+    """$SNN_OUTPUT_ROOT, else the experiments' folder for a run with overrides, else the project (quick, full) or
+    the smoke scratch folder."""
     if os.environ.get(ENV_OUTPUT):
         return Path(os.environ[ENV_OUTPUT])
+    if experiment:
+        return EXPERIMENTS_ROOT
     return SMOKE_OUTPUT_ROOT if profile == "smoke" else PROJECT_ROOT
 
 
@@ -73,6 +79,13 @@ def shown(path) -> str:
     return repo_relative(path) or str(path)
 
 
+def portable_text(text: str) -> str:
+    """``text`` (a message, a traceback, a notebook's output) with this machine's paths to the repository and
+    the folder beside it written relative to the repository, as committed files and notebooks' outputs keep them."""
+    root, beside = str(PROJECT_ROOT), str(PROJECT_ROOT.parent)
+    return text.replace(root + "/", "").replace(root, ".").replace(beside + "/", "../").replace(beside, "..")
+
+
 def portable_config(config: dict) -> dict:
     """A run's config as records, cards and checkpoints keep it: its locations relative to the repository (or
     omitted), so no file of the study holds a path of the machine that wrote it."""
@@ -84,17 +97,18 @@ def default_mirror() -> Path | None:
 
 
 def resolve_locations(data_root=None, mirror=None, output_root=None,
-                      profile: str | None = None) -> tuple[str, str | None, str]:
+                      profile: str | None = None, experiment: bool = False) -> tuple[str, str | None, str]:
     """(data root, mirror or None, output root): arguments first, then the environment
     ($SNN_DATA_ROOT, $SNN_DATA_MIRROR, $SNN_OUTPUT_ROOT), then the defaults: ``./data``, the ``shared/datasets``
-    folder beside the repository when it exists, the repository (or the smoke scratch folder).
+    folder beside the repository when it exists, the repository (or the smoke scratch folder; ``experiment``: a run
+    with overrides, :data:`EXPERIMENTS_ROOT`).
     Every one of them the same for a notebook in Jupyter, ``python -m common.study``, make and the tests."""
     mirror = mirror or os.environ.get(ENV_MIRROR) or default_mirror()
     if str(mirror).lower() == NO_MIRROR:    # SNN_DATA_MIRROR=none: no mirror, not even the one beside the repository
         mirror = None
     return (str(project_path(data_root or os.environ.get(ENV_DATA_ROOT) or "data")),
             str(project_path(mirror)) if mirror else None,
-            str(project_path(output_root or default_output_root(profile))))
+            str(project_path(output_root or default_output_root(profile, experiment))))
 
 
 def pick_device(requested: str | None = None) -> torch.device:

@@ -237,12 +237,18 @@ def test_committed_models_load_with_their_checksums():
         load_model(path)
 
 
-def test_a_card_that_disagrees_is_rewritten_from_the_checkpoint(checkpoint, capsys):
+def test_a_card_that_disagrees_is_named_by_a_read_and_rewritten_only_when_asked(checkpoint, capsys):
+    from common.runs.checkpoint import write_card
+
     card = checkpoint.with_suffix(".json")
     card.write_text(json.dumps({"model_name": "something else"}))
+    read_checkpoint(checkpoint)                                    # a read: the card is named, not written
+    said = capsys.readouterr().out
+    assert "toy.json does not match toy.pth" in said and "write_card(" in said
+    assert json.loads(card.read_text()) == {"model_name": "something else"}
+    assert write_card(checkpoint) == card and json.loads(card.read_text())["model_name"] == "cnn"
     read_checkpoint(checkpoint)
-    assert "rewritten from the checkpoint" in capsys.readouterr().out
-    assert json.loads(card.read_text())["model_name"] == "cnn"
+    assert capsys.readouterr().out == ""                           # agrees again: nothing said
 
 
 def test_stale_temporary_files_are_removed_on_the_next_save_but_a_live_writers_are_not(tmp_path):

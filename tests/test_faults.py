@@ -532,7 +532,7 @@ def test_a_checkpoint_of_another_config_at_a_references_name_is_not_trained_over
         runner.run(spec, SimpleNamespace(train_loader=object()))
     assert target.read_bytes() == before
     # asked to replace it: the file is set aside whole (renamed, kept, reported), never trained over
-    aside = runner.claim_name(spec, replace_reference=True)
+    aside = runner.claim_name(spec, replace_reference=True).set_aside
     assert not target.exists() and aside.read_bytes() == before and aside.name.startswith(target.name + ".set-aside-")
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from common.networks.cnn import CNN
-from common.networks.registry import build_model, count_parameters
+from common.networks.registry import build_model, count_parameters, register
 
 
 def test_cnn_shapes_match_the_source_study():
@@ -51,4 +51,14 @@ def test_each_network_offers_whole_capabilities_and_registration_refuses_half_of
         gradcam_layer = property(lambda self: self)          # no cam_stages: Grad-CAM could not place its maps
 
     with pytest.raises(TypeError, match="HalfExplained offers part of Explained: it lacks cam_stages"):
-        register("half")(HalfExplained)
+        register("half", kind="conventional", label="half")(HalfExplained)
+
+
+def test_every_model_states_its_kind_and_label_where_it_is_registered():
+    from common.networks.registry import MODELS, is_spiking, model_class, model_label
+
+    model_class("scnn")                      # imports every network module
+    assert {name for name in MODELS if is_spiking(name)} == {"scnn", "scnn_wide", "slstm", "rsnn"}
+    assert model_label("slstm") == "spiking conv-LSTM" and model_label("cnn_events") == "CNN on event frames"
+    with pytest.raises(ValueError, match="kind must be one of"):
+        register("odd", kind="analog", label="odd")

@@ -134,20 +134,15 @@ def test_the_folds_figure_draws_the_tables_numbers():
     assert "(3 runs each: folds x seeds; spiking LSTM, source size: 1;" in fewer.texts[0].get_text()
 
 
-def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env, monkeypatch):
+def test_the_full_profile_keeps_the_official_split_with_seeds_as_replicates(tmp_path, no_env):
     from event_fixtures import make_nmnist_tree
 
-    from common.runs import specs
     from common.runs.specs import profile_settings
 
     full = profile_settings("scnn_nmnist", "full")
     assert full["folds"] is None and full["n_seeds"] >= 3
     assert [c.factors for c in F.study_cells(full)] == [{"variant": v, "fold": None, "seed": s} for s in (0, 1, 2)
                                                         for v in F.VARIANTS]
-    # a variant capped at k seeds (specs.FOLD_SEEDS, where a variant does not fit a budget) runs seeds 0 .. k-1 only
-    monkeypatch.setattr(specs, "FOLD_SEEDS", {"spiking LSTM, source size": 2})
-    capped = [c.factors["seed"] for c in F.study_cells(full) if c.factors["variant"] == "spiking LSTM, source size"]
-    assert capped == [0, 1] and len(F.study_cells(full)) == 3 * len(F.VARIANTS) - 1
     root = make_nmnist_tree(tmp_path / "data", n_per_class=3, n_test_per_class=2)
     settings = profile_settings("scnn_nmnist", "smoke")
     train, test = fold_split("nmnist", DataSettings.of(settings), root, None)

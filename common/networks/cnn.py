@@ -22,7 +22,7 @@ class TwoConvReLU:
         return [self.conv1, self.pool, self.conv2]
 
 
-@register("cnn")
+@register("cnn", kind="conventional", label="CNN")
 class CNN(TwoConvReLU, nn.Module):
     """The source study's MNIST CNN: 24C5(pad 1)-MP2-64C5(pad 1)-MP2-FC64-FC10.
 
@@ -51,7 +51,7 @@ class CNN(TwoConvReLU, nn.Module):
         return self.fc2(x)
 
 
-@register("cnn_events")
+@register("cnn_events", kind="conventional", label="CNN on event frames")
 class EventCNN(TwoConvReLU, nn.Module):
     """A conventional CNN on event frames ``[T, B, C, H, W]``: the spiking CNN's layers (conv k5 - pool 2 -
     conv k5 - pool 2 - linear) with ReLU for the spiking neurons, so the two compare on the same recordings.

@@ -26,7 +26,7 @@ from common.networks.registry import register
 READOUTS = ("mean", "max", "last")
 
 
-@register("rsnn")
+@register("rsnn", kind="spiking", label="LIF/ALIF network")
 class RecurrentSNN(nn.Module):
     """784 -> hidden LIF/ALIF (optional masked recurrence) -> leaky readout; logits ``[B, n_classes]``."""
 
@@ -89,7 +89,7 @@ class RecurrentSNN(nn.Module):
         return membrane[-1]
 
 
-@register("mlp")
+@register("mlp", kind="conventional", label="MLP")
 class MLP(nn.Module):
     """The non-spiking baseline: flatten -> Linear(784, hidden) -> ReLU -> Linear(hidden, 10)."""
 

@@ -22,6 +22,11 @@ from typing import Callable, Protocol, runtime_checkable
 from torch import nn
 
 MODELS: dict[str, Callable[..., nn.Module]] = {}
+# What each registered model is, said once where it is registered: "spiking" (its output is spikes over time) or
+# "conventional", and its human name. The comparison, the report and the figures read them here.
+KINDS = ("spiking", "conventional")
+KIND: dict[str, str] = {}
+LABEL: dict[str, str] = {}
 
 
 @runtime_checkable
@@ -89,10 +94,14 @@ def check_capabilities(cls) -> None:
             raise TypeError(f"{cls.__name__} offers part of {capability.__name__}: it lacks {', '.join(missing)}")
 
 
-def register(name: str):
+def register(name: str, kind: str, label: str):
+    """Register ``cls`` as ``name``: a ``kind`` of :data:`KINDS` and a human ``label`` (figures, tables)."""
+    if kind not in KINDS:
+        raise ValueError(f"model {name!r}: kind must be one of {KINDS}, got {kind!r}")
+
     def add(cls):
         check_capabilities(cls)
-        MODELS[name] = cls
+        MODELS[name], KIND[name], LABEL[name] = cls, kind, label
         return cls
     return add
 
@@ -110,6 +119,18 @@ def model_class(name: str) -> Callable[..., nn.Module]:
     if name not in MODELS:
         raise KeyError(f"unknown model {name!r}; the study's models: {sorted(MODELS)}")
     return MODELS[name]
+
+
+def is_spiking(name: str) -> bool:
+    """Whether the registered model ``name`` is a spiking network (its kind, as registered)."""
+    model_class(name)
+    return KIND[name] == "spiking"
+
+
+def model_label(name: str) -> str:
+    """The registered model ``name``'s human name."""
+    model_class(name)
+    return LABEL[name]
 
 
 def build_model(name: str, **kwargs) -> nn.Module:

@@ -43,7 +43,7 @@ def _forget_instance(layer: nn.Module) -> None:
             del instances[i]
 
 
-@register("slstm")
+@register("slstm", kind="spiking", label="spiking conv-LSTM")
 class SpikingConvLSTM(nn.Module):
     """Spiking convolutional LSTM; ``forward([T, B, C, H, W]) -> spikes [T, B, n_classes * population_size]``.
 

@@ -132,7 +132,7 @@ def leaky_over_time(current: torch.Tensor, beta, threshold: float, surrogate_gra
     return (spikes, membrane) if return_membrane else spikes
 
 
-@register("scnn")
+@register("scnn", kind="spiking", label="spiking CNN")
 class SpikingCNN(nn.Module):
     """Spiking CNN for event data; ``forward([T, B, C, H, W]) -> spikes [T, B, n_classes * population_size]``.
 
@@ -237,7 +237,7 @@ class SpikingCNN(nn.Module):
         return spk3
 
 
-@register("scnn_wide")
+@register("scnn_wide", kind="spiking", label="spiking CNN, wide")
 class WideSpikingCNN(SpikingCNN):
     """common.networks.snn.SpikingCNN with ``channels`` convolution channels instead of (12, 32).
 

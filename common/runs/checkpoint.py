@@ -70,7 +70,7 @@ def located(path: str | Path) -> Path:
     return project_path(path) if not path.is_absolute() and not path.exists() else path
 
 
-def read_checkpoint(path: str | Path, *, without_checksum: bool = False) -> dict:
+def read_checkpoint(path: str | Path, *, without_checksum: bool = False, card: bool = True) -> dict:
     """The checkpoint at ``path``, proven whole: its format, the fields a rebuild needs, the weights'
     checksum and finite weights; any problem is a :class:`CheckpointError` naming the file. A relative path is
     read from the working folder, else from the repository (a notebook's kernel runs in ``notebooks/``).
@@ -105,18 +105,33 @@ def read_checkpoint(path: str | Path, *, without_checksum: bool = False) -> dict
     if bad:
         raise CheckpointError(f"{path}: weights {', '.join(bad[:3])} hold NaN or infinite values; the run "
                               f"diverged or the file was damaged. Retrain it (a lower learning rate may help).")
+    if card:    # a card that disagrees is named (``card=False``: the caller is about to write it)
+        _note_a_stale_card(path, checkpoint)
+    return checkpoint
+
+
+def _note_a_stale_card(path: Path, checkpoint: dict) -> None:
     card = path.with_suffix(".json")
     try:
         stale = json.loads(card.read_text()) != json.loads(json.dumps(card_of(checkpoint), default=str))
     except (OSError, ValueError):
         stale = True
-    if stale:   # the card is derived from the checkpoint: make it agree again
-        try:
-            write_json(card, card_of(checkpoint))
-            print(f"{card.name} did not match {path.name}; rewritten from the checkpoint")
-        except OSError as error:   # a read-only folder: the checkpoint is still good, only the card is stale
-            print(f"{card.name} does not match {path.name} and could not be rewritten ({error.strerror})")
-    return checkpoint
+    if stale:   # a read never writes: the checkpoint is what counts, and the card is derived from it
+        print(f"{card.name} does not match {path.name} (the checkpoint is what counts); rewrite the card with "
+              f"common.runs.checkpoint.write_card({shown_path(path)!r})")
+
+
+def write_card(path: str | Path) -> Path:
+    """Write the JSON card of the checkpoint at ``path`` again, from the checkpoint (proven whole first)."""
+    path = located(path)
+    card = path.with_suffix(".json")
+    write_json(card, card_of(read_checkpoint(path, card=False)))
+    return card
+
+
+def shown_path(path) -> str:
+    from common.config import shown
+    return shown(path)
 
 
 def check_identity(path, saved: dict | None, expected: dict) -> None:

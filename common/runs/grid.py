@@ -139,7 +139,8 @@ def run_seeds(study: str, spec_names: list[str], seeds: list[int], profile: str 
                                locations=locations)     # a notebook's parameters, typed as everywhere
     profile, overrides, reuse_trained = checked["profile"], checked["overrides"], checked["reuse_trained"]
     data_root, mirror, output_root = resolve_locations(locations.get("data_root"), locations.get("mirror"),
-                                                       locations.get("output_root"), profile)
+                                                       locations.get("output_root"), profile,
+                                                       experiment=bool(overrides))   # never the reference table
     context = GridContext(profile, data_root, mirror, output_root, locations.get("device"), dict(overrides or {}),
                           reuse_trained, threads=None, evaluate_every_epoch=True)
     cells = [Cell(factors, factors["spec"], int(factors["seed"]))

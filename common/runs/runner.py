@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -23,7 +24,7 @@ from common.networks.registry import Recorded, build_model, count_parameters
 from common.runs.checkpoint import CheckpointError, load_run_model
 from common.runs.preflight import preflight
 from common.runs.records import make_record, save_record
-from common.config import RunConfig, seed_everything
+from common.config import RunConfig, portable_text, seed_everything
 from common.runs.specs import ResolvedSpec, check_parameters, resolve, setup
 from common.runs.train import adamw_one_cycle, evaluate, evaluate_over_time, fit
 
@@ -49,7 +50,7 @@ def prepare(name: str, profile: str = "quick", overrides: dict | None = None, **
     """A notebook's setup in one call: the resolved spec (printed) and its data (summary printed)."""
     spec = setup(name, profile, overrides, **locations)
     data = load_data(spec.config)
-    print(data.summary())
+    print(portable_text(data.summary()))      # paths relative to the repository: no machine path in a notebook
     return spec, data
 
 
@@ -59,7 +60,7 @@ def prepare_optional(name: str, profile: str = "quick", overrides: dict | None =
     try:
         return prepare(name, profile, overrides, **locations)
     except DatasetNotFoundError as missing:
-        print(f"{name}: no data here ({str(missing).splitlines()[0]})")
+        print(portable_text(f"{name}: no data here ({str(missing).splitlines()[0]})"))
         return setup(name, profile, overrides, **locations), None
 
 
@@ -91,10 +92,14 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
          evaluate_every_epoch: bool, replace_reference: bool = False) -> dict | None:
     if data.train_loader is None:
         return evaluate_saved(spec, data, required, save)
-    claim_name(spec, replace_reference)
+    saved = claim_name(spec, replace_reference).checkpoint     # the run's identity, checked once
     reference = None
     if not reuse_trained and not replace_reference:
-        spec, reference = beside_reference(spec)
+        spec, reference = beside_reference(spec, saved)
+        if reference is not None:
+            saved = None        # the retrain has a name of its own: fit reads (and checks) that checkpoint, if any
+    if saved is not None and "weights_sha256" not in saved:
+        saved = None            # read as it is here; fit reads it again and refuses it for its missing checksum
     config, objective = spec.config, spec.build_objective()
     seed_everything(config.seed)
     data.train_loader.generator.manual_seed(config.seed)
@@ -102,7 +107,8 @@ def _run(spec: ResolvedSpec, data, reuse_trained: bool, required: bool, save: bo
     optimizer, scheduler = adamw_one_cycle(model, config, len(data.train_loader))
     outcome = fit(model, config, data.train_loader, data.test_loader, objective, optimizer, scheduler,
                   reuse_trained=reuse_trained, evaluate_every_epoch=evaluate_every_epoch,
-                  epoch_metrics=(lambda m: m.epoch_metrics()) if isinstance(model, Recorded) else None)
+                  epoch_metrics=(lambda m: m.epoch_metrics()) if isinstance(model, Recorded) else None,
+                  checkpoint=saved)
     record = make_record(config, outcome, **measurements(model, spec, data, objective, outcome),
                          train_samples=len(data.train_loader.labels), training=spec.training())
     if reference is not None:
@@ -118,26 +124,34 @@ class OtherRunError(CheckpointError):
     """The checkpoint at a run's name is another config's: it is kept, and the run does not train over it."""
 
 
-def claim_name(spec: ResolvedSpec, replace_reference: bool = False) -> Path | None:
+class Claim(NamedTuple):
+    """What :func:`claim_name` found at a run's name: the run's own checkpoint (read, its config the run's), or
+    where another config's checkpoint was set aside; both None when nothing was there."""
+    checkpoint: dict | None = None
+    set_aside: Path | None = None
+
+
+def claim_name(spec: ResolvedSpec, replace_reference: bool = False) -> Claim:
     """Make sure no checkpoint of another config sits at ``spec``'s name before it trains there.
 
     A checkpoint whose recorded config differs from the run's (a file copied there, a spec's default edited
     since it was trained) is never trained over. At a reference's name (a spec without overrides) the run stops,
     naming the file and the knobs that differ, unless ``replace_reference`` asks to replace it: then, as at any
     other run's name, the checkpoint, its card and its record are set aside (renamed ``<file>.set-aside-<digest>``,
-    kept) and the move is printed. Returns where the checkpoint went (None: nothing was in the way)."""
+    kept) and the move is printed. This is the one identity check of a run: the checkpoint it read goes on to
+    :func:`common.runs.train.fit` (:class:`Claim`)."""
     from common.config import identity_differences, shown
     from common.runs.checkpoint import read_checkpoint
 
     path = spec.config.path("models", ".pth")
     if not path.is_file():
-        return None
+        return Claim()
     saved = read_checkpoint(path, without_checksum=True)     # set aside or not, the file is never changed here
     recorded = saved["meta"].get("config")
     differ = (identity_differences(recorded, spec.config.to_dict()) if recorded
               else {"config": ("none recorded", spec.config.run_name)})
     if not differ:
-        return None
+        return Claim(checkpoint=saved)
     what = "; ".join(f"{k}: checkpoint {a!r}, run {b!r}" for k, (a, b) in differ.items())
     if not spec.overrides and not replace_reference:
         raise OtherRunError(f"{shown(path)} is a checkpoint of another config than run {spec.config.run_name!r} "
@@ -153,7 +167,7 @@ def claim_name(spec: ResolvedSpec, replace_reference: bool = False) -> Path | No
             moved.append(shown(target))
     print(f"Set aside {', '.join(moved)}: the checkpoint at run {spec.config.tag}'s name is another config's "
           f"({what}). Kept; run {spec.config.tag} trains from scratch.")
-    return path.with_name(f"{path.name}{SET_ASIDE}{digest}")
+    return Claim(set_aside=path.with_name(f"{path.name}{SET_ASIDE}{digest}"))
 
 
 def run_config(spec: ResolvedSpec, record: dict):
@@ -166,23 +180,18 @@ def run_config(spec: ResolvedSpec, record: dict):
     return replace(spec.config, run_name=record["config"]["run_name"])
 
 
-def beside_reference(spec: ResolvedSpec) -> tuple[ResolvedSpec, dict | None]:
-    """``spec`` unchanged when no finished run of it exists; else the same run named ``<run>_retrain`` (its own
-    checkpoint, record and videos) and the reference it is retrained beside (its record, or its checkpoint's
-    meta when it has none). The reference stays as it is: replacing it takes ``replace_reference=True``."""
+def beside_reference(spec: ResolvedSpec, saved: dict | None) -> tuple[ResolvedSpec, dict | None]:
+    """``spec`` unchanged when no finished run of it exists (``saved``: its checkpoint, proven to be this run's by
+    :func:`claim_name`, or None); else the same run named ``<run>_retrain`` (its own checkpoint, record and videos)
+    and the reference it is retrained beside (its record, or its checkpoint's meta when it has none). The reference
+    stays as it is: replacing it takes ``replace_reference=True``."""
     from dataclasses import replace as replaced
 
     from common.config import shown
-    from common.runs.checkpoint import CheckpointError, check_identity, read_checkpoint
 
     path = spec.config.path("models", ".pth")
-    if not path.is_file():
+    if saved is None:
         return spec, None
-    try:
-        saved = read_checkpoint(path)
-        check_identity(path, saved["meta"].get("config"), spec.config.to_dict())
-    except CheckpointError:
-        return spec, None          # not this run's (or unreadable): fit() starts over, as it always did
     if not (saved.get("training_state") or {}).get("finished", True):
         return spec, None          # an unfinished run resumes where it stopped
     results = spec.config.path("results", ".json")

@@ -9,7 +9,8 @@ read these specs, so a knob has one home. A notebook's parameters cell overrides
 
 ``resolve`` sets a knob everywhere it appears (``population_size`` is both a model argument and an
 objective parameter: they cannot disagree), refuses a name the spec does not have, and gives a run
-with overrides its own name (``<spec>_<digest>``), so an experiment never overwrites a reference run.
+with overrides its own name (``<spec>_with_<knob><value>..._<digest>``) and, by default, its own output folder
+(``runs/experiments/``), so an experiment never overwrites a reference run nor joins its tables.
 Every knob has a type and a range (:data:`KNOBS`): ``resolve`` refuses a value outside it, and converts a
 string (papermill's parameters, a command line: :func:`parse_knob`) to the knob's type, once.
 """
@@ -23,7 +24,7 @@ import numbers
 import re
 from dataclasses import asdict, dataclass, field, replace
 
-from common.config import PROFILES, DataSettings, RunConfig
+from common.config import PROFILES, DataSettings, RunConfig, default_output_root, shown
 from common.files import StudyError
 
 # The LIF-vs-ALIF headline comparison, the same in every profile: LIF and ALIF (rate code, no recurrence,
@@ -286,10 +287,6 @@ FOLD_VARIANTS = {"beta 0.5": "scnn_nmnist_beta0.5", "beta 0.8": "scnn_nmnist_bet
                  "population code, equal size": "scnn_nmnist_population_small",
                  "CNN, summed events": "cnn_nmnist_summed", "CNN, time bins as channels": "cnn_nmnist_time_bins",
                  "spiking LSTM, equal size": "slstm_nmnist_small", "spiking LSTM, source size": "slstm_nmnist"}
-# What was cut where a variant did not fit the quick study's budget: training seeds per fold (default: the profile's
-# n_seeds). Nothing is cut now: the source-size spiking LSTM trains ~2.5x slower than the equal-size one (39 against
-# 99 training samples/s, benchmarks/all_models.py; ~30 min a cell on a 2-core machine) but has all 3 seeds per fold.
-FOLD_SEEDS: dict[str, int] = {}
 # The fold study's EXPLORATORY family (the first table, results/nmnist_folds-<profile>.jsonl): every (a, b) pair
 # (b - a is reported) after each of these time bins, Holm-adjusted together (common.study.nmnist_folds). It was
 # declared before its runs but widened from 3 to 7 pairs after 56 of its 105 cells existed, and the primary questions
@@ -612,7 +609,8 @@ class ResolvedSpec:
                  "  objective " + ", ".join(f"{k}={v}" for k, v in c.objective.items()),
                  f"  training  {c.epochs} epochs, batch {c.batch_size}, {c.optimizer} to lr {c.lr}, "
                  f"weight decay {c.weight_decay}, augmentation {c.augmentation}, seed {c.seed}, device {c.device}",
-                 f"  outputs   {c.output_root} (data: {c.data_root}, mirror: {c.mirror})"]
+                 f"  outputs   {shown(c.output_root)} (data: {shown(c.data_root)}, "
+                 f"mirror: {shown(c.mirror) if c.mirror else None})"]   # no machine path in a saved notebook
         if self.design:
             lines.append("  design    " + ", ".join(f"{k}={v}" for k, v in self.design.items() if k not in ("main", "grid")))
         if self.overrides:
@@ -686,6 +684,7 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     spec = _spec(name)
     profile = check_parameters(profile=profile)["profile"]
     overrides = check_parameters(overrides=overrides or {})["overrides"]   # a JSON string (papermill's -p): once
+    experiment = "seed" in overrides     # another seed than the spec's is an experiment too (named _seed<k>)
     seed = check_knob(spec, "seed", overrides.pop("seed", seed))   # a knob too, but names a run only by _seed<k>
     places = knobs(spec, profile)
     unknown = sorted(set(overrides) - set(places))
@@ -709,6 +708,9 @@ def resolve(name: str | Spec, profile: str = "quick", *, seed: int = 0, override
     design = {k: v for k, v in settings.items() if k not in TRAINING_FIELDS and k not in DataSettings.__dataclass_fields__}
     # a knob of the design alone (seeds, workers) changes no run, so it does not rename one either
     overrides = {k: v for k, v in overrides.items() if places[k] != ["settings"] or k not in design}
+    if (experiment or overrides) and output_root is None and run_name is None:
+        # an experiment writes into its own folder (common.config.EXPERIMENTS_ROOT), never among the reference files
+        output_root = str(default_output_root(profile, experiment=True))
     data = DataSettings.of({**settings, **(cell_data or {})})
     if "n_time_bins" in model_kwargs:     # a model that stacks the bins as channels takes the profile's count
         model_kwargs["n_time_bins"] = data.n_time_bins

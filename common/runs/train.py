@@ -121,23 +121,29 @@ def train_one_epoch(model, loader, objective, optimizer, device, scheduler=None,
 
 def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objective: Objective,
         optimizer: torch.optim.Optimizer, scheduler=None, reuse_trained: bool = False,
-        evaluate_every_epoch: bool = True, epoch_metrics=None) -> dict:
+        evaluate_every_epoch: bool = True, epoch_metrics=None, checkpoint: dict | None = None) -> dict:
     """Train for ``config.epochs``, checkpointing atomically after every epoch.
 
     An unfinished checkpoint of the same config is resumed (a killed run loses at most one
     epoch). A finished one is reused only with ``reuse_trained=True``; otherwise training starts
     over. ``scheduler`` is stepped once per batch. ``epoch_metrics(model) -> dict`` adds
     model-specific values to each epoch's history row (e.g. a learned beta). Returns the per-epoch history and the final
-    evaluation on the full test set.
+    evaluation on the full test set: the last epoch's, when this call trained it (the model has not changed since),
+    else one evaluation of the model as loaded, so the test set is evaluated once at the end of a run.
+
+    ``checkpoint``: the checkpoint at the run's name, already read and proven to be this run's by the caller (the
+    runner checks a run's identity once, :func:`common.runs.runner.claim_name`); without it, ``fit`` reads and
+    checks the file itself.
     """
     device = torch.device(config.device)
     model.to(device)
     path = config.path("models", ".pth")
-    history, start_epoch = [], 0
-    if path.exists():
-        saved = read_checkpoint(path)
+    history, start_epoch, final = [], 0, None
+    if checkpoint is not None or path.exists():
+        saved = checkpoint if checkpoint is not None else read_checkpoint(path)
         state = saved.get("training_state")
-        same = state is not None and not identity_differences(saved["meta"].get("config") or {}, config.to_dict())
+        same = state is not None and (checkpoint is not None
+                                      or not identity_differences(saved["meta"].get("config") or {}, config.to_dict()))
         if same and (not state["finished"] or reuse_trained):
             load_weights(model, saved["state_dict"], path, config.model)   # a tensor that does not fit is named
             optimizer.load_state_dict(state["optimizer"])
@@ -162,6 +168,7 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
         if evaluate_every_epoch or epoch + 1 == config.epochs:
             test = evaluate(model, test_loader, objective, device, desc="test", precision=config.precision)
             row.update(test_loss=test["loss"], test_accuracy=test["accuracy"])
+            final = test if epoch + 1 == config.epochs else None
         if epoch_metrics is not None:
             row.update(epoch_metrics(model))
         history.append(row)
@@ -177,7 +184,8 @@ def fit(model: nn.Module, config: RunConfig, train_loader, test_loader, objectiv
                                         "loader_rng": train_loader.generator.get_state(),
                                         "torch_rng": torch.get_rng_state()})
 
-    final = evaluate(model, test_loader, objective, device, desc="final test", precision=config.precision)
+    if final is None:     # nothing trained here (a reused run): the model as loaded, evaluated once
+        final = evaluate(model, test_loader, objective, device, desc="final test", precision=config.precision)
     return {"history": history, "test": final, "checkpoint": str(path),
             "train_seconds": sum(r["train_seconds"] for r in history)}
 

@@ -11,7 +11,7 @@ import torch
 
 from common.data.datasets import describe
 from common.config import identity_of
-from common.networks.registry import AnswersEveryPrefix, PopulationCoded
+from common.networks.registry import AnswersEveryPrefix, PopulationCoded, is_spiking
 from common.runs.checkpoint import load_model
 from common.runs.specs import SOURCE_REPORTED, SPECS
 from common.study.lif_alif import HEADLINE_RUNS
@@ -57,7 +57,6 @@ def grid_records(profile: str, output_root=None) -> list[dict]:
     return records
 
 
-SPIKING_MODELS = {"scnn", "scnn_wide", "slstm", "rsnn"}   # cnn_events, cnn and mlp are the conventional ones
 
 
 def accuracy_over_seeds(records: list[dict]) -> pd.DataFrame:
@@ -86,7 +85,8 @@ def accuracy_over_seeds(records: list[dict]) -> pd.DataFrame:
         "model": list(grouped["model"].first()),
         "accuracy_low": [g[0] if g[0] is not None else low for g, low in zip(given, summary["low"])],
         "accuracy_high": [g[1] if g[1] is not None else high for g, high in zip(given, summary["high"])]})
-    table["spiking"] = table["model"].isin(SPIKING_MODELS)
+    # the model's kind, as the registry has it (a record that names no model, a test's, is not taken for spiking)
+    table["spiking"] = table["model"].map(lambda model: bool(model) and is_spiking(model))
     return table.sort_values(keys, ignore_index=True)
 
 

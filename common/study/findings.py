@@ -211,7 +211,7 @@ def subset_limits(rows: list[dict]) -> str:
 
 def nmnist(rows: list[dict]) -> list[str]:
     from common.runs.records import flat
-    from common.runs.specs import ALL_BINS_ONLY, FOLD_SEEDS
+    from common.runs.specs import ALL_BINS_ONLY
     from common.study import nmnist_folds as F
 
     raw = rows
@@ -224,12 +224,9 @@ def nmnist(rows: list[dict]) -> list[str]:
 
     seeds = int(accuracy["seeds"].max())
     folds = int(accuracy["folds"].max())
-    capped = [v for v in accuracy.index if v in FOLD_SEEDS]
-    # short: fewer runs than its folds x its seeds (the profile's, or its cap) so far
-    short = [v for v in accuracy.index if accuracy.loc[v, "runs"] < folds * FOLD_SEEDS.get(v, seeds)]
-    per_fold = lambda n: f"{n} seed{'s' if n > 1 else ''} per fold"
+    # short: fewer runs than its folds x seeds so far
+    short = [v for v in accuracy.index if accuracy.loc[v, "runs"] < folds * seeds]
     design = (f"{folds} stratified folds of all {recordings:,} real recordings x {seeds} training seeds"
-              + (f"; {' and '.join(capped)}: {per_fold(FOLD_SEEDS[capped[0]])}, for the cost of a cell" if capped else "")
               + (f"; {', '.join(short)} not yet at every seed" if short else ""))
     out = [f"**N-MNIST fold study, exploratory** (notebooks 03-04; {design}; every variant on the same folds, and the "
            "same seeds as far as it has them, each recording tested once per run). Accuracy after all "

@@ -48,16 +48,10 @@ def fold_cell(factors: dict) -> Cell:
 
 
 def study_cells(settings: dict, seed: int = 0) -> list[Cell]:
-    """Variants x folds x seeds (folds: the profile's k, or None for the official split; a variant's seeds capped
-    by :data:`common.runs.specs.FOLD_SEEDS`), one seed after the other: a study stopped part-way holds whole
-    repetitions of the k folds for every variant."""
-    from common.runs.specs import FOLD_SEEDS
-
+    """Variants x folds x seeds (folds: the profile's k, or None for the official split), one seed after the other:
+    a study stopped part-way holds whole repetitions of the k folds for every variant."""
     folds = list(range(settings["folds"])) if settings.get("folds") else [None]
-    grid = []
-    for s in range(seed, seed + settings["n_seeds"]):
-        variants = [v for v in VARIANTS if s - seed < FOLD_SEEDS.get(v, settings["n_seeds"])]
-        grid.append({"variant": variants, "fold": folds, "seeds": [s]})
+    grid = [{"variant": list(VARIANTS), "fold": folds, "seeds": [s]} for s in range(seed, seed + settings["n_seeds"])]
     return [fold_cell(factors) for factors in expand_grid(grid)]
 
 

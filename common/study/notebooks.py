@@ -13,7 +13,9 @@ non-zero only if a notebook failed (``--strict``: or was skipped).
 
 Finished runs are not trained again: a stopped study resumes where it stopped (``--retrain``
 trains every run of notebooks 01-06 again; the LIF/ALIF grid of 07 always resumes from its table).
-Executed notebooks go to ``runs/<profile>/``.
+Executed notebooks go to ``runs/<profile>/``. A study with ``--set`` is an experiment: its executed notebooks go to
+``runs/experiments/<profile>_with_<knobs>/``, its models, records and videos under their own run names to
+``runs/experiments/`` (common.config.EXPERIMENTS_ROOT), and the report, the README and the figures stay as they are.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.config import PROFILES, PROJECT_ROOT, resolve_locations
+from common.config import EXPERIMENTS_ROOT, PROFILES, PROJECT_ROOT, resolve_locations
 from common.files import hold_root, read_json
 from common.runs.preflight import command_line, preflight
 from common.runs.specs import KnobError
@@ -221,6 +223,15 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
 
 
+def experiment_folder(profile: str, overrides: dict) -> Path:
+    """Where a study with ``--set`` keeps its executed notebooks and ``study.json``: a folder named after its knobs
+    (``runs/experiments/quick_with_beta0.9_epochs2``), never the reference ``runs/<profile>/``."""
+    import re
+
+    knobs = "_".join(re.sub(r"[^A-Za-z0-9.]+", "", f"{k}{v}") for k, v in sorted(overrides.items()))
+    return EXPERIMENTS_ROOT / f"{profile}_with_{knobs[:80]}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m common.study``: the study's own errors end in their sentence and exit code 2 (``--debug``: the
     traceback too; common.runs.preflight.command_line)."""
@@ -255,7 +266,7 @@ def study(argv: list[str]) -> int:
     except ValueError as error:
         raise KnobError(str(error)) from None
     check_overrides(notebooks, args.profile, overrides)
-    out_dir = args.out or PROJECT_ROOT / "runs" / args.profile
+    out_dir = args.out or (experiment_folder(args.profile, overrides) if overrides else PROJECT_ROOT / "runs" / args.profile)
     parameters = {"reuse_trained": not args.retrain, "replace_reference": args.replace_reference,
                   **({"overrides": overrides} if overrides else {}),
                   **({"locations": {"output_root": str(args.output_root)}} if args.output_root else {})}
@@ -263,7 +274,7 @@ def study(argv: list[str]) -> int:
     status_file = out_dir / STATUS_FILE
     earlier = read_json(status_file, "Delete it (the next study writes it again), or restore it from git.") \
         if status_file.is_file() else None
-    data_root, _, output_root = resolve_locations(None, None, args.output_root, args.profile)
+    data_root, _, output_root = resolve_locations(None, None, args.output_root, args.profile, experiment=bool(overrides))
     # the machine first (a read-only root, a full disk, a device not there: one sentence), then the lock
     preflight(output_root, None, data_root)
     # one study at a time per output root: a second one waits (its notebooks' kernels inherit this lock)
@@ -277,7 +288,10 @@ def study(argv: list[str]) -> int:
                   + (f": {first_lines(outcome.reason, 1)}" if outcome.reason else f" -> {outcome.executed}"),
                   flush=True)
     report_failed = False
-    if args.profile != "smoke" and not args.no_report and not args.output_root:
+    if overrides and not args.no_report:
+        print("An experiment (--set): the report, the README and the figures are left as they are; its records are "
+              f"in {shown(output_root)}/results, its executed notebooks in {shown(out_dir)}.")
+    elif args.profile != "smoke" and not args.no_report and not args.output_root:
         try:
             from common.study.report import update_readme
             update_readme(status=read_status(args.profile), profile=args.profile)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from common.config import PROJECT_ROOT
+from common.config import PROJECT_ROOT, portable_text  # noqa: F401  (read here by the study's runner and tests)
 
 STATUS_FILE = "study.json"
 
@@ -22,13 +22,6 @@ class NotebookOutcome:
 
 def first_lines(text: str, n: int = 3) -> str:
     return " / ".join(line.strip() for line in text.strip().splitlines()[:n])
-
-
-def portable_text(text: str) -> str:
-    """``text`` (a message, a traceback, a notebook's output) with this machine's paths to the repository and
-    the folder beside it written relative to the repository, as committed files keep them."""
-    root, beside = str(PROJECT_ROOT), str(PROJECT_ROOT.parent)
-    return text.replace(root + "/", "").replace(root, ".").replace(beside + "/", "../").replace(beside, "..")
 
 
 def write_status(path: Path, profile: str, outcomes: list[NotebookOutcome], earlier: dict | None = None) -> None:

@@ -436,7 +436,7 @@ def save_efficiency(measurements: pd.DataFrame, profile: str, output_root) -> Pa
     frame = measurements.drop(columns=[c for c in DERIVED if c in measurements])   # counts only: energies on read
     new = {"profile": profile, "rows": frame.reset_index().to_dict(orient="records")}
     if path.exists():
-        old = load_efficiency(profile, output_root, derived=False)
+        old = pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")   # as stored (an old file: energies too)
         drop = lambda f: json.loads(f.drop(columns=[c for c in TIMING_COLUMNS if c in f]).reset_index()
                                     .to_json(orient="records"))
         if list(old.columns) == list(frame.columns) and same_result(drop(old), drop(frame)):
@@ -445,15 +445,14 @@ def save_efficiency(measurements: pd.DataFrame, profile: str, output_root) -> Pa
     return path
 
 
-def load_efficiency(profile: str, output_root, derived: bool = True) -> pd.DataFrame:
-    """Notebook 08's counts as kept, with the energies derived from them (:func:`with_energies`; ``derived=False``:
-    the counts alone)."""
+def load_efficiency(profile: str, output_root) -> pd.DataFrame:
+    """Notebook 08's counts as kept, with the energies derived from them (:func:`with_energies`)."""
     path = efficiency_path(profile, output_root)
     if not path.exists():
         return pd.DataFrame()
     frame = pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")
     frame = frame.drop(columns=[c for c in DERIVED if c in frame])   # a file written before energies were derived
-    return with_energies(frame) if derived else frame
+    return with_energies(frame)
 
 
 def head_to_head_records(profile: str, output_root=None) -> list[dict]:

@@ -104,9 +104,10 @@ PROFILE_SETTINGS = {
                       {"dataset": ["mnist"], "model": ["rsnn"], "neuron": ["alif"], "recurrent": [False],
                        "learn_beta": [True], "encoding": ["rate"], "hidden": [16], "epochs": [2]},
                   ]},
-        # quick: the headline comparison with 5 seeds, every one-factor-at-a-time cell with 3 (51 cells, all
-        # trained on one machine kind in one code version; time measured in the README). ~13-15 s per
-        # 60k-image epoch for LIF/ALIF (T=10, hidden 256, batch 128, 1 torch thread), ~1.5 s for the MLP.
+        # quick: the headline comparison with 5 seeds, every one-factor-at-a-time cell with 3 (the cell count, machines
+        # and dates: notebook 07 and the findings, from the records). ~13-15 s per 60k-image epoch for LIF/ALIF (T=10,
+        # hidden 256, batch 128, 1 torch thread), ~1.5 s for the MLP on images, ~5 s for the MLP on spike trains (4.9 s
+        # measured beside one other training process; the per-batch encoding dominates; 11-19 s beside two).
         "quick": {"n_steps": 10, "epochs": 8, "batch_size": 128, "lr": 2e-3, "hidden": 256, "n_seeds": 5,
                   "workers": 2, "train_limit": None, "test_limit": None, "datasets": ["mnist", "fashion-mnist"],
                   "main": LIF_ALIF_MAIN,

@@ -40,6 +40,13 @@ def machines(rows: list[dict]) -> str:
                      for kind, n in kinds.most_common())
 
 
+def dates(rows: list[dict]) -> str:
+    """When these rows were trained, from their records: one day, or the first and last."""
+    days = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
+    return "on a date the records do not give" if not days else f"on {days[0]}" if len(days) == 1 else \
+        f"between {days[0]} and {days[-1]}"
+
+
 def std_points(x: float) -> str:
     return "n/a" if not math.isfinite(x) else f"{100 * x:.2f}"
 
@@ -290,8 +297,8 @@ def lif_alif(rows: list[dict]) -> list[str]:
     headline = [flat(r) for r in main_comparison(rows, profile_settings("lif_alif", profile))]
     flat_rows = [flat(r) for r in rows]
     kinds = LIF_ALIF_KINDS
-    out = [f"**LIF, ALIF and the MLP** (notebook 07; same hidden size and epochs, full test sets; cells trained: "
-           f"{machines(rows)}). The MLP on images sees the standardised image, LIF and ALIF a {_rate_code(rows)}; "
+    out = [f"**LIF, ALIF and the MLP** (notebook 07; same hidden size and epochs, full test sets; {len(rows)} cells "
+           f"trained {dates(rows)}: {machines(rows)}). The MLP on images sees the standardised image, LIF and ALIF a {_rate_code(rows)}; "
            "the MLP on spikes sees the same spike trains, averaged over the steps (the rate code's spike counts). "
            "Test accuracy, mean +- std over seeds:"]
     for name in dict.fromkeys(r["dataset"] for r in headline):

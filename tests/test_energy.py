@@ -8,6 +8,7 @@ from common.study import energy
 from common.study.energy import ENERGY_PJ
 
 MAC, AC = ENERGY_PJ["mac"], ENERGY_PJ["ac"]     # the constants are written once, in common/study/energy.py
+SMALL, MIDDLE, LARGE = (energy.SRAM_64BIT_PJ[k] / 2 for k in sorted(energy.SRAM_64BIT_PJ))   # a 32-bit word each
 
 
 def test_operations_energy_of_a_network_follows_from_its_counted_operations():
@@ -36,18 +37,19 @@ def test_operations_energy_of_a_network_follows_from_its_counted_operations():
 
 
 def test_sram_word_energy_follows_horowitz_table_between_its_sizes():
-    assert energy.sram_word_pj(8 * 1024) == pytest.approx(5.0)         # 10 pJ per 64 bits, halved
-    assert energy.sram_word_pj(1024) == pytest.approx(5.0)             # floored at 8 KB
-    assert energy.sram_word_pj(1024 ** 2) == energy.sram_word_pj(64 * 1024 ** 2) == pytest.approx(50.0)
+    assert sorted(energy.SRAM_64BIT_PJ) == [8 * 1024, 32 * 1024, 1024 ** 2]
+    assert energy.sram_word_pj(8 * 1024) == pytest.approx(SMALL)       # a 64-bit access, halved
+    assert energy.sram_word_pj(1024) == pytest.approx(SMALL)           # floored at 8 KB
+    assert energy.sram_word_pj(1024 ** 2) == energy.sram_word_pj(64 * 1024 ** 2) == pytest.approx(LARGE)
     middle = energy.sram_word_pj(16 * 1024)                            # half-way in log size from 8 to 32 KB
-    assert middle == pytest.approx(7.5)
+    assert middle == pytest.approx((SMALL + MIDDLE) / 2)
 
 
 def test_memory_model_charges_each_accumulate_a_weight_read_and_a_membrane_read_and_write():
     one_ac = energy.memory_aware_nj(macs=0, acs=1, membrane_updates=0, spikes=0, weight_bytes=8192, neurons=10)
-    assert one_ac * 1000 == pytest.approx(AC + 5.0 + 2 * 5.0)
+    assert one_ac * 1000 == pytest.approx(AC + SMALL + 2 * SMALL)
     one_mac = energy.memory_aware_nj(macs=1, acs=0, membrane_updates=0, spikes=0, weight_bytes=8192, neurons=10)
-    assert one_mac * 1000 == pytest.approx(MAC + 5.0 + 5.0)
+    assert one_mac * 1000 == pytest.approx(MAC + SMALL + SMALL)
 
 
 def test_crossover_spike_rate_is_where_the_two_energies_meet():

@@ -331,7 +331,7 @@ def replicated_accuracy(efficiency: pd.DataFrame, table: pd.DataFrame) -> pd.Dat
             rows[run] = {"accuracy": best["accuracy_mean"], "low": best["accuracy_low"], "high": best["accuracy_high"],
                          "runs": int(best["seeds"]),
                          "replicates": "folds x seeds" if best["run"] != run else "seeds"}
-    return pd.DataFrame.from_dict(rows, orient="index")
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["accuracy", "low", "high", "runs", "replicates"])
 
 
 def plot_tradeoff(efficiency: pd.DataFrame, table: pd.DataFrame):

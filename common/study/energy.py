@@ -22,8 +22,8 @@
      input spike reaching one synapse): read the weight, read and write the target neuron's membrane (an
      event-driven core cannot keep it in a register across events: Lemaire et al.'s point); per membrane update
      (every neuron, every time bin): read, leak (a multiply) and write the membrane; per spike: write the event.
-   SRAM access energy per 32-bit word from Horowitz's 45 nm table (64-bit words: 8 KB 10 pJ, 32 KB 20 pJ,
-   1 MB 100 pJ; halved for 32 bits), interpolated log-linearly in the memory's size, floored at 8 KB; a memory
+   SRAM access energy per 32-bit word from Horowitz's 45 nm table of 64-bit accesses by memory size
+   (:data:`SRAM_64BIT_PJ`; halved for 32 bits), interpolated log-linearly in the memory's size, floored at 8 KB; a memory
    larger than 1 MB is charged the 1 MB figure (an optimistic choice: the models here all fit in 1 MB).
 
 What both leave out: control, routing, leakage, and the low-precision arithmetic real accelerators use; and the

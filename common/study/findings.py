@@ -323,9 +323,9 @@ def lif_alif(rows: list[dict]) -> list[str]:
                    "trains (declared after the primary family, so outside it), Holm-adjusted together, intervals "
                    "Bonferroni-adjusted. LIF or ALIF against it is the neuron's effect at equal input information; the "
                    "MLP on images against it is the coding's effect at an equal network:")
-        out += [f"    - {l['b']} - {l['pair'][0]} on {l['dataset']}: {points(l['mean'] / 100)} points "
-                f"(Bonferroni {100 * l['adjusted level']:.1f}% CI {l['low']:+.2f} .. {l['high']:+.2f}, {int(l['n'])} "
-                f"pairs; p = {p_text(l['p'])}, Holm {p_text(l['holm'])}): "
+        out += [f"    - {'MLP on images' if l['b'] == 'MLP' else l['b']} - {l['pair'][0]} on {l['dataset']}: "
+                f"{points(l['mean'] / 100)} points (Bonferroni {100 * l['adjusted level']:.1f}% CI {l['low']:+.2f} .. "
+                f"{l['high']:+.2f}, {int(l['n'])} pairs; p = {p_text(l['p'])}, Holm {p_text(l['holm'])}): "
                 + (verdict(l["holm"], l["low"], l["high"]) if l["n"] > 1 else "one pair, no test") for l in fair]
     effects = effects_table(flat_rows)
     if len(effects):

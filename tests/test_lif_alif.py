@@ -4,7 +4,7 @@ import torch
 from idx_fixtures import write_image_dataset
 
 import common
-from common.networks.lif_alif import MLP, RecurrentSNN
+from common.networks.lif_alif import MLP, RecurrentSNN, SpikeCountMLP
 from common.networks.objectives import CROSS_ENTROPY
 from common.runs.grid import expand_grid
 from common.runs.records import flat
@@ -68,7 +68,8 @@ def test_readouts(readout):
 def test_registered_and_rebuilt_from_checkpoint(tmp_path):
     for name, kwargs, x in (("rsnn", {"neuron": "alif", "hidden": 12, "recurrent": True, "learn_beta": True},
                              (torch.rand(5, 2, 784) < 0.3).float()),
-                            ("mlp", {"hidden": 12}, torch.rand(2, 1, 28, 28))):
+                            ("mlp", {"hidden": 12}, torch.rand(2, 1, 28, 28)),
+                            ("mlp_spikes", {"hidden": 12}, (torch.rand(5, 2, 784) < 0.3).float())):
         model = common.build_model(name, **kwargs)
         path = tmp_path / f"{name}.pth"
         common.save_checkpoint(path, model, name, kwargs, meta={})
@@ -81,7 +82,7 @@ def test_study_grids_cover_every_factor():
     smoke = expand_grid(study_grid(profile_settings("lif_alif", "smoke")))
     for factor, levels in {"neuron": {"lif", "alif"}, "recurrent": {False, True}, "learn_beta": {False, True},
                            "encoding": {"rate", "latency", "periodic"}, "hidden": {16, 32}, "epochs": {1, 2},
-                           "dataset": {"mnist", "fashion-mnist"}, "model": {"rsnn", "mlp"}}.items():
+                           "dataset": {"mnist", "fashion-mnist"}, "model": {"rsnn", "mlp", "mlp_spikes"}}.items():
         assert {c[factor] for c in smoke if factor in c} == levels, factor
     quick = expand_grid(study_grid(profile_settings("lif_alif", "quick")))
     main = [c for c in quick if c["model"] == "rsnn"]
@@ -113,6 +114,35 @@ def test_a_cell_returns_a_full_test_set_row_with_learned_beta(tmp_path, no_env):
     # a second call reuses the finished checkpoint, with other resources too: same accuracy, no new training epoch
     again = run_cell(cell, GridContext("smoke", data_root=str(data), output_root=str(tmp_path / "out"), threads=2))
     assert again["test"]["accuracy"] == record["test"]["accuracy"] and again["train_seconds"] == record["train_seconds"]
+
+
+def test_the_mlp_on_spikes_is_the_image_mlp_fed_each_pixels_spike_count_over_the_steps():
+    torch.manual_seed(0)
+    model = SpikeCountMLP(hidden=12)
+    image_mlp = MLP(hidden=12)
+    image_mlp.load_state_dict(model.state_dict())             # the same network, parameter for parameter
+    spikes = (torch.rand(10, 3, 784) < 0.4).float()
+    assert torch.equal(model(spikes), image_mlp(spikes.mean(0)))
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in image_mlp.parameters())
+    with pytest.raises(ValueError, match=r"expected input spikes \[T, B, 784\]"):
+        model(torch.rand(3, 1, 28, 28))                        # an image is refused, not silently averaged
+
+
+def test_the_mlp_on_spikes_trains_on_the_spiking_cells_test_spikes(tmp_path, no_env):
+    """Its cell gets the rate-coded loaders of LIF and ALIF (same n_steps, same frozen test spikes), not images."""
+    from common.runs.runner import load_data
+    data = write_image_dataset(tmp_path / "data", "MNIST", n_train=200, n_test=50)
+    context = GridContext("smoke", data_root=str(data), output_root=str(tmp_path / "out"))
+    cells = {model: lif_alif_cell({"dataset": "mnist", "model": model, "encoding": "rate", "hidden": 8, "epochs": 1,
+                                   "seed": 0, **({"neuron": "lif"} if model == "rsnn" else {})})
+             for model in ("mlp_spikes", "rsnn")}
+    loaded = {model: load_data(cell.resolve(context).config) for model, cell in cells.items()}
+    first = {model: next(iter(data.test_loader))[0] for model, data in loaded.items()}
+    assert first["mlp_spikes"].shape == (profile_settings("lif_alif", "smoke")["n_steps"], 50, 784)
+    assert torch.equal(first["mlp_spikes"], first["rsnn"])
+    record = run_cell(cells["mlp_spikes"], context)
+    assert record["config"]["model"] == "mlp_spikes" and record["config"]["data"]["encoding"] == "rate"
+    assert record["cell"]["model"] == "mlp_spikes" and record["test"]["n_samples"] == 50
 
 
 def test_main_comparison_is_the_headline_part_of_the_grid():

@@ -53,3 +53,23 @@ def test_confusion_matrix_gives_no_decision_its_own_column():
     matrix = confusion_matrix(torch.tensor([0, 1, 1, 2]), torch.tensor([0, NO_DECISION, 1, NO_DECISION]), 3)
     assert matrix.shape == (3, 4) and matrix[:, 3].tolist() == [0, 1, 1] and matrix.sum() == 4
     assert confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 1]), 2).shape == (2, 2)
+
+
+def test_cross_entropy_on_spike_counts_is_softmax_cross_entropy_of_the_counts_and_predicts_like_the_mse_loss():
+    """benchmarks/loss_choice.py's loss: snntorch's ce_count_loss equals plain cross-entropy of the summed spikes;
+    its answers are the spike-count answers (silence: no decision); a population code is refused in one sentence."""
+    import pytest
+    import torch.nn.functional as F
+
+    from common.networks.objectives import build_objective
+
+    objective = build_objective("spike_count_cross_entropy", population_size=1)
+    torch.manual_seed(0)
+    spikes = (torch.rand(6, 4, 10) < 0.3).float()
+    labels = torch.tensor([0, 3, 9, 1])
+    assert objective.loss(spikes, labels).item() == pytest.approx(F.cross_entropy(spikes.sum(0), labels).item(), rel=1e-6)
+    spikes[:, 2] = 0                                       # a silent sample
+    assert torch.equal(objective.predict(spikes), spike_count_mse().predict(spikes))
+    assert objective.predict(spikes)[2].item() == NO_DECISION
+    with pytest.raises(ValueError, match="population_size 1"):
+        build_objective("spike_count_cross_entropy", population_size=10)

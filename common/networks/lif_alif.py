@@ -11,6 +11,16 @@ options. Logits go to cross-entropy (common.networks.objectives.CROSS_ENTROPY), 
 ``mlp``: the non-spiking baseline with the same hidden size, 784 -> hidden (ReLU) -> 10, on the
 intensities themselves (image loaders, no spikes).
 
+``mlp_spikes``: the same MLP (same size, same weights' shapes) on the spike trains LIF and ALIF receive (the same
+encoding, n_steps and test spikes), averaged over the steps: its input is each pixel's spike count / T. Why the
+average and not step by step: under the rate code the count is a sufficient statistic of the train (the steps are
+independent Bernoulli draws of the same intensity), so the MLP sees exactly the information the spikes carry and
+nothing is lost to the MLP's architecture; an MLP applied step by step (logits averaged) could not pool evidence
+across steps before its nonlinearity, a handicap the spiking layer's membrane does not have. So the neuron's effect is
+read against this MLP (same input information), the coding's against ``mlp`` (same network, images against spikes).
+Under the latency code the count is 0 or 1 and the timing is lost: this control is meant for the rate code (and the
+periodic one, whose count is the quantised intensity).
+
 Factors of a cell (each one real, each tested): ``neuron`` lif/alif, ``recurrent`` on/off,
 ``hidden`` size, ``epochs``, ``learn_beta`` (trained membrane decays, stored as logits), and the
 input ``encoding`` (common/data/encodings.py); the grid over them is common/study/lif_alif.py.
@@ -24,6 +34,8 @@ from common.networks.neurons import NEURONS, LeakyReadout
 from common.networks.registry import register
 
 READOUTS = ("mean", "max", "last")
+# The networks that take spike trains [T, B, 784] (the loaders encode their images: common.runs.runner.load_data)
+SPIKE_TRAIN_MODELS = ("rsnn", "mlp_spikes")
 
 
 @register("rsnn", kind="spiking", label="LIF/ALIF network")
@@ -103,3 +115,16 @@ class MLP(nn.Module):
             raise ValueError(f"expected images of {self.fc1.in_features} pixels ([B, 1, 28, 28] or "
                              f"[B, {self.fc1.in_features}]), got shape {tuple(x.shape)}")
         return self.fc2(self.act(self.fc1(x.flatten(1))))
+
+
+@register("mlp_spikes")
+class SpikeCountMLP(MLP):
+    """The MLP on spike trains ``[T, B, 784]``: the same network as :class:`MLP`, fed the spike count per pixel / T
+    (the rate code's sufficient statistic; the module docstring says why the average)."""
+
+    def forward(self, spikes: torch.Tensor) -> torch.Tensor:
+        T = getattr(self, "expected_time_bins", None)   # set by common.load_model from the run's config
+        if spikes.dim() != 3 or spikes.shape[2] != self.fc1.in_features or (T and spikes.shape[0] != T):
+            raise ValueError(f"expected input spikes [T{'=' + str(T) if T else ''}, B, {self.fc1.in_features}] "
+                             f"(time first), got {tuple(spikes.shape)}")
+        return super().forward(spikes.float().mean(0))

@@ -89,7 +89,24 @@ def spike_count_mse(correct_rate: float = 0.8, incorrect_rate: float = 0.2, popu
     return Objective(name, loss, predict)
 
 
-OBJECTIVES = {"cross_entropy": lambda: CROSS_ENTROPY,
+def spike_count_cross_entropy(population_size: int = 1, n_classes: int = 10) -> Objective:
+    """Cross-entropy on the output spike counts (snntorch's ``ce_count_loss``: softmax over each class's spikes
+    summed over time), the loss of the conventional networks put on a spiking output; predicted as
+    :func:`spike_count_mse` predicts (most spikes, :data:`NO_DECISION` on silence or a tie). For measuring what the
+    loss choice moves (benchmarks/loss_choice.py); one output neuron per class only."""
+    from snntorch import functional as SF
+
+    if population_size != 1:
+        raise ValueError(f"spike_count_cross_entropy takes one output neuron per class (population_size 1), got "
+                         f"{population_size}: use spike_count_mse for a population code")
+
+    def predict(spikes: torch.Tensor) -> torch.Tensor:
+        return decided_argmax(class_spike_counts(spikes, n_classes))
+
+    return Objective("spike_count_cross_entropy", SF.ce_count_loss(), predict)
+
+
+OBJECTIVES = {"cross_entropy": lambda: CROSS_ENTROPY, "spike_count_cross_entropy": spike_count_cross_entropy,
               "cross_entropy_over_prefixes": lambda: CROSS_ENTROPY_OVER_PREFIXES,
               "cross_entropy_whole_and_prefix": lambda: CROSS_ENTROPY_WHOLE_AND_PREFIX, "spike_count_mse": spike_count_mse}
 

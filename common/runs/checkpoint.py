@@ -231,8 +231,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", *, expect: 
 def input_normalisation(config: dict | None) -> tuple[float, float] | None:
     """(mean, std) the study's loaders standardise a run's images with, or None (event frames, spike trains)."""
     from common.data.datasets import describe, is_images
+    from common.networks.lif_alif import SPIKE_TRAIN_MODELS
 
-    if not config or not is_images(config.get("dataset")) or config.get("model") == "rsnn":
+    if not config or not is_images(config.get("dataset")) or config.get("model") in SPIKE_TRAIN_MODELS:
         return None
     return tuple(describe(config["dataset"]).mean_std)
 

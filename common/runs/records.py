@@ -70,7 +70,8 @@ def on_disk(record: dict) -> dict:
 
 # What a re-evaluation of the same model changes without changing its result: when and where it ran, how long
 # the evaluation took. A record that differs from the one on disk only in these is not rewritten.
-PROVENANCE = ("date", "git_commit", "machine", "packages", "device", "results_file")
+# ``migrated``: how a record written before the typed config got it (common/runs/migrate_records.py).
+PROVENANCE = ("date", "git_commit", "machine", "packages", "device", "results_file", "migrated")
 LOCATIONS = ("device", "data_root", "mirror", "output_root")
 
 

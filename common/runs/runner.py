@@ -20,6 +20,7 @@ from common.data.errors import DatasetNotFoundError
 from common.data.datasets import is_images
 from common.data.images import image_data
 from common.files import hold_root
+from common.networks.lif_alif import SPIKE_TRAIN_MODELS
 from common.networks.registry import Recorded, build_model, count_parameters
 from common.runs.checkpoint import CheckpointError, load_run_model
 from common.runs.preflight import preflight
@@ -38,7 +39,7 @@ def load_data(config: RunConfig):
         from common.data.splits import load_event_data
         return load_event_data(config)
     limits = {"train_limit": data.train_limit, "test_limit": data.test_limit}
-    if config.model == "rsnn":
+    if config.model in SPIKE_TRAIN_MODELS:
         from common.data.encodings import spike_data
         return spike_data(config.dataset, data.encoding or "rate", data.n_steps, config.data_root,
                           config.mirror, batch_size=config.batch_size, seed=config.seed, **limits)

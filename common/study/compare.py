@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -42,7 +43,7 @@ def run_name(record: dict) -> str:
 
 def grid_records(profile: str, output_root=None) -> list[dict]:
     """The LIF/ALIF grid's headline cells (``common.study.lif_alif.main_comparison``), one record per seed, named
-    ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>`` so that they sit in the same tables as the other runs."""
+    ``rsnn_<neuron>_<dataset>`` / ``mlp_<dataset>`` / ``mlp_spikes_<dataset>`` so that they sit in the same tables as the other runs."""
     from common.runs.records import ResultsTable, table_path
     from common.runs.specs import profile_settings
     from common.study.lif_alif import STUDY, headline_name, main_comparison
@@ -139,7 +140,6 @@ def measure_inference(record: dict, inputs: torch.Tensor, labels: torch.Tensor, 
     from common.data.datasets import describe, is_images
     from common.networks.folding import fold_input_normalisation
     from common.study import neurobench
-    from common.study.energy import memory_aware_nj
 
     expect = {**record["config"], "run_name": record.get("trained_as", record["config"]["run_name"])}
     model, _ = load_model(Path(output_root) / record["checkpoint"], raw_inputs=False, expect=expect)
@@ -164,10 +164,8 @@ def measure_inference(record: dict, inputs: torch.Tensor, labels: torch.Tensor, 
     neurons = neurons_per_sample(model, batch, time_first)
     nb = neurobench.metrics(model, inputs.transpose(0, 1) if time_first else inputs, labels,
                             predictor(model, record.get("training")), time_first)
-    row = {"run": run_name(record), "dataset": record["config"]["dataset"], "test samples": len(labels), "inference ms/sample": 1000 * seconds / n,
-           "spikes/sample": spikes, "neurons": neurons, **nb}
-    row["energy_memory_nJ"] = memory_aware_nj(**_counts(row))
-    return row
+    return {"run": run_name(record), "dataset": record["config"]["dataset"], "test samples": len(labels),
+            "inference ms/sample": 1000 * seconds / n, "spikes/sample": spikes, "neurons": neurons, **nb}
 
 
 def source_comparison(records: list[dict]) -> pd.DataFrame:
@@ -216,7 +214,7 @@ def measure_all(records: list[dict], n_timing: int, data_root, mirror, output_ro
         seen.add(name)
         inputs, labels = test_inputs(record, data_root, mirror, limit)
         rows.append(measure_inference(record, inputs, labels, output_root, n_timing))
-    return pd.DataFrame(rows).set_index("run") if rows else pd.DataFrame()
+    return with_energies(pd.DataFrame(rows).set_index("run")) if rows else pd.DataFrame()
 
 
 def _datasets(table: pd.DataFrame) -> list[str]:
@@ -302,7 +300,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 # Names a reader knows the models by (run ids stay in the tables); the fold study's variants name themselves.
-LABELS = {"cnn_mnist": "CNN", "mlp_mnist": "MLP", "mlp_fashion-mnist": "MLP", "rsnn_lif_mnist": "LIF",
+LABELS = {"cnn_mnist": "CNN", "mlp_mnist": "MLP", "mlp_fashion-mnist": "MLP", "mlp_spikes_mnist": "MLP on spikes",
+          "mlp_spikes_fashion-mnist": "MLP on spikes", "rsnn_lif_mnist": "LIF",
           "rsnn_alif_mnist": "ALIF", "rsnn_lif_fashion-mnist": "LIF", "rsnn_alif_fashion-mnist": "ALIF",
           "scnn_nmnist_beta0.5": "spiking CNN, beta 0.5", "scnn_nmnist_beta0.8": "spiking CNN, beta 0.8",
           "scnn_nmnist_learned_beta": "spiking CNN, learned beta", "scnn_nmnist_population": "spiking CNN, population code",
@@ -315,14 +314,37 @@ def label(run: str) -> str:
     return LABELS.get(run, run)
 
 
-def plot_tradeoff(efficiency: pd.DataFrame):
+def replicated_accuracy(efficiency: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Each model of the efficiency table with its accuracy from its replicates, not from the one saved model whose
+    operations were counted: ``table`` is :func:`accuracy_over_seeds` of the study's records. A model the fold study
+    trained (its ``twin``) takes the fold study's mean and corrected interval ("folds x seeds"); the LIF/ALIF/MLP
+    headline cells their mean and t-interval over seeds ("seeds"); any other model its single run ("one run", no
+    interval). Columns: accuracy, low, high, runs, replicates."""
+    rows = {}
+    for run in efficiency.index:
+        mine = table[((table["twin"] == run) | (table["run"] == run)) & (table["dataset"] == efficiency.loc[run, "dataset"])]
+        best = mine.sort_values("seeds", ascending=False).iloc[0] if len(mine) else None
+        if best is None or best["seeds"] < 2:
+            accuracy = best["accuracy_mean"] if best is not None else efficiency.loc[run, "ClassificationAccuracy"]
+            rows[run] = {"accuracy": accuracy, "low": math.nan, "high": math.nan, "runs": 1, "replicates": "one run"}
+        else:
+            rows[run] = {"accuracy": best["accuracy_mean"], "low": best["accuracy_low"], "high": best["accuracy_high"],
+                         "runs": int(best["seeds"]),
+                         "replicates": "folds x seeds" if best["run"] != run else "seeds"}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["accuracy", "low", "high", "runs", "replicates"])
+
+
+def plot_tradeoff(efficiency: pd.DataFrame, table: pd.DataFrame):
     """Test error against energy per inference, one row per dataset and one column per cost model
-    (:data:`COST_MODELS`), accuracy and cost of the same saved models (NeuroBench's ClassificationAccuracy on the
-    same test set as its counts); conventional blue, spiking orange; dashed: the non-dominated models. The
-    points' data are the efficiency table's, which tests/test_compare.py checks."""
+    (:data:`COST_MODELS`): the cost of the saved model whose operations were counted, the error of the model's
+    replicates (:func:`replicated_accuracy`: bars are their 95% interval; a hollow diamond is a single run);
+    conventional blue, spiking orange; dashed: the non-dominated models (by mean error). The points' data are
+    the efficiency table's, which tests/test_compare.py checks."""
     import matplotlib.pyplot as plt
 
-    frame = efficiency.assign(error=100 * (1 - efficiency["ClassificationAccuracy"]))
+    accuracy = replicated_accuracy(efficiency, table)
+    frame = efficiency.assign(error=100 * (1 - accuracy["accuracy"]), error_low=100 * (1 - accuracy["high"]),
+                              error_high=100 * (1 - accuracy["low"]), runs=accuracy["runs"])
     datasets = list(dict.fromkeys(frame["dataset"]))
     fig, axes = plt.subplots(len(datasets), len(COST_MODELS), figsize=(9, 3.2 * len(datasets)), squeeze=False)
     for row, dataset_name in enumerate(datasets):
@@ -331,8 +353,12 @@ def plot_tradeoff(efficiency: pd.DataFrame):
             ax = axes[row, col]
             points = list(zip(part[column], part["error"]))
             for (run, line), (x, y) in zip(part.iterrows(), points):
-                spiking = line["MembraneUpdates"] > 0
-                ax.plot(x, y, "o", color="tab:orange" if spiking else "tab:blue", ms=6)
+                color = "tab:orange" if line["MembraneUpdates"] > 0 else "tab:blue"
+                if line["runs"] > 1:
+                    ax.errorbar(x, y, yerr=[[max(0.0, y - line["error_low"])], [max(0.0, line["error_high"] - y)]],
+                                fmt="o", color=color, ms=6, capsize=3)
+                else:
+                    ax.plot(x, y, "D", color=color, mfc="white", ms=6)
                 ax.annotate(label(run), (x, y), fontsize=8, xytext=(4, 2 + 9 * (list(part.index).index(run) % 2)),
                             textcoords="offset points")
             front = pareto_front(points)
@@ -347,8 +373,9 @@ def plot_tradeoff(efficiency: pd.DataFrame):
     from matplotlib.lines import Line2D
     fig.legend(handles=[Line2D([], [], color="tab:blue", marker="o", ls="none", label="conventional"),
                         Line2D([], [], color="tab:orange", marker="o", ls="none", label="spiking"),
+                        Line2D([], [], color="grey", marker="D", mfc="white", ls="none", label="one run"),
                         Line2D([], [], color="grey", ls="--", label="non-dominated")],
-               loc="upper center", ncol=3, fontsize=9, frameon=False)
+               loc="upper center", ncol=4, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
     return fig
 
@@ -406,11 +433,10 @@ def save_efficiency(measurements: pd.DataFrame, profile: str, output_root) -> Pa
     from common.runs.records import same_result
 
     path = efficiency_path(profile, output_root)
-    frame = measurements.copy()
-    frame["operations/sample"] = frame["Effective_MACs"] + frame["Effective_ACs"]
+    frame = measurements.drop(columns=[c for c in DERIVED if c in measurements])   # counts only: energies on read
     new = {"profile": profile, "rows": frame.reset_index().to_dict(orient="records")}
     if path.exists():
-        old = load_efficiency(profile, output_root)
+        old = pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")   # as stored (an old file: energies too)
         drop = lambda f: json.loads(f.drop(columns=[c for c in TIMING_COLUMNS if c in f]).reset_index()
                                     .to_json(orient="records"))
         if list(old.columns) == list(frame.columns) and same_result(drop(old), drop(frame)):
@@ -420,12 +446,13 @@ def save_efficiency(measurements: pd.DataFrame, profile: str, output_root) -> Pa
 
 
 def load_efficiency(profile: str, output_root) -> pd.DataFrame:
-    import json
-
+    """Notebook 08's counts as kept, with the energies derived from them (:func:`with_energies`)."""
     path = efficiency_path(profile, output_root)
     if not path.exists():
         return pd.DataFrame()
-    return pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")
+    frame = pd.DataFrame(json.loads(path.read_text())["rows"]).set_index("run")
+    frame = frame.drop(columns=[c for c in DERIVED if c in frame])   # a file written before energies were derived
+    return with_energies(frame)
 
 
 def head_to_head_records(profile: str, output_root=None) -> list[dict]:
@@ -453,14 +480,23 @@ ENERGY_PAIRS = [("mlp_mnist", "rsnn_lif_mnist"), ("mlp_mnist", "rsnn_alif_mnist"
                 ("mlp_fashion-mnist", "rsnn_lif_fashion-mnist"), ("mlp_fashion-mnist", "rsnn_alif_fashion-mnist"),
                 ("cnn_nmnist_summed", "scnn_nmnist_beta0.8"), ("cnn_nmnist_time_bins", "scnn_nmnist_beta0.8")]
 COST_MODELS = {"operations": "energy_nJ", "operations + memory": "energy_memory_nJ"}
+# The same, with a spiking network's first-layer MACs (its graded inputs: event counts) priced as accumulates, as an
+# event-driven core would (common/study/energy.py): what NeuroBench's MAC pricing of those inputs moves.
+AS_ACS = "_event_inputs_as_acs"
+# Columns derived from the counts when the table is read, never stored (common.study.neurobench keeps counts only).
+DERIVED = (*COST_MODELS.values(), *(c + AS_ACS for c in COST_MODELS.values()), "first_layer_share",
+           "operations/sample")
 
 
-def _counts(row) -> dict:
-    """A row of the efficiency table as the cost models' arguments."""
+def _counts(row, event_inputs_as_acs: bool = False) -> dict:
+    """A row of the efficiency table as the cost models' arguments; ``event_inputs_as_acs``: a spiking network's
+    MACs (NeuroBench's count for its graded-input first layer, the only layer of it whose inputs are not spikes)
+    counted as ACs instead."""
     spiking = row["MembraneUpdates"] > 0
-    return {"macs": row["Effective_MACs"], "acs": row["Effective_ACs"], "membrane_updates": row["MembraneUpdates"],
-            "spikes": row["spikes/sample"] if spiking else 0.0, "weight_bytes": row["Footprint"],
-            "neurons": row["neurons"], "outputs": 0.0 if spiking else row["neurons"]}
+    moved = row["Effective_MACs"] if (spiking and event_inputs_as_acs) else 0.0
+    return {"macs": row["Effective_MACs"] - moved, "acs": row["Effective_ACs"] + moved,
+            "membrane_updates": row["MembraneUpdates"], "spikes": row["spikes/sample"] if spiking else 0.0,
+            "weight_bytes": row["Footprint"], "neurons": row["neurons"], "outputs": 0.0 if spiking else row["neurons"]}
 
 
 def cost(model: str):
@@ -469,6 +505,24 @@ def cost(model: str):
     if model == "operations":
         return lambda c: energy_nj(c["macs"], c["acs"])
     return lambda c: memory_aware_nj(**c)
+
+
+def with_energies(frame: pd.DataFrame) -> pd.DataFrame:
+    """The efficiency table's counts with the energies derived from them: per cost model (:data:`COST_MODELS`)
+    as NeuroBench prices the first layer and with a spiking network's event inputs as ACs (:data:`AS_ACS`), and the
+    share of the operations energy that the MAC-priced inputs take (``first_layer_share``; 0 for a network without
+    graded inputs to a spiking layer, NaN for a conventional one)."""
+    from common.study.energy import ENERGY_PJ
+
+    frame = frame.copy()
+    for name, column in COST_MODELS.items():
+        model = cost(name)
+        frame[column] = [model(_counts(row)) for _, row in frame.iterrows()]
+        frame[column + AS_ACS] = [model(_counts(row, True)) for _, row in frame.iterrows()]
+    spiking = frame["MembraneUpdates"] > 0
+    frame["first_layer_share"] = (frame["Effective_MACs"] * ENERGY_PJ["mac"] / 1000 / frame["energy_nJ"]).where(spiking)
+    frame["operations/sample"] = frame["Effective_MACs"] + frame["Effective_ACs"]
+    return frame
 
 
 def energy_pairs(efficiency: pd.DataFrame) -> pd.DataFrame:
@@ -481,16 +535,23 @@ def energy_pairs(efficiency: pd.DataFrame) -> pd.DataFrame:
         if conventional not in efficiency.index or spiking not in efficiency.index:
             continue
         a, b = _counts(efficiency.loc[conventional]), _counts(efficiency.loc[spiking])
+        b_acs = _counts(efficiency.loc[spiking], event_inputs_as_acs=True)
         for name in COST_MODELS:
             model = cost(name)
-            e_a, e_b = model(a), model(b)
+            e_a, e_b, e_acs = model(a), model(b), model(b_acs)
             lines.append({"conventional": conventional, "spiking": spiking, "cost model": name,
                           "conventional nJ": e_a, "spiking nJ": e_b, "spiking / conventional": e_b / e_a,
                           "cheaper": "spiking" if e_b < e_a else "conventional",
                           "spike rate": b["spikes"] / b["membrane_updates"],
-                          "crossover spike rate": crossover_spike_rate(b, e_a, model)})
+                          "crossover spike rate": crossover_spike_rate(b, e_a, model),
+                          "first layer share": with_energies(efficiency.loc[[spiking]])["first_layer_share"].iloc[0],
+                          "spiking nJ, event inputs as ACs": e_acs, "ratio, event inputs as ACs": e_acs / e_a,
+                          "crossover, event inputs as ACs": crossover_spike_rate(
+                              b_acs, e_a, model, fixed_acs=b_acs["acs"] - b["acs"])})
     return pd.DataFrame(lines, columns=["conventional", "spiking", "cost model", "conventional nJ", "spiking nJ",
-                                        "spiking / conventional", "cheaper", "spike rate", "crossover spike rate"])
+                                        "spiking / conventional", "cheaper", "spike rate", "crossover spike rate",
+                                        "first layer share", "spiking nJ, event inputs as ACs",
+                                        "ratio, event inputs as ACs", "crossover, event inputs as ACs"])
 
 
 def plot_energy_sweep(efficiency: pd.DataFrame):

@@ -1,9 +1,16 @@
 """Energy per inference under two stated cost models, side by side, from NeuroBench's counts.
 
-1. **Operations only** (what most SNN papers report): effective MACs x 4.6 pJ + effective ACs x 0.9 pJ, 32-bit
-   floating point in 45 nm (M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014:
-   add 0.9 pJ, multiply 3.7 pJ). NeuroBench counts the operations (common/study/neurobench.py): exact at
-   convolution borders, graded inputs (pixels, event counts) as MACs, zeros skipped.
+1. **Operations only** (what most SNN papers report): effective MACs and effective ACs, each at its energy in
+   :data:`ENERGY_PJ` (32-bit floating point in 45 nm, M. Horowitz, "Computing's energy problem (and what we can do
+   about it)", ISSCC 2014: an AC is his add, a MAC his multiply plus add; the one place these numbers are written).
+   NeuroBench counts the operations (common/study/neurobench.py): exact at convolution borders, graded inputs
+   (pixels, event counts) as MACs, zeros skipped.
+
+   That last rule drives the spiking CNN's cost: its first layer reads event counts, so NeuroBench prices it as
+   MACs over every time bin (in the study's N-MNIST models, most of the spiking CNN's operations energy).
+   An event-driven core would instead accumulate the weight once per input event: common.study.compare shows the
+   energy both ways (``..._event_inputs_as_acs``: a spiking network's first-layer MACs priced as ACs, one per
+   non-zero input and synapse, a lower bound when a count above one means several events).
 
 2. **Operations and data movement**, after Lemaire et al. 2022 ("An analytical estimation of spiking neural
    networks energy efficiency", ICONIP 2022, arXiv:2210.13107) and Yan et al. 2024 ("Reconsidering the energy
@@ -15,8 +22,8 @@
      input spike reaching one synapse): read the weight, read and write the target neuron's membrane (an
      event-driven core cannot keep it in a register across events: Lemaire et al.'s point); per membrane update
      (every neuron, every time bin): read, leak (a multiply) and write the membrane; per spike: write the event.
-   SRAM access energy per 32-bit word from Horowitz's 45 nm table (64-bit words: 8 KB 10 pJ, 32 KB 20 pJ,
-   1 MB 100 pJ; halved for 32 bits), interpolated log-linearly in the memory's size, floored at 8 KB; a memory
+   SRAM access energy per 32-bit word from Horowitz's 45 nm table of 64-bit accesses by memory size
+   (:data:`SRAM_64BIT_PJ`; halved for 32 bits), interpolated log-linearly in the memory's size, floored at 8 KB; a memory
    larger than 1 MB is charged the 1 MB figure (an optimistic choice: the models here all fit in 1 MB).
 
 What both leave out: control, routing, leakage, and the low-precision arithmetic real accelerators use; and the
@@ -68,12 +75,13 @@ def memory_aware_nj(macs: float, acs: float, membrane_updates: float, spikes: fl
     return e / 1000
 
 
-def crossover_spike_rate(spiking: dict, conventional_nj: float, model) -> float:
+def crossover_spike_rate(spiking: dict, conventional_nj: float, model, fixed_acs: float = 0.0) -> float:
     """The spike rate (spikes per neuron per time bin) at which ``spiking`` would cost what the conventional
     network costs under cost ``model`` (a function of a row's counts), holding its first layer and its membrane
-    updates fixed and scaling its ACs and spikes with the rate; inf if it never would."""
+    updates fixed and scaling its ACs and spikes with the rate; inf if it never would. ``fixed_acs``: ACs that do
+    not scale with the network's spikes (its input events, when those are priced as ACs)."""
     rate = spiking["spikes"] / spiking["membrane_updates"]
-    fixed = model({**spiking, "acs": 0.0, "spikes": 0.0})
+    fixed = model({**spiking, "acs": fixed_acs, "spikes": 0.0})
     variable = model(spiking) - fixed
     if variable <= 0:
         return math.inf

@@ -40,11 +40,26 @@ def machines(rows: list[dict]) -> str:
                      for kind, n in kinds.most_common())
 
 
+def dates(rows: list[dict]) -> str:
+    """When these rows were trained, from their records: one day, or the first and last."""
+    days = sorted({str(r["date"])[:10] for r in rows if r.get("date")})
+    return "on a date the records do not give" if not days else f"on {days[0]}" if len(days) == 1 else \
+        f"between {days[0]} and {days[-1]}"
+
+
 def std_points(x: float) -> str:
     return "n/a" if not math.isfinite(x) else f"{100 * x:.2f}"
 
 
 # ---------------------------------------------------------------- the answer first (issue #40)
+
+# The LIF/ALIF grid's headline kinds (common.study.lif_alif.HEADLINE_RUNS), as the findings name them.
+LIF_ALIF_KINDS = {"MLP": {"model": "mlp"}, "MLP on spikes": {"model": "mlp_spikes"},
+                  "LIF": {"model": "rsnn", "neuron": "lif"}, "ALIF": {"model": "rsnn", "neuron": "alif"}}
+# Fair inputs (issue #40), EXPLORATORY: declared after the primary family, so never added to it. The neuron's effect
+# is read against the MLP on the same rate-coded spike trains (same information, same size); the coding's against
+# the MLP on images (same network, images against spikes). b - a, paired by seed, Holm within these pairs.
+FAIR_INPUT_PAIRS = [("MLP on spikes", "LIF"), ("MLP on spikes", "ALIF"), ("MLP on spikes", "MLP")]
 
 # The primary questions (common.runs.specs.PRIMARY_FAMILIES), as a reader asks them.
 QUESTIONS = {("beta 0.5", "beta 0.8"): "Does the slower membrane decay help (beta 0.8 against 0.5)?",
@@ -74,21 +89,30 @@ def _nmnist_family(table: pd.DataFrame) -> list[dict]:
 def lif_alif_primary(rows: list[dict]) -> list[dict]:
     """The LIF/ALIF primary family (:data:`common.runs.specs.PRIMARY_FAMILIES`): each pair on each dataset, b - a in
     points paired by seed (t-test), Holm over the family, Bonferroni-adjusted intervals."""
+    from common.runs.specs import PRIMARY_FAMILIES
+
+    family = PRIMARY_FAMILIES["lif_alif"]
+    return seed_family(rows, family["pairs"], family["datasets"])
+
+
+def seed_family(rows: list[dict], pairs: list[tuple[str, str]], datasets: list[str]) -> list[dict]:
+    """A family of LIF/ALIF headline comparisons (kinds of :data:`LIF_ALIF_KINDS`), each pair on each dataset that
+    has both kinds: b - a in points paired by seed (t-test), Holm over the family, Bonferroni-adjusted intervals."""
     from common.runs.records import flat
-    from common.runs.specs import PRIMARY_FAMILIES, profile_settings
+    from common.runs.specs import profile_settings
     from common.runs.stats import adjusted_level
     from common.study.lif_alif import main_comparison
 
-    family = PRIMARY_FAMILIES["lif_alif"]
     headline = [flat(r) for r in main_comparison(rows, profile_settings("lif_alif", rows[0]["config"]["profile"]))]
-    kinds = {"MLP": {"model": "mlp"}, "LIF": {"model": "rsnn", "neuron": "lif"}, "ALIF": {"model": "rsnn", "neuron": "alif"}}
-    tests = [(a, b, d) for d in family["datasets"] for a, b in family["pairs"]
-             if any(r["dataset"] == d for r in headline)]
-    level = adjusted_level(len(tests))
+    has = lambda kind, d: any(r["dataset"] == d and all(r.get(k) == v for k, v in LIF_ALIF_KINDS[kind].items())
+                              for r in headline)
+    tests = [(a, b, d) for d in datasets for a, b in pairs if has(a, d) and has(b, d)]
+    level = adjusted_level(len(tests)) if tests else 0.95
     lines = []
     for a, b, name in tests:
-        plain = _paired_by_seed(headline, {**kinds[a], "dataset": name}, {**kinds[b], "dataset": name})
-        wide = _paired_by_seed(headline, {**kinds[a], "dataset": name}, {**kinds[b], "dataset": name}, level)
+        want_a, want_b = {**LIF_ALIF_KINDS[a], "dataset": name}, {**LIF_ALIF_KINDS[b], "dataset": name}
+        plain = _paired_by_seed(headline, want_a, want_b)
+        wide = _paired_by_seed(headline, want_a, want_b, level)
         lines.append({"a": f"{a} on {name}", "b": b, "pair": (a, b), "dataset": name, "n": plain["n"],
                       "mean": 100 * plain["mean"], "low": 100 * wide["low"], "high": 100 * wide["high"],
                       "adjusted level": level, "p": plain["p_value"], "family": len(tests)})
@@ -328,9 +352,11 @@ def lif_alif(rows: list[dict]) -> list[str]:
     profile = rows[0]["config"]["profile"]
     headline = [flat(r) for r in main_comparison(rows, profile_settings("lif_alif", profile))]
     flat_rows = [flat(r) for r in rows]
-    kinds = {"MLP": {"model": "mlp"}, "LIF": {"model": "rsnn", "neuron": "lif"}, "ALIF": {"model": "rsnn", "neuron": "alif"}}
-    out = [f"**LIF, ALIF and the MLP** (notebook 07; same hidden size and epochs, full test sets; cells trained: "
-           f"{machines(rows)}). Test accuracy, mean +- std over seeds:"]
+    kinds = LIF_ALIF_KINDS
+    out = [f"**LIF, ALIF and the MLP** (notebook 07; same hidden size and epochs, full test sets; {len(rows)} cells "
+           f"trained {dates(rows)}: {machines(rows)}). The MLP on images sees the standardised image, LIF and ALIF a {_rate_code(rows)}; "
+           "the MLP on spikes sees the same spike trains, averaged over the steps (the rate code's spike counts). "
+           "Test accuracy, mean +- std over seeds:"]
     for name in dict.fromkeys(r["dataset"] for r in headline):
         part = [r for r in headline if r["dataset"] == name]
         cells = {name: [r["test_accuracy"] for r in part if all(r.get(k) == v for k, v in want.items())]
@@ -343,10 +369,20 @@ def lif_alif(rows: list[dict]) -> list[str]:
         out.append(f"  - The primary family: {len(primary)} paired comparisons (paired by seed, t-test), Holm-adjusted "
                    "together, intervals Bonferroni-adjusted. Its seeds were seen before the family was declared; "
                    "no fresh seeds confirm it yet:")
-        out += [f"    - {l['b']} - {l['a'].split(' on ')[0]} on {l['dataset']}: {points(l['mean'] / 100)} points "
+        out += [f"    - {l['b']} - {l['pair'][0]} on {l['dataset']}: {points(l['mean'] / 100)} points "
                 f"(Bonferroni {100 * l['adjusted level']:.1f}% CI {l['low']:+.2f} .. {l['high']:+.2f}, {int(l['n'])} "
                 f"pairs; p = {p_text(l['p'])}, Holm {p_text(l['holm'])}): "
                 + (verdict(l["holm"], l["low"], l["high"]) if l["n"] > 1 else "one pair, no test") for l in primary]
+    fair = seed_family(rows, FAIR_INPUT_PAIRS, sorted({r["dataset"] for r in headline}))
+    if fair:
+        out.append(f"  - Exploratory, fair inputs: {len(fair)} paired comparisons against the MLP on the same spike "
+                   "trains (declared after the primary family, so outside it), Holm-adjusted together, intervals "
+                   "Bonferroni-adjusted. LIF or ALIF against it is the neuron's effect at equal input information; the "
+                   "MLP on images against it is the coding's effect at an equal network:")
+        out += [f"    - {'MLP on images' if l['b'] == 'MLP' else l['b']} - {l['pair'][0]} on {l['dataset']}: "
+                f"{points(l['mean'] / 100)} points (Bonferroni {100 * l['adjusted level']:.1f}% CI {l['low']:+.2f} .. "
+                f"{l['high']:+.2f}, {int(l['n'])} pairs; p = {p_text(l['p'])}, Holm {p_text(l['holm'])}): "
+                + (verdict(l["holm"], l["low"], l["high"]) if l["n"] > 1 else "one pair, no test") for l in fair]
     effects = effects_table(flat_rows)
     if len(effects):
         effects = effects.groupby(["factor", "a", "b"], sort=False).tail(1).reset_index(drop=True)
@@ -377,6 +413,16 @@ def lif_alif(rows: list[dict]) -> list[str]:
     return out
 
 
+def _rate_code(rows: list[dict]) -> str:
+    """The headline spiking cells' input, from their records: encoding and steps."""
+    from common.config import identity_of
+    codes = Counter((r["cell"].get("encoding"), identity_of(r["config"])["data"].get("n_steps")) for r in rows
+                    if r["cell"].get("model") == "rsnn" and r["cell"].get("encoding"))
+    (encoding, steps), _ = codes.most_common(1)[0]
+    return f"{steps}-step {encoding} code of the image (Bernoulli per step)" if encoding == "rate" else \
+        f"{steps}-step {encoding} code of the image"
+
+
 def _context(context: str) -> str:
     """Where a factor was moved: its dataset and neuron (the other factors are the base cell's)."""
     import json
@@ -395,29 +441,45 @@ def single_runs(records: list[dict]) -> list[str]:
     return out
 
 
-def efficiency(frame: pd.DataFrame) -> list[str]:
-    """NeuroBench's counts (notebook 08) under both cost models (common/study/energy.py): the table, and for each
-    spiking/conventional pair on the same data which side is cheaper under which model, and at what spike rate
-    the winner would change."""
-    if "energy_memory_nJ" not in frame:       # not yet measured under both cost models: notebook 08 writes them
+def efficiency(frame: pd.DataFrame, table: pd.DataFrame | None = None) -> list[str]:
+    """NeuroBench's counts (notebook 08) under both cost models (common/study/energy.py): the table, with each
+    model's accuracy from its replicates (``table``: :func:`common.study.compare.accuracy_over_seeds` of the study's
+    records; "one run" where there is one), and for each spiking/conventional pair on the same data which side is
+    cheaper under which model, at what spike rate the winner would change, and what the pricing of the spiking
+    network's event-count inputs as MACs moves."""
+    if frame.empty or "energy_memory_nJ" not in frame:   # not yet measured: notebook 08 writes the counts
         return []
-    from common.study.compare import energy_pairs, label
+    from common.study.compare import AS_ACS, energy_pairs, label, replicated_accuracy
     from common.study.energy import ENERGY_PJ
 
-    out = [f"**Energy per inference under two cost models** (notebook 08, `results/efficiency-<profile>.json`; "
-           "NeuroBench's effective operations on each model's whole test set, conventional image networks counted on "
-           "raw inputs with their normalisation folded into the first layer). *Operations*: MACs x "
+    accuracy = replicated_accuracy(frame, table if table is not None else pd.DataFrame(
+        columns=["run", "twin", "dataset", "seeds", "accuracy_mean", "accuracy_low", "accuracy_high"]))
+    out = [f"**Energy per inference under two cost models** (notebook 08, `results/efficiency-<profile>.json`, which "
+           "holds NeuroBench's counts; the energies are derived from them here). The counts are NeuroBench's effective "
+           "operations of one saved model per row on its whole test set, conventional image networks counted on raw "
+           "inputs with their normalisation folded into the first layer; the error beside them is the model's over "
+           "its replicates (the fold study's mean and corrected 95% interval for the N-MNIST variants, the mean and "
+           "t-interval over seeds for the LIF/ALIF/MLP cells, \"one run\" otherwise). *Operations*: MACs x "
            f"{ENERGY_PJ['mac']} pJ + ACs x {ENERGY_PJ['ac']} pJ (Horowitz, 45 nm). *Operations + memory*: each "
            "operation also reads its weight and its input or membrane from SRAM, and a spiking neuron's membrane is "
-           "read and written per input spike and per time bin (Lemaire et al. 2022, Yan et al. 2024). CPU time is "
+           "read and written per input spike and per time bin (Lemaire et al. 2022, Yan et al. 2024). NeuroBench "
+           "prices a layer whose inputs are not spikes as MACs: the spiking CNN's first layer, on event counts, over "
+           "every time bin (*first layer* below: its share of the operations energy); *event inputs as ACs* prices "
+           "those inputs as an event-driven core would, one accumulate per non-zero input and synapse (spiking networks "
+           "only: a conventional network runs dense and keeps its MACs). CPU time is "
            "from the machine of that run, whose dense arithmetic skips no zeros:", "",
-           "  | model | dataset | error | energy, operations (nJ) | energy, operations + memory (nJ) | effective MACs "
-           "| effective ACs | activation sparsity | CPU ms |", "  |---|---|---|---|---|---|---|---|---|"]
-    from common.study.compare import DATASET_OF
-    out += [f"  | {label(run)} | {DATASET_OF(run)} | {pct(1 - row['ClassificationAccuracy'])} | {row['energy_nJ']:,.0f} "
-            f"| {row['energy_memory_nJ']:,.0f} | {row['Effective_MACs']:,.0f} | {row['Effective_ACs']:,.0f} "
-            f"| {row['ActivationSparsity']:.2f} | {row['inference ms/sample']:.4f} |"
-            for run, row in frame.iterrows()]
+           "  | model | dataset | error (replicates) | energy, operations (nJ) | ... event inputs as ACs | energy, "
+           "operations + memory (nJ) | ... event inputs as ACs | first layer | effective MACs | effective ACs "
+           "| activation sparsity | CPU ms |", "  |---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for run, row in frame.iterrows():
+        a = accuracy.loc[run]
+        error = (f"{pct(1 - a['accuracy'])} ({pct(1 - a['high'])} .. {pct(1 - a['low'])}, {int(a['runs'])} runs "
+                 f"over {a['replicates']})" if a["runs"] > 1 else f"{pct(1 - a['accuracy'])} (one run)")
+        share = "" if pd.isna(row["first_layer_share"]) else f"{row['first_layer_share']:.0%}"
+        out.append(f"  | {label(run)} | {row['dataset']} | {error} | {row['energy_nJ']:,.0f} "
+                   f"| {row['energy_nJ' + AS_ACS]:,.0f} | {row['energy_memory_nJ']:,.0f} "
+                   f"| {row['energy_memory_nJ' + AS_ACS]:,.0f} | {share} | {row['Effective_MACs']:,.0f} "
+                   f"| {row['Effective_ACs']:,.0f} | {row['ActivationSparsity']:.2f} | {row['inference ms/sample']:.4f} |")
     pairs = energy_pairs(frame)
     if len(pairs):
         out.append("")
@@ -425,14 +487,24 @@ def efficiency(frame: pd.DataFrame) -> list[str]:
         for (conventional, spiking), group in pairs.groupby(["conventional", "spiking"], sort=False):
             words = []
             for _, p in group.iterrows():
-                rate = p["crossover spike rate"]
-                change = ("no spike rate changes the winner" if math.isinf(rate) else
-                          "the spiking network would cost more even without a single spike" if rate == 0
-                          else f"the winner changes at a spike rate of {rate:.3f}")
                 words.append(f"under *{p['cost model']}* the {p.cheaper} network is cheaper "
-                             f"({p['spiking / conventional']:.2f}x; measured spike rate {p['spike rate']:.3f}, {change})")
-            out.append(f"  - {label(spiking)} against {label(conventional)} ({DATASET_OF(spiking)}): " + "; ".join(words) + ".")
+                             f"({p['spiking / conventional']:.2f}x; measured spike rate {p['spike rate']:.3f}, "
+                             f"{_change(p['crossover spike rate'])})")
+            line = f"  - {label(spiking)} against {label(conventional)} ({frame.loc[spiking, 'dataset']}): " + "; ".join(words) + "."
+            share = group["first layer share"].iloc[0]
+            if share > 0:     # the spiking network's first layer reads graded inputs, priced as MACs above
+                line += (f" These rest on pricing its first layer's event-count inputs as MACs over every time bin "
+                         f"({share:.0%} of its operations energy); priced as accumulates instead: " + "; ".join(
+                             f"*{p['cost model']}* {p['ratio, event inputs as ACs']:.2f}x, "
+                             f"{_change(p['crossover, event inputs as ACs'])}" for _, p in group.iterrows()) + ".")
+            out.append(line)
     return out
+
+
+def _change(rate: float) -> str:
+    return ("no spike rate changes the winner" if math.isinf(rate) else
+            "the spiking network would cost more even without a single spike" if rate == 0
+            else f"the winner changes at a spike rate of {rate:.3f}")
 
 
 def section(results_dir: Path, profile: str = "quick") -> str:
@@ -458,7 +530,8 @@ def section(results_dir: Path, profile: str = "quick") -> str:
         parts += lif_alif(grid)
     if folds:
         parts += nmnist(folds)
-    parts += efficiency(load_efficiency(profile, root))
+    from common.study.compare import accuracy_over_seeds, study_records
+    parts += efficiency(load_efficiency(profile, root), accuracy_over_seeds(study_records(profile, root)))
     faithfulness_file = Path(results_dir) / f"faithfulness-{profile}.json"
     if faithfulness_file.exists():
         from common.study.explanations import findings_lines

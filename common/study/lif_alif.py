@@ -2,8 +2,9 @@
 
 Factors of a cell (each one real, each tested): ``neuron`` lif/alif, ``recurrent`` on/off, ``hidden``
 size, ``epochs``, ``learn_beta`` (trained membrane decays, stored as logits), and the input
-``encoding`` (common/data/encodings.py); ``model`` is ``rsnn`` (common/networks/lif_alif.py) or the
-``mlp`` baseline. A cell is the spec ``lif_alif`` (common/runs/specs.py) with its factors set, run by
+``encoding`` (common/data/encodings.py); ``model`` is ``rsnn`` (common/networks/lif_alif.py), the ``mlp``
+baseline on images or ``mlp_spikes``, the same MLP on the spiking cells' spike trains (the neuron's control). A
+cell is the spec ``lif_alif`` (common/runs/specs.py) with its factors set, run by
 :func:`common.runs.runner.run`; its record is one line of ``results/lif_alif-<profile>.jsonl``.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ FACTORS = ("dataset", "model", "neuron", "recurrent", "hidden", "epochs", "learn
 # dataset), written here once and looked up, never parsed back.
 HEADLINE_RUNS = {f"{model}_{neuron}_{dataset_name}" if neuron else f"{model}_{dataset_name}":
                  {"model": model, "neuron": neuron, "dataset": dataset_name}
-                 for model, neuron in (("rsnn", "lif"), ("rsnn", "alif"), ("mlp", None))
+                 for model, neuron in (("rsnn", "lif"), ("rsnn", "alif"), ("mlp", None), ("mlp_spikes", None))
                  for dataset_name in ("mnist", "fashion-mnist")}
 
 
@@ -54,8 +55,8 @@ def lif_alif_cell(factors: dict) -> Cell:
         kwargs = {**base.model_kwargs, **{k: bool(cell[k]) if k != "neuron" else cell[k]
                                           for k in ("neuron", "recurrent", "learn_beta") if k in cell}}
         encoding = cell.get("encoding", "rate")
-    else:
-        kwargs, encoding = {}, None
+    else:   # the MLP: on images, or on the spike trains its cell's encoding makes (mlp_spikes)
+        kwargs, encoding = {}, (cell.get("encoding", "rate") if cell["model"] == "mlp_spikes" else None)
     if "hidden" in cell:
         kwargs["hidden"] = int(cell["hidden"])
     spec = replace(base, dataset=cell["dataset"], model=cell["model"], model_kwargs=kwargs)
@@ -135,8 +136,9 @@ def _varying(rows: list[dict], factors=FACTORS) -> list[str]:
 
 def cell_label(row: dict, varying: list[str]) -> str:
     """Short label in the source study's flag style: ``ALIF REC B rate H128 I3``; ``MLP H128``."""
-    if row.get("model") == "mlp":
-        return f"MLP H{row['hidden']}" + (f" I{row['epochs']}" if "epochs" in varying else "")
+    if row.get("model") in ("mlp", "mlp_spikes"):
+        spikes = f" on {row.get('encoding') or 'rate'} spikes" if row["model"] == "mlp_spikes" else ""
+        return f"MLP{spikes} H{row['hidden']}" + (f" I{row['epochs']}" if "epochs" in varying else "")
     parts = [row["neuron"].upper()]
     parts += ["REC"] if row.get("recurrent") else []
     parts += (["B"] if row.get("learn_beta") else ["fixed"]) if "learn_beta" in varying else []
@@ -275,7 +277,8 @@ def reading(rows: list[dict]) -> str:
     for name in dict.fromkeys(table.dataset):
         part = table[table["dataset"] == name]
         best = part.loc[part["mean"].idxmax()]
-        mlp = part[part.cell.str.startswith("MLP")]
+        mlp = part[part.cell.str.startswith("MLP") & ~part.cell.str.contains(" spikes")]
+        on_spikes = part[part.cell.str.contains("MLP on .* spikes")]
         line = (f"{name}: the best cell is {best.cell} at {best['mean']:.2%} +- {best['std']:.2%} "
                 f"(n={best.n} seeds, {best.test_samples} test images)")
         alif = part[part.cell.str.startswith("ALIF")]
@@ -283,7 +286,9 @@ def reading(rows: list[dict]) -> str:
             top = alif.loc[alif["mean"].idxmax()]
             line += f"; the best ALIF cell is {top.cell} at {top['mean']:.2%} +- {top['std']:.2%} (n={top.n})"
         if len(mlp):
-            line += f"; the MLP with the same hidden size reaches {mlp['mean'].max():.2%}"
+            line += f"; the MLP with the same hidden size reaches {mlp['mean'].max():.2%} on images"
+        if len(on_spikes):
+            line += f" and {on_spikes['mean'].max():.2%} on the spiking cells' spike trains"
         lines.append(line + ".")
     if len(effects):
         pooled = effects.groupby(["factor", "a", "b"], sort=False).tail(1)   # the "all" line, or the only one

@@ -9,10 +9,11 @@ snntorch layer: the spikes, and the membrane before and after every time bin's u
 ActivationSparsity and MembraneUpdates come from NeuroBench's own metric code, on the project's own
 networks, not on a copy.
 
-Energy: NeuroBench's effective operations times the per-operation energies the project cites
-(common.study.energy: a MAC 4.6 pJ, an AC 0.9 pJ, 45 nm fp32). NeuroBench counts a layer whose inputs are not
-binary (the first layer of every network here: event counts, pixels) as MACs, and it counts convolutions
-exactly at the borders. The project's own hand-written count did neither and was removed in favour of it.
+Energy: not here. The measurements keep NeuroBench's counts only; the energies are derived from them when they are
+read (common.study.compare.with_energies, the constants in common.study.energy), so a stored file never holds a
+number that a change of constants would make stale. NeuroBench counts a layer whose inputs are not binary (the
+first layer of every network here: event counts, pixels) as MACs, and it counts convolutions exactly at the
+borders. The project's own hand-written count did neither and was removed in favour of it.
 
 NeuroBench's package requires torchaudio, which has no release for the pinned torch; its benchmark and
 metric modules do not use it, so the project installs it with ``--no-deps`` (Makefile, tests/test_neurobench.py).
@@ -23,7 +24,6 @@ import torch
 from torch import nn
 
 from common.networks.neurons import SpikeTrace
-from common.study.energy import energy_nj
 
 VERSION = "2.3.0"
 
@@ -80,7 +80,7 @@ def metrics(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, predic
             samples_per_pass: int = 64) -> dict:
     """NeuroBench's Footprint, ConnectionSparsity, ClassificationAccuracy, ActivationSparsity,
     MembraneUpdates and SynapticOperations of ``model`` on ``inputs`` (batch first, ``[N, ...]`` or
-    ``[N, T, ...]``), plus the energy per inference from its effective operations. ``samples_per_pass``:
+    ``[N, T, ...]``): counts only (the energies are derived on read). ``samples_per_pass``:
     how many inputs go through the model at once (memory only: the metrics are sums over samples)."""
     from neurobench.benchmarks import Benchmark
     from neurobench.metrics.static import ConnectionSparsity, Footprint
@@ -102,5 +102,4 @@ def metrics(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, predic
     wrapped.cleanup_hooks()
     operations = results.pop("SynapticOperations")
     results.update(operations)
-    results["energy_nJ"] = energy_nj(operations["Effective_MACs"], operations["Effective_ACs"])
     return results

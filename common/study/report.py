@@ -185,7 +185,7 @@ def grid_table(results_dir: Path) -> str:
     """The LIF/ALIF headline cells pooled over seeds, as a Markdown table ("" when there are none)."""
     from common.study.compare import accuracy_over_seeds
 
-    records = [r for r in grid_records_in(results_dir) if r["config"]["model"] in ("rsnn", "mlp")]
+    records = [r for r in grid_records_in(results_dir) if r["config"]["model"] in ("rsnn", "mlp", "mlp_spikes")]
     if not records:
         return ""
     header = ("| run | dataset | profile | test accuracy (mean +- std) | seeds | test samples | parameters "
@@ -197,7 +197,7 @@ def grid_table(results_dir: Path) -> str:
 
 
 FIGURES = {"accuracy.png": "test error rate of every model per dataset, log scale (bars: 95% CI over seeds/folds; hollow: single run; red x: source study)",
-           "tradeoff.png": "test error against energy per inference of the same saved models, per dataset (rows) and cost model (columns); dashed: the non-dominated models",
+           "tradeoff.png": "test error over each model's replicates (bars: 95% interval; hollow: one run) against the energy per inference of its saved model, per dataset (rows) and cost model (columns); dashed: the non-dominated models",
            "energy.png": "energy per inference of each spiking model as its spike rate is scaled, against its conventional partner (dashed), under both cost models; dots: the measured rates",
            "nmnist_folds.png": "N-MNIST fold study: accuracy after t time bins per variant, and beta 0.8 - beta 0.5 paired over folds (bands: 95% CI)",
            "spikes.png": "spikes per inference of every spiking model, all layers, log axis (error bars: std over replicates)"}
@@ -220,7 +220,7 @@ def write_figures(records: list[dict], results_dir: Path, profile: str = "quick"
     figures = {"accuracy.png": plot_accuracy(table)}
     efficiency = load_efficiency(profile, Path(results_dir).parent)
     if "energy_memory_nJ" in efficiency:     # an efficiency file of both cost models (notebook 08)
-        figures["tradeoff.png"] = plot_tradeoff(efficiency)
+        figures["tradeoff.png"] = plot_tradeoff(efficiency, table)
         from common.study.compare import energy_pairs
         if "energy_memory_nJ" in efficiency and len(energy_pairs(efficiency)):
             figures["energy.png"] = plot_energy_sweep(efficiency)

@@ -117,10 +117,11 @@ def pick_device(requested: str | None = None) -> torch.device:
     if requested:
         try:
             return torch.device(requested)
-        except (RuntimeError, TypeError):   # "gpu": the sentence of the pre-flight check, not torch's parser error
-            from common.runs.preflight import check_device
-            check_device(requested)
-            raise
+        except (RuntimeError, TypeError):   # "gpu": one sentence, not torch's parser error
+            from common.files import StudyError
+            raise StudyError(f"The device {requested!r}" + (f" (${ENV_DEVICE})" if os.environ.get(ENV_DEVICE) == requested
+                                                            else "") +
+                             " is not one torch knows: use cpu, cuda, cuda:<n> or mps.") from None
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():

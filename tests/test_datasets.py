@@ -178,3 +178,19 @@ def test_knobs_are_checked_against_the_data_before_any_loads():
     with pytest.raises(KnobError, match="'input_size' .* must be 32 for DVS_Sign"):
         resolve("scnn_dvssign", "quick", overrides={"input_size": 34})
     resolve("scnn_nmnist_beta0.5", "quick", overrides={"max_shift": 5})  # in range: accepted
+
+
+@pytest.mark.mirror
+def test_an_nmnist_recording_cut_to_88_percent_on_an_event_boundary_is_named(mirror, tmp_path):
+    """The fault probe's case: a real recording cut on an event boundary to 88% of its bytes spans ~260 ms, above the
+    old 250 ms floor; N-MNIST's description says a whole recording spans at least 280 ms (1,100 real ones: 291-314)."""
+    source = next((mirror / "NMNIST" / "Train" / "3").glob("*.bin"))
+    data = source.read_bytes()
+    victim = tmp_path / "NMNIST" / "Train" / "3" / source.name
+    victim.parent.mkdir(parents=True)
+    victim.write_bytes(data[: int(len(data) * 0.88) // 5 * 5])
+    whole = describe("nmnist").read(source)
+    assert 0.29e6 < whole["t"][-1] - whole["t"][0] < 0.315e6
+    with pytest.raises(DatasetCorruptError, match=rf"{victim.name}.*events over only .* us, where a whole recording "
+                                                 "spans at least 280000 us"):
+        describe("nmnist").read(victim)

@@ -207,3 +207,25 @@ def test_precision_is_a_knob_of_every_spec_and_a_bfloat16_run_is_its_own():
     assert specs.resolve("cnn_mnist", "quick").config.precision == "float32"
     with pytest.raises(ValueError, match="knob .precision. of spec .* must be one of .float32., .bfloat16."):
         specs.resolve("scnn_nmnist_beta0.8", "quick", overrides={"precision": "fp8"})
+
+
+@pytest.mark.parametrize("name", ["07", "08", "09"])
+def test_notebooks_outside_the_specs_check_every_parameter_of_their_first_cell(name):
+    """Notebooks 07-09 take parameters no spec resolves (seed, n_samples, per_class, ...): the cell after the
+    parameters cell passes every one of them through check_parameters, so papermill's -p, the command line and a
+    hand edit are typed the same way ("false" is never true)."""
+    import ast
+
+    import nbformat
+
+    from common.study.notebooks import numbered_notebooks
+
+    path = next(p for p in numbered_notebooks() if p.name.startswith(name))
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    assert "parameters" in cells[0].metadata.get("tags", [])
+    assigned = {t.id for node in ast.parse(cells[0].source).body if isinstance(node, ast.Assign) for t in node.targets}
+    calls = [node for node in ast.walk(ast.parse(cells[1].source))
+             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check_parameters"]
+    assert len(calls) == 1 and {k.arg for k in calls[0].keywords} == assigned
+    with pytest.raises(specs.KnobError, match="'n_samples' must be an integer"):
+        specs.check_parameters(n_samples="false")

@@ -117,7 +117,7 @@ class MLP(nn.Module):
         return self.fc2(self.act(self.fc1(x.flatten(1))))
 
 
-@register("mlp_spikes")
+@register("mlp_spikes", kind="conventional", label="MLP on spike trains")
 class SpikeCountMLP(MLP):
     """The MLP on spike trains ``[T, B, 784]``: the same network as :class:`MLP`, fed the spike count per pixel / T
     (the rate code's sufficient statistic; the module docstring says why the average)."""

@@ -97,7 +97,7 @@ def run_study(profile: str = "quick", roles=None, overrides: dict | None = None,
 def config_of(dataset: str, role: str, seed: int, profile: str, overrides: dict | None = None, **locations):
     """The run config of ``role``'s run with ``seed`` (its saved model is ``models/<run>-<profile>.pth``)."""
     from common.runs.specs import resolve
-    return resolve(ROLES[dataset][role], profile, overrides={**(overrides or {}), "seed": seed}, **locations).config
+    return resolve(ROLES[dataset][role], profile, seed=seed, overrides=overrides, **locations).config
 
 
 def model_sizes(dataset: str, profile: str, overrides: dict | None = None) -> pd.DataFrame:

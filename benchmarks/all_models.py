@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import common  # noqa: E402
 from common.data.datasets import frame_side, is_images  # noqa: E402
+from common.networks.lif_alif import SPIKE_TRAIN_MODELS  # noqa: E402
 from common.runs.specs import SPECS, resolve  # noqa: E402
 from common.runs.train import train_one_epoch  # noqa: E402
 
@@ -55,7 +56,7 @@ def study_runs(profile: str) -> dict:
 def make_input(spec, batch: int) -> torch.Tensor:
     """Random inputs with the shape and density the spec's model sees."""
     config = spec.config
-    if config.model == "rsnn":
+    if config.model in SPIKE_TRAIN_MODELS:
         return (torch.rand(config.data.n_steps, batch, 784) < DENSITY["spikes"]).float()
     if not is_images(config.dataset):
         side = frame_side(config.dataset, config.data.target_size)

@@ -205,8 +205,7 @@ def check_nmnist_head_to_head(out, executed):
         assert all(r["config"]["model_kwargs"]["channels"] == channels for r in lstm)
         assert variant in executed
     assert "Holm p (folds)" in executed and "fold 1" in executed
-    torch.load(out / "models" / "slstm_nmnist_small-smoke.pth", weights_only=True)    # the maps' model
-    assert executed.count("image/png") >= 3           # curves, and Grad-CAM over time of both models
+    assert executed.count("image/png") >= 1           # the curves of the N-MNIST head-to-head
 
 
 @pytest.mark.slow       # executes a notebook
@@ -338,6 +337,6 @@ def test_the_kernel_must_resolve_inside_this_clones_environment(tmp_path, monkey
         kernel_folder()
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "nowhere"))
     monkeypatch.setattr(sys, "prefix", str(tmp_path / "empty"))
-    with pytest.raises(KernelElsewhere, match="No Jupyter kernel named 'snn-study'"):
+    with pytest.raises(KernelElsewhere, match="No Jupyter kernel named 'snn-study'|outside this clone's environment"):
         kernel_folder()
 

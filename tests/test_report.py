@@ -69,7 +69,7 @@ def test_section_says_which_notebooks_the_last_study_run_did_not_run():
 
 
 def test_notebook_06s_runs_from_its_grid_table_are_in_the_readme_table(tmp_path):
-    """Notebook 06 writes its runs as one grid table, not results files: the README still lists them."""
+    """The gesture study (notebooks 05-06) writes its runs as one grid table, not results files: the report lists them."""
     from common.runs.records import ResultsTable
 
     results = tmp_path / "results"
@@ -77,9 +77,9 @@ def test_notebook_06s_runs_from_its_grid_table_are_in_the_readme_table(tmp_path)
               "config": {"run_name": "cmp_slstm_dvsgesture_seed0", "dataset": "dvsgesture", "model": "slstm",
                          "profile": "quick", "seed": 0},
               "test": {"accuracy": 0.5, "n_samples": 264}, "parameters": 9, "train_seconds": 3.0, "device": "cpu",
-              "machine": {"torch_threads": 2}, "date": "2026-12-01T12:00:00+00:00", "cell": {"spec": "x", "seed": 0},
-              "cell_key": "k"}
-    ResultsTable(results / "dvs_head_to_head-quick.jsonl").append(record)
+              "machine": {"torch_threads": 2}, "date": "2026-12-01T12:00:00+00:00",
+              "cell": {"spec": "cmp_slstm_dvsgesture", "seed": 0}, "cell_key": "k"}
+    ResultsTable(results / "gestures_dvsgesture-quick.jsonl").append(record)
     assert [r["run"] for r in run_records(results)] == ["cmp_slstm_dvsgesture_seed0-quick"]
     assert "| cmp_slstm_dvsgesture_seed0-quick | dvsgesture | slstm | quick | 50.00% | 264 |" in section(
         run_records(results), results)

@@ -87,7 +87,7 @@ def accuracy_over_seeds(records: list[dict]) -> pd.DataFrame:
         "accuracy_low": [g[0] if g[0] is not None else low for g, low in zip(given, summary["low"])],
         "accuracy_high": [g[1] if g[1] is not None else high for g, high in zip(given, summary["high"])]})
     # the model's kind, as the registry has it (a record that names no model, a test's, is not taken for spiking)
-    table["spiking"] = table["model"].map(lambda model: bool(model) and is_spiking(model))
+    table["spiking"] = table["model"].map(lambda model: isinstance(model, str) and is_spiking(model))
     return table.sort_values(keys, ignore_index=True)
 
 

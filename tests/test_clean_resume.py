@@ -56,9 +56,6 @@ def files_of(repo: Path) -> dict[str, str]:
             if p.is_file() and ".git" not in p.relative_to(repo).parts and not p.name.endswith((".lock", ".owner"))}
 
 
-@pytest.mark.xfail(strict=False, reason="known since the merge of issue-44: notebook 01 prints the where-the-heat-is "
-                   "sentence from the explanation table that notebook 09 writes later in the same study, so the first "
-                   "resume rewrites runs/<profile>/01_cnn_mnist_gradcam.ipynb once (issue #43, left open)")
 def test_a_resumed_study_rewrites_nothing(copy, tmp_path):
     env = environment(copy, write_image_dataset(tmp_path / "data", n_train=300, n_test=100))
     study = (sys.executable, "-m", "common.study", "--profile", "smoke", "--only", "01")

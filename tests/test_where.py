@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from common.explanations.where import measure, object_mask, peaks_on_grid_border
+from common.explanations.where import heat_sentence, measure, object_mask, peaks_on_grid_border
 
 
 def square_image(size=10, top=3, side=4):
@@ -66,3 +66,16 @@ def test_peaks_on_the_grid_border():
     out = peaks_on_grid_border(grids)
     assert out["peak_on_grid_border"] == pytest.approx(2 / 3) and out["n"] == 3
     assert out["grid_border_share"] == pytest.approx(16 / 25)
+
+
+def test_the_sentence_a_notebook_prints_states_the_measures_of_its_maps():
+    """Notebook 01 prints this beside its gallery: a map on the ink and one on the border read differently."""
+    image = square_image()
+    on = np.zeros((1, 10, 10), np.float32)
+    on[0, 4, 4] = 1.0
+    border = np.zeros((1, 10, 10), np.float32)
+    border[0, 0, 5] = 1.0
+    said_on, said_border = heat_sentence(on, image, "Grad-CAM"), heat_sentence(border, image, "Grad-CAM")
+    assert "Measured on 1 test samples: Grad-CAM puts 100% of its heat on the object (which covers 16% of" in said_on
+    assert "its peak lies on the object in 100% of the maps and 4.0 px from the frame's edge" in said_on
+    assert "puts 0% of its heat on the object" in said_border and "100% of its heat lies in the 2-pixel border" in said_border

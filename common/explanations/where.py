@@ -79,6 +79,26 @@ def measure(maps: np.ndarray, mask: np.ndarray, border: int = BORDER) -> dict[st
                 for name, v in per_bin.items()}
 
 
+def sentence(means: dict[str, float], n: int, method: str, grid: dict | None = None) -> str:
+    """One sentence on where ``method`` puts its heat: ``means`` of :data:`MEASURES` over ``n`` samples (and, for a
+    CAM, :func:`peaks_on_grid_border` of its maps on the layer's grid)."""
+    on_grid = (f" On the layer's own {grid['grid'][0]} x {grid['grid'][1]} grid, before any placement on the image, "
+               f"{grid['peak_on_grid_border']:.0%} of the maps peak on the outermost cells, which are "
+               f"{grid['grid_border_share']:.0%} of the grid.") if grid else ""
+    return (f"Measured on {n} test samples: {method} puts {means['heat_on_object']:.0%} of its heat on the object "
+            f"(which covers {means['object_share']:.0%} of the frame), its peak lies on the object in "
+            f"{means['pointing']:.0%} of the maps and {means['edge_distance']:.1f} px from the frame's edge on average, "
+            f"and {means['border_heat']:.0%} of its heat lies in the {BORDER}-pixel border ({means['border_share']:.0%} "
+            f"of the frame).{on_grid}")
+
+
+def heat_sentence(maps: np.ndarray, inputs, method: str, n_time_bins: int | None = None) -> str:
+    """:func:`sentence` measured on ``maps`` of ``inputs`` (raw images in [0, 1], or clips of event counts): what a
+    notebook prints beside the maps it shows."""
+    measures = measure(maps, object_mask(inputs, n_time_bins))
+    return sentence({name: float(np.nanmean(v)) for name, v in measures.items()}, len(maps), method)
+
+
 def peaks_on_grid_border(on_grid: np.ndarray) -> dict[str, float]:
     """For maps on a layer's grid ``[N, h, w]``: the share of maps whose peak lies on the grid's outermost cells,
     beside those cells' share of the grid (what a peak anywhere at random would give). A map that peaks at the border

@@ -141,20 +141,30 @@ PROFILE_SETTINGS = {
     },
     # How faithful each CAM method is (notebook 09; common/explanations/faithfulness.py): recordings per class of the
     # test sample, CAM methods (pytorch-grad-cam class names), ROAD's shares of each map's pixels removed (%), and the
-    # saved runs explained; where_per_class: the sample of the where-and-deletion table (common/study/explanations.py).
+    # saved runs explained; where_per_class: the sample of the where-and-deletion table (common/study/explanations.py),
+    # where_models: the runs it explains (the faithfulness models, plus seed 0 of the gesture study's spiking CNN, its
+    # conventional CNN and its equal-size spiking LSTM in quick).
     # quick: sized for ~20 min on a busy 2-core CPU (ROAD's imputation of a 25-bin clip and the
     # spiking models' forward passes dominate): the question's three N-MNIST models, the spiking LSTM and the MNIST
     # CNN; the other spiking CNN variants in full.
     "faithfulness": {
         "smoke": {"per_class": 1, "where_per_class": 1, "methods": ["GradCAM", "EigenCAM"], "removed": [50],
-                  "models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed"]},
-        "quick": {"per_class": 3, "where_per_class": 5, "methods": CAM_METHODS, "removed": [20, 50, 80],
+                  "models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed"],
+                  "where_models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed"]},
+        "quick": {"per_class": 3, "where_per_class": 3, "methods": CAM_METHODS, "removed": [20, 50, 80],
                   "models": ["cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
-                             "slstm_nmnist_small"]},
+                             "slstm_nmnist_small"],
+                  "where_models": ["cnn_mnist", "scnn_nmnist_beta0.8", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
+                                   "slstm_nmnist_small", "scnn_dvssign_seed0", "cnn_dvssign_seed0",
+                                   "slstm_dvssign_small_seed0"]},
         "full": {"per_class": 10, "where_per_class": 10, "methods": CAM_METHODS, "removed": [10, 30, 50, 70, 90],
                  "models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "scnn_nmnist_learned_beta",
                             "scnn_nmnist_population", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
-                            "slstm_nmnist_small"]},
+                            "slstm_nmnist_small"],
+                 "where_models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "scnn_nmnist_learned_beta",
+                                  "scnn_nmnist_population", "cnn_nmnist_summed", "cnn_nmnist_time_bins",
+                                  "slstm_nmnist_small", "scnn_dvssign_seed0", "scnn_dvssign_wide_seed0",
+                                  "cnn_dvssign_seed0", "slstm_dvssign_small_seed0", "slstm_dvssign_seed0"]},
     },
 }
 

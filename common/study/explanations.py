@@ -44,7 +44,7 @@ REMOVED = tuple(profile_settings("faithfulness", "full")["removed"])   # % of ea
 def settings(profile: str, **given) -> dict:
     """The profile's sample size, methods, ROAD shares removed (%) and models (``PROFILE_SETTINGS["faithfulness"]``
     of common/runs/specs.py), with every ``given`` one that is not None."""
-    chosen = {k: v for k, v in profile_settings("faithfulness", profile).items() if k != "where_per_class"}
+    chosen = {k: v for k, v in profile_settings("faithfulness", profile).items() if not k.startswith("where_")}
     return {**chosen, **{k: v for k, v in given.items() if v is not None}}
 
 
@@ -75,11 +75,12 @@ def stratified_sample(labels, per_class: int) -> list[int]:
 
 
 def load_sample(dataset: str, per_class: int, data_root, mirror, n_time_bins: int | None = None,
-                raw: bool = False) -> dict:
+                raw: bool = False, target_size=None) -> dict:
     """The test sample of ``dataset``: ``inputs`` as the metrics take them (images ``[N, 1, 28, 28]`` standardised,
     as the library expects them and the study's loaders feed them: ROAD's imputation noise may leave [0, 1]; with
     ``raw``, pixels in [0, 1], zero being no ink, for a model loaded with ``raw_inputs``; clips
-    ``[N, T * 2, H, W]`` of event counts), ``labels`` and ``indices`` into the test split."""
+    ``[N, T * 2, H, W]`` of event counts, pooled to ``target_size`` as the run was trained), ``labels`` and
+    ``indices`` into the test split."""
     from common.data.datasets import describe
 
     if describe(dataset).kind == "images":
@@ -92,7 +93,8 @@ def load_sample(dataset: str, per_class: int, data_root, mirror, n_time_bins: in
                 "indices": chosen}
     from common.data.events import event_frames
 
-    frames = event_frames(dataset, False, n_time_bins, data_root, mirror, progress=False)
+    frames = event_frames(dataset, False, n_time_bins, data_root, mirror, progress=False,
+                          target_size=tuple(target_size) if target_size else None)
     chosen = stratified_sample(frames.labels.tolist(), per_class)
     clips = frames.frames[chosen].float()                          # [N, T, C, H, W]
     return {"inputs": clips.flatten(1, 2), "labels": frames.labels[chosen], "indices": chosen}
@@ -419,7 +421,9 @@ def findings_lines(results: dict | str | Path) -> list[str]:
 
 DELETION_SHARES = DELETED
 KINDS = (("scnn", "spiking CNN"), ("slstm", "spiking LSTM"), ("cnn_nmnist", "conventional CNN on events"),
-         ("cnn_mnist", "CNN on MNIST images"), ("scnn_dvsgesture", "spiking CNN (gestures)"))
+         ("cnn_mnist", "CNN on MNIST images"), ("scnn_dvsgesture", "spiking CNN (gestures)"),
+         ("scnn_dvssign", "spiking CNN (DVS_Sign)"), ("cnn_dvssign", "conventional CNN (DVS_Sign)"),
+         ("slstm_dvssign", "spiking LSTM (DVS_Sign)"))
 WHERE_SUMMARY = ("heat_on_object", "object_share", "pointing", "edge_distance", "border_heat", "border_share")
 
 
@@ -585,7 +589,7 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
     start = time.perf_counter()
     chosen = profile_settings("faithfulness", profile)
     per_class = per_class or chosen["where_per_class"]
-    models = models or chosen["models"]
+    models = models or chosen["where_models"]
     cam_methods = cam_methods or chosen["methods"]
     cache = MapCache(Path(output_root) / "runs" / "cache" / f"explanations-{profile}")
     evaluations, samples, absent, loaded = {}, {}, {}, {}
@@ -594,12 +598,15 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
         if not path.is_file():
             absent[run] = f"no checkpoint {path.name}: run its notebook in the {profile} profile first"
             continue
-        dataset = SPECS[run].dataset
         model, meta = load_model(path, raw_inputs=True)        # raw images in [0, 1]: zero is no ink
+        dataset = meta["config"]["dataset"]                     # a gesture seed's run is not a spec's name
         n_time_bins = None if is_images(dataset) else time_bins(meta["config"])
-        sample_key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "")
+        target_size = (meta["config"].get("data") or {}).get("target_size")
+        sample_key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "") + (
+            f"-{target_size[0]}x{target_size[1]}" if target_size else "")
         if sample_key not in loaded:
-            loaded[sample_key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins, raw=True)
+            loaded[sample_key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins, raw=True,
+                                             target_size=target_size)
             samples[sample_key] = {"dataset": dataset, "split": "test", "n": len(loaded[sample_key]["labels"]),
                                    "per_class": per_class, "time_bins": n_time_bins,
                                    "indices": loaded[sample_key]["indices"]}
@@ -707,27 +714,3 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def where_sentence(results: dict | str | Path, run: str, method: str = "GradCAM") -> str:
-    """One sentence on where ``method`` puts its heat for ``run``, every number from the explanations table (notebook
-    01's prose reads it), or what is missing."""
-    if not isinstance(results, dict):
-        from common.files import read_json
-        path = Path(results)
-        if not path.is_file():
-            return f"(no explanations table at {path.name} yet: run `python -m common.study.explanations`)"
-        results = read_json(path)
-    row = next((r for r in results["rows"] if r["model"] == run and r["method"] == method), None)
-    if row is None:
-        return f"({method} of {run} is not in the explanations table)"
-    n = row["heat_on_object"]["n"]
-    grid = row.get("grid")
-    on_grid = (f" On the layer's own {grid['grid'][0]} x {grid['grid'][1]} grid, before any placement on the image, "
-               f"{grid['peak_on_grid_border']:.0%} of the maps peak on the outermost cells, which are "
-               f"{grid['grid_border_share']:.0%} of the grid.") if grid else ""
-    return (f"Measured on {n} test samples: {method} puts {row['heat_on_object']['mean']:.0%} of its heat on the object "
-            f"(which covers {row['object_share']['mean']:.0%} of the frame), its peak lies on the object in "
-            f"{row['pointing']['mean']:.0%} of the maps and {row['edge_distance']['mean']:.1f} px from the frame's edge "
-            f"on average, and {row['border_heat']['mean']:.0%} of its heat lies in the {BORDER_PX}-pixel border "
-            f"({row['border_share']['mean']:.0%} of the frame).{on_grid}")

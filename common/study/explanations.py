@@ -104,6 +104,39 @@ def checkpoint_path(run: str, profile: str, output_root) -> Path:
     return Path(output_root) / "models" / f"{run}-{profile}.pth"
 
 
+def open_saved(models, profile: str, output_root, data_root, mirror, per_class: int, raw_images: bool = True):
+    """The saved ``models`` of ``profile`` and their test samples, for both parts of the study: ``(opened, loaded,
+    samples, absent)``. ``opened``: ``{run: (checkpoint, model, n_time_bins, sample_key)}``, the model taking raw
+    images in [0, 1] (zero is no ink) with ``raw_images``, standardised ones without; ``loaded``: each sample
+    (:func:`load_sample`, once per dataset and frame shape, the dataset and frame size read from the checkpoint's
+    config, so a gesture seed's run needs no spec of its name); ``samples``: what each is; ``absent``: why a run
+    was not opened."""
+    from common.runs.checkpoint import load_model, time_bins
+
+    opened, loaded, samples, absent = {}, {}, {}, {}
+    for run in models:
+        path = checkpoint_path(run, profile, output_root)
+        if not path.is_file():
+            absent[run] = f"no checkpoint {path.name}: run its notebook in the {profile} profile first"
+            continue
+        model, meta = load_model(path, raw_inputs=True)
+        config = meta["config"]
+        dataset = config["dataset"]
+        if is_images(dataset) and not raw_images:
+            model, meta = load_model(path, raw_inputs=False)
+        n_time_bins = None if is_images(dataset) else time_bins(config)
+        target_size = (config.get("data") or {}).get("target_size")
+        key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "") + (
+            f"-{target_size[0]}x{target_size[1]}" if target_size else "")
+        if key not in loaded:
+            loaded[key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins, raw=raw_images,
+                                      target_size=target_size)
+            samples[key] = {"dataset": dataset, "split": "test", "n": len(loaded[key]["labels"]),
+                            "per_class": per_class, "time_bins": n_time_bins, "indices": loaded[key]["indices"]}
+        opened[run] = (path, model, n_time_bins, key)
+    return opened, loaded, samples, absent
+
+
 def evaluate_model(run: str, model: nn.Module, sample: dict, methods, n_time_bins: int | None,
                    removed=REMOVED, seed: int = 0) -> dict:
     """Every method's and baseline's maps and per-sample scores for one model: ``{method: {"maps", "scores"}}``,
@@ -230,23 +263,10 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
               removed=REMOVED, models=tuple(MODELS), seed: int = 0) -> tuple[dict, dict]:
     """Every model of ``models`` with a checkpoint of ``profile``: sample, maps, scores. Returns the results (also
     written to ``results/faithfulness-<profile>.json``) and the evaluations (maps included, for the figures)."""
-    from common.runs.checkpoint import load_model, time_bins
-
-    evaluations, samples, absent, loaded = {}, {}, {}, {}
-    for run in models:
-        path = checkpoint_path(run, profile, output_root)
-        if not path.is_file():
-            absent[run] = f"no checkpoint {path.name}: run its notebook in the {profile} profile first"
-            continue
-        dataset = MODELS[run]
-        images = is_images(dataset)
-        model, meta = load_model(path, raw_inputs=not images)     # images come standardised (load_sample)
-        n_time_bins = None if images else time_bins(meta["config"])
-        key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "")
-        if key not in loaded:
-            loaded[key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins)
-            samples[key] = {"dataset": dataset, "split": "test", "n": len(loaded[key]["labels"]), "per_class": per_class,
-                            "time_bins": n_time_bins, "indices": loaded[key]["indices"]}
+    evaluations = {}
+    opened, loaded, samples, absent = open_saved(models, profile, output_root, data_root, mirror, per_class,
+                                                 raw_images=False)   # images come standardised (load_sample)
+    for run, (_, model, n_time_bins, key) in opened.items():
         torch.manual_seed(seed)
         evaluations[run] = evaluate_model(run, model, loaded[key], methods, n_time_bins, removed, seed)
         evaluations[run]["sample"] = key
@@ -584,7 +604,6 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
     import time
 
     from common.files import write_json
-    from common.runs.checkpoint import load_model, time_bins
 
     start = time.perf_counter()
     chosen = profile_settings("faithfulness", profile)
@@ -592,24 +611,9 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
     models = models or chosen["where_models"]
     cam_methods = cam_methods or chosen["methods"]
     cache = MapCache(Path(output_root) / "runs" / "cache" / f"explanations-{profile}")
-    evaluations, samples, absent, loaded = {}, {}, {}, {}
-    for run in models:
-        path = checkpoint_path(run, profile, output_root)
-        if not path.is_file():
-            absent[run] = f"no checkpoint {path.name}: run its notebook in the {profile} profile first"
-            continue
-        model, meta = load_model(path, raw_inputs=True)        # raw images in [0, 1]: zero is no ink
-        dataset = meta["config"]["dataset"]                     # a gesture seed's run is not a spec's name
-        n_time_bins = None if is_images(dataset) else time_bins(meta["config"])
-        target_size = (meta["config"].get("data") or {}).get("target_size")
-        sample_key = f"{dataset}" + (f"-T{n_time_bins}" if n_time_bins else "") + (
-            f"-{target_size[0]}x{target_size[1]}" if target_size else "")
-        if sample_key not in loaded:
-            loaded[sample_key] = load_sample(dataset, per_class, data_root, mirror, n_time_bins, raw=True,
-                                             target_size=target_size)
-            samples[sample_key] = {"dataset": dataset, "split": "test", "n": len(loaded[sample_key]["labels"]),
-                                   "per_class": per_class, "time_bins": n_time_bins,
-                                   "indices": loaded[sample_key]["indices"]}
+    evaluations = {}
+    opened, loaded, samples, absent = open_saved(models, profile, output_root, data_root, mirror, per_class)
+    for run, (path, model, n_time_bins, sample_key) in opened.items():
         key = cache_key(path, loaded[sample_key]["indices"], seed, shares)
         evaluations[run] = explain_model(run, model, loaded[sample_key], n_time_bins, cam_methods, cache, key, seed,
                                          shares)

@@ -343,6 +343,14 @@ def _paired_by_seed(rows: list[dict], a: dict, b: dict, level: float = 0.95) -> 
     return paired(pick(a), pick(b), level)
 
 
+def _seed_pair_line(line: dict, b_label: str) -> str:
+    """One paired-by-seed comparison of the LIF/ALIF grid, with its Bonferroni interval and Holm verdict."""
+    return (f"    - {b_label} - {line['pair'][0]} on {line['dataset']}: {points(line['mean'] / 100)} points (Bonferroni "
+            f"{100 * line['adjusted level']:.1f}% CI {line['low']:+.2f} .. {line['high']:+.2f}, {int(line['n'])} "
+            f"pairs; p = {p_text(line['p'])}, Holm {p_text(line['holm'])}): "
+            + (verdict(line["holm"], line["low"], line["high"]) if line["n"] > 1 else "one pair, no test"))
+
+
 def lif_alif(rows: list[dict]) -> list[str]:
     from common.runs.records import flat
     from common.runs.specs import profile_settings
@@ -369,20 +377,14 @@ def lif_alif(rows: list[dict]) -> list[str]:
         out.append(f"  - The primary family: {len(primary)} paired comparisons (paired by seed, t-test), Holm-adjusted "
                    "together, intervals Bonferroni-adjusted. Its seeds were seen before the family was declared; "
                    "no fresh seeds confirm it yet:")
-        out += [f"    - {l['b']} - {l['pair'][0]} on {l['dataset']}: {points(l['mean'] / 100)} points "
-                f"(Bonferroni {100 * l['adjusted level']:.1f}% CI {l['low']:+.2f} .. {l['high']:+.2f}, {int(l['n'])} "
-                f"pairs; p = {p_text(l['p'])}, Holm {p_text(l['holm'])}): "
-                + (verdict(l["holm"], l["low"], l["high"]) if l["n"] > 1 else "one pair, no test") for l in primary]
+        out += [_seed_pair_line(l, l["b"]) for l in primary]
     fair = seed_family(rows, FAIR_INPUT_PAIRS, sorted({r["dataset"] for r in headline}))
     if fair:
         out.append(f"  - Exploratory, fair inputs: {len(fair)} paired comparisons against the MLP on the same spike "
                    "trains (declared after the primary family, so outside it), Holm-adjusted together, intervals "
                    "Bonferroni-adjusted. LIF or ALIF against it is the neuron's effect at equal input information; the "
                    "MLP on images against it is the coding's effect at an equal network:")
-        out += [f"    - {'MLP on images' if l['b'] == 'MLP' else l['b']} - {l['pair'][0]} on {l['dataset']}: "
-                f"{points(l['mean'] / 100)} points (Bonferroni {100 * l['adjusted level']:.1f}% CI {l['low']:+.2f} .. "
-                f"{l['high']:+.2f}, {int(l['n'])} pairs; p = {p_text(l['p'])}, Holm {p_text(l['holm'])}): "
-                + (verdict(l["holm"], l["low"], l["high"]) if l["n"] > 1 else "one pair, no test") for l in fair]
+        out += [_seed_pair_line(l, "MLP on images" if l["b"] == "MLP" else l["b"]) for l in fair]
     effects = effects_table(flat_rows)
     if len(effects):
         effects = effects.groupby(["factor", "a", "b"], sort=False).tail(1).reset_index(drop=True)

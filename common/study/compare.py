@@ -460,7 +460,7 @@ def head_to_head_records(profile: str, output_root=None) -> list[dict]:
     grid's table on every gesture dataset."""
     from common.study import gestures
 
-    return [r for name in gestures.ROLES for r in gestures.records(name, profile, output_root)]
+    return [r for rows in gestures.records_by_dataset(profile, output_root).values() for r in rows]
 
 
 def study_records(profile: str, output_root) -> list[dict]:

@@ -160,13 +160,6 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict])
     return out
 
 
-def gesture_records(root: Path, profile: str) -> dict[str, list[dict]]:
-    """The gesture study's rows per dataset that has any (notebooks 05-06)."""
-    from common.study import gestures
-    found = {name: gestures.records(name, profile, root) for name in gestures.ROLES}
-    return {name: rows for name, rows in found.items() if rows}
-
-
 def gesture_answers(by_dataset: dict[str, list[dict]]) -> list[str]:
     """One sentence per declared gesture question (common.study.gestures.FAMILY), for the answer first."""
     from common.data.datasets import describe
@@ -190,14 +183,14 @@ def summary_lines(results_dir: Path, profile: str = "quick") -> list[str]:
     """The README's summary: the answer first (every primary question, N-MNIST, LIF/ALIF and gestures, with its
     number, interval and level) and the subset's limits, as :func:`section` words them."""
     from common.runs.records import ResultsTable, table_path
-    from common.study import nmnist_folds
+    from common.study import gestures, nmnist_folds
     from common.study.lif_alif import STUDY as LIF_ALIF_STUDY
 
     root = Path(results_dir).parent
     rows = {study: ResultsTable(table_path(study, profile, root)).rows()
             for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, LIF_ALIF_STUDY)}
     lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[LIF_ALIF_STUDY])[1:]
-    lines += gesture_answers(gesture_records(root, profile))
+    lines += gesture_answers(gestures.records_by_dataset(profile, root))
     return [line.strip().removeprefix("- ") for line in lines]
 
 
@@ -512,7 +505,7 @@ def _change(rate: float) -> str:
 def section(results_dir: Path, profile: str = "quick") -> str:
     """The findings as Markdown bullets, every number from ``results_dir``."""
     from common.runs.records import ResultsTable, load_results, table_path
-    from common.study import nmnist_folds
+    from common.study import gestures, nmnist_folds
     from common.study.compare import load_efficiency
     from common.study.lif_alif import STUDY as LIF_ALIF_STUDY
 
@@ -523,10 +516,9 @@ def section(results_dir: Path, profile: str = "quick") -> str:
     grid = ResultsTable(table_path(LIF_ALIF_STUDY, profile, root)).rows()
     folds = ResultsTable(table_path(nmnist_folds.STUDY, profile, root)).rows()
     confirm = ResultsTable(table_path(nmnist_folds.CONFIRM, profile, root)).rows()
-    gesture_rows = gesture_records(root, profile)
+    gesture_rows = gestures.records_by_dataset(profile, root)
     parts = answer_first(folds, confirm, grid) + gesture_answers(gesture_rows) + parts
     for dataset_name, rows in gesture_rows.items():
-        from common.study import gestures
         parts += gestures.findings(rows, dataset_name)
     if grid:
         parts += lif_alif(grid)

@@ -134,6 +134,13 @@ def records(dataset: str, profile: str, output_root=None) -> list[dict]:
     return with_roles(ResultsTable(table_path(f"{STUDY}_{dataset}", profile, output_root)).rows(), dataset)
 
 
+def records_by_dataset(profile: str, output_root=None) -> dict[str, list[dict]]:
+    """The committed rows of every gesture dataset that has any, each with its ``role``: the one walk over
+    :data:`ROLES` that the findings, the comparison and the report read."""
+    found = {name: records(name, profile, output_root) for name in ROLES}
+    return {name: rows for name, rows in found.items() if rows}
+
+
 def with_roles(rows: list[dict], dataset: str) -> list[dict]:
     role_of = {spec: role for role, spec in ROLES[dataset].items()}
     return [{**r, "role": role_of[r["cell"]["spec"]]} for r in rows if r["cell"]["spec"] in role_of]

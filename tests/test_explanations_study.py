@@ -74,3 +74,62 @@ def test_summary_says_which_methods_beat_random_and_blob_per_kind():
            "GradCAM" in text
     assert "conventional CNN on events (cnn_nmnist_summed): beat both the random order and the blob: Occlusion" in text
     assert "20 NMNIST test samples (2 per class)" in text
+
+
+def saved_tiny_model(tmp_path, monkeypatch, weights="w1"):
+    """A tiny spiking CNN standing for a saved run: ``open_saved`` hands it out with its sample, and its card holds
+    the weights checksum the results' stamp reads."""
+    import json
+
+    torch.manual_seed(0)
+    model = build_model("scnn", beta=0.8).eval()
+    with torch.no_grad():
+        model.conv1.weight.mul_(4)
+    path = tmp_path / "models" / "scnn_nmnist_beta0.8-smoke.pth"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".json").write_text(json.dumps({"weights_sha256": weights}))
+    clips = sample()
+    described = {"nmnist-T3": {"dataset": "nmnist", "split": "test", "n": 4, "per_class": 1, "time_bins": 3,
+                               "indices": clips["indices"]}}
+    monkeypatch.setattr(S, "open_saved", lambda *a, **k: ({"scnn_nmnist_beta0.8": (path, model, 3, "nmnist-T3")},
+                                                          {"nmnist-T3": clips}, described, {}))
+    return path
+
+
+def refuse(*args, **kwargs):
+    raise AssertionError("computed again")
+
+
+def test_a_resume_reuses_the_results_file_computed_from_the_same_inputs_and_only_that(tmp_path, monkeypatch):
+    """A fresh clone's notebook 09 reads the committed tables instead of computing every map again; another
+    checkpoint (its weights checksum) or other settings compute them anew."""
+    saved_tiny_model(tmp_path, monkeypatch)
+    where = dict(models=["scnn_nmnist_beta0.8"], cam_methods=["GradCAM"], shares=(0, 0.5, 1))
+    first, evaluations = S.run_explanations("smoke", None, None, tmp_path, per_class=1, **where)
+    assert evaluations and first["stamp"]
+    road = S.run_study("smoke", None, None, tmp_path, per_class=1, methods=["GradCAM"], removed=(50,),
+                       models=["scnn_nmnist_beta0.8"])
+    assert road["featured"]["run"] == "scnn_nmnist_beta0.8" and road["featured"]["per_bin"]["rows"]
+    assert list(road["featured"]["maps"]) == ["GradCAM"] and len(road["featured"]["pictures"]) == 3
+
+    monkeypatch.setattr(S, "explain_model", refuse)
+    monkeypatch.setattr(S, "evaluate_model", refuse)
+    again, none = S.run_explanations("smoke", None, None, tmp_path, per_class=1, **where)
+    assert again == first and none == {}
+    assert S.run_study("smoke", None, None, tmp_path, per_class=1, methods=["GradCAM"], removed=(50,),
+                       models=["scnn_nmnist_beta0.8"]) == road
+    for changed in (dict(where, shares=(0, 1)), dict(where, cam_methods=["EigenCAM"])):
+        try:
+            S.run_explanations("smoke", None, None, tmp_path, per_class=1, **changed)
+            raise RuntimeError("reused results computed with other settings")
+        except AssertionError:
+            pass
+    saved_tiny_model(tmp_path, monkeypatch, weights="w2")        # the checkpoint was trained again
+    for study in (lambda: S.run_explanations("smoke", None, None, tmp_path, per_class=1, **where),
+                  lambda: S.run_study("smoke", None, None, tmp_path, per_class=1, methods=["GradCAM"], removed=(50,),
+                                      models=["scnn_nmnist_beta0.8"])):
+        try:
+            study()
+            raise RuntimeError("reused results of another checkpoint")
+        except AssertionError:
+            pass

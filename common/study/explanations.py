@@ -53,17 +53,6 @@ PAIRS = (("scnn_nmnist_beta0.8", "cnn_nmnist_summed"), ("scnn_nmnist_beta0.8", "
 QUESTION_METRIC = "road_combined"
 SPIKING_LSTM = f"not among this profile's models (faithfulness.MODELS has it: {SPIKING_LSTM_RUN})"
 
-def per_bin_of_run(run: str, evaluations: dict, profile: str, output_root, percentile: int = 50, seed: int = 0) -> dict:
-    """:func:`per_bin_against_whole_clip` for a spiking run of :func:`run_study`'s ``evaluations``: its checkpoint, on
-    its sample, for the classes its maps explained."""
-    from common.runs.checkpoint import load_model, time_bins
-
-    model, meta = load_model(checkpoint_path(run, profile, output_root), raw_inputs=True)
-    evaluation = evaluations[run]
-    inputs = evaluations["_samples"][evaluation["sample"]]["inputs"]
-    return per_bin_against_whole_clip(model, inputs, evaluation["classes"], time_bins(meta["config"]), percentile, seed)
-
-
 # ---------------------------------------------------------------- the sample, the models, the table
 
 def stratified_sample(labels, per_class: int) -> list[int]:
@@ -260,12 +249,17 @@ def save_results(results: dict, profile: str, output_root) -> Path:
 
 
 def run_study(profile: str, data_root, mirror, output_root, per_class: int, methods=METHODS,
-              removed=REMOVED, models=tuple(MODELS), seed: int = 0) -> tuple[dict, dict]:
-    """Every model of ``models`` with a checkpoint of ``profile``: sample, maps, scores. Returns the results (also
-    written to ``results/faithfulness-<profile>.json``) and the evaluations (maps included, for the figures)."""
-    evaluations = {}
+              removed=REMOVED, models=tuple(MODELS), seed: int = 0) -> dict:
+    """Every model of ``models`` with a checkpoint of ``profile``: sample, maps, scores, and the close-up of one
+    spiking CNN (:func:`close_up`). Returns the results, also written to ``results/faithfulness-<profile>.json``,
+    or that file as it is when it was computed from the same inputs (:func:`inputs_stamp`)."""
     opened, loaded, samples, absent = open_saved(models, profile, output_root, data_root, mirror, per_class,
                                                  raw_images=False)   # images come standardised (load_sample)
+    stamp = inputs_stamp(opened, samples, methods=list(methods), removed=list(removed), seed=seed)
+    stored = reusable(results_path(profile, output_root), stamp)
+    if stored is not None:
+        return stored
+    evaluations = {}
     for run, (_, model, n_time_bins, key) in opened.items():
         torch.manual_seed(seed)
         evaluations[run] = evaluate_model(run, model, loaded[key], methods, n_time_bins, removed, seed)
@@ -273,8 +267,34 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
     results = summarise(evaluations, samples, profile, removed, absent)
     for run, evaluation in evaluations.items():
         results["models"][run]["sample"] = evaluation["sample"]
+    featured = next((r for r in FEATURED if r in evaluations), None)
+    if featured is not None:
+        _, model, n_time_bins, key = opened[featured]
+        results["featured"] = close_up(featured, evaluations[featured], loaded[key], model, n_time_bins, seed)
+    results["stamp"] = stamp
     save_results(results, profile, output_root)
-    return results, {**evaluations, "_samples": loaded}
+    return results
+
+
+# The spiking CNN notebook 09 shows close up (the first of these that was evaluated).
+FEATURED = ("scnn_nmnist_beta0.8", "scnn_nmnist_beta0.5")
+
+
+def close_up(run: str, evaluation: dict, sample: dict, model: nn.Module, n_time_bins: int, seed: int = 0,
+             n: int = 3) -> dict:
+    """What notebook 09 shows of one spiking run, kept in the results file so a resume shows it without computing a
+    map: the ``n`` clips whose CAM maps disagree most (:func:`disagreements`), each summed over bins and polarities,
+    with every method's map and ROAD score on it; and its per-bin maps against its whole-clip map (50% removed)."""
+    picks = disagreements(evaluation, n)
+    methods = [m for m in evaluation["methods"] if m not in BASELINES]
+    per_bin = per_bin_against_whole_clip(model, sample["inputs"], evaluation["classes"], n_time_bins, 50, seed)
+    return {"run": run, "picks": picks, "labels": [int(sample["labels"][k]) for k in picks],
+            "classes": [int(evaluation["classes"][k]) for k in picks],
+            "pictures": [np.round(sample["inputs"][k].sum(0).numpy(), 3).tolist() for k in picks],
+            "maps": {m: [np.round(evaluation["methods"][m]["maps"][k], 3).tolist() for k in picks] for m in methods},
+            "road_combined": {m: [float(evaluation["methods"][m]["scores"]["road_combined"][k]) for k in picks]
+                              for m in methods},
+            "per_bin": {"percentile": per_bin["percentile"], "rows": per_bin["rows"]}}
 
 
 # ---------------------------------------------------------------- reading it
@@ -338,24 +358,24 @@ def disagreements(evaluation: dict, n: int = 3) -> list[int]:
     return [int(k) for k in np.argsort(agreement)[:n]]
 
 
-def plot_disagreements(evaluation: dict, sample: dict, picks: list[int], title: str = ""):
-    """One row per picked clip: the clip (every bin and polarity summed), then each method's map on it, titled with
-    its ROAD combined score for that clip."""
+def plot_disagreements(featured: dict, title: str = ""):
+    """One row per clip of the close-up (:func:`close_up`): the clip (every bin and polarity summed), then each
+    method's map on it, titled with its ROAD combined score for that clip."""
     import matplotlib.pyplot as plt
 
     from common.explanations.gradcam import overlay
 
-    methods = [m for m in evaluation["methods"] if m not in BASELINES]
+    methods = list(featured["maps"])
+    picks = featured["picks"]
     fig, axes = plt.subplots(len(picks), len(methods) + 1, figsize=(1.5 * (len(methods) + 1), 1.7 * len(picks)),
                              squeeze=False)
-    for row, k in enumerate(picks):
-        picture = sample["inputs"][k].sum(0).numpy()
+    for row in range(len(picks)):
+        picture = np.asarray(featured["pictures"][row], dtype=np.float32)
         axes[row, 0].imshow(picture, cmap="gray")
-        axes[row, 0].set_title(f"label {int(sample['labels'][k])}, explained {evaluation['classes'][k]}", fontsize=7)
+        axes[row, 0].set_title(f"label {featured['labels'][row]}, explained {featured['classes'][row]}", fontsize=7)
         for col, method in enumerate(methods, 1):
-            result = evaluation["methods"][method]
-            axes[row, col].imshow(overlay(picture, result["maps"][k]))
-            axes[row, col].set_title(f"{method}\nROAD {result['scores']['road_combined'][k]:+.2f}", fontsize=7)
+            axes[row, col].imshow(overlay(picture, np.asarray(featured["maps"][method][row], dtype=np.float32)))
+            axes[row, col].set_title(f"{method}\nROAD {featured['road_combined'][method][row]:+.2f}", fontsize=7)
     for ax in axes.flat:
         ax.axis("off")
     if title:
@@ -430,7 +450,8 @@ def findings_lines(results: dict | str | Path) -> list[str]:
                             for c in tests if c["conventional"] == first["conventional"])
         answer = (f"they differ for {len(differing)} of {len(tests)} method x pair tests "
                   f"({', '.join(sorted({c['method'] + ' vs ' + c['conventional'] for c in differing}))})"
-                  if differing else f"no difference detected in any of the {len(tests)} method x pair tests")
+                  if differing else f"inconclusive in every one of the {len(tests)} method x pair tests (no difference shown, "
+                  "none excluded)")
         lines.append(f"  - Are explanations of the spiking CNN (beta 0.8) as faithful as a conventional CNN's on the same "
                      f"{first['difference_n']} recordings? Paired over recordings (Wilcoxon signed-rank, Holm over every "
                      f"method and pair and the blob-versus-best tests): {answer}. Spiking minus {first['conventional']}: {summary}.")
@@ -507,13 +528,44 @@ class MapCache:
                 np.savez_compressed(handle, key=np.asarray(key), **{k: v for k, v in arrays.items() if v is not None})
 
 
-def cache_key(checkpoint: Path, indices, seed: int, shares) -> str:
-    import hashlib
+def weights_of(checkpoint: Path) -> str:
+    """The checkpoint's weights checksum, from its card (its modification time for a card-less one)."""
     import json
 
     card = checkpoint.with_suffix(".json")
-    weights = json.loads(card.read_text()).get("weights_sha256", "") if card.is_file() else str(checkpoint.stat().st_mtime)
-    return hashlib.sha256(json.dumps([weights, list(map(int, indices)), seed, list(shares)]).encode()).hexdigest()
+    return json.loads(card.read_text()).get("weights_sha256", "") if card.is_file() else str(checkpoint.stat().st_mtime)
+
+
+def digest(*parts) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=list).encode()).hexdigest()
+
+
+def cache_key(checkpoint: Path, indices, seed: int, shares) -> str:
+    return digest(weights_of(checkpoint), list(map(int, indices)), seed, list(shares))
+
+
+def inputs_stamp(opened: dict, samples: dict, **settings) -> str:
+    """What a results file was computed from: every model's weights, each sample's recordings and the settings. A
+    resume (a fresh clone's included) whose stamp equals the committed file's reuses that file instead of computing
+    every map again."""
+    return digest({run: [weights_of(path), key] for run, (path, _, _, key) in opened.items()},
+                  {key: list(map(int, sample["indices"])) for key, sample in samples.items()}, settings)
+
+
+def reusable(path: Path, stamp: str) -> dict | None:
+    """The results at ``path`` when they were computed from the same inputs (``stamp``), else None."""
+    from common.files import read_json
+
+    if not path.is_file():
+        return None
+    stored = read_json(path)
+    if stored.get("stamp") != stamp:
+        return None
+    print(f"reusing {path.parent.name}/{path.name}: computed from these checkpoints, samples and settings")
+    return stored
 
 
 def explain_model(run: str, model: nn.Module, sample: dict, n_time_bins: int | None, cam_methods, cache: MapCache,
@@ -600,7 +652,8 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
     """Every model of the profile's faithfulness row with a checkpoint: its sample (raw images, event clips), every
     method's maps, where-measures and deletion curves (cached under ``runs/cache/explanations-<profile>``, so a
     resume reuses them), summarised and written to ``results/explanations-<profile>.json``. Returns the results and
-    the evaluations (maps included)."""
+    the evaluations (maps included); or that file as it is and no evaluations when it was computed from the same
+    inputs (:func:`inputs_stamp`: a fresh clone's resume reuses the committed table)."""
     import time
 
     from common.files import write_json
@@ -611,8 +664,12 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
     models = models or chosen["where_models"]
     cam_methods = cam_methods or chosen["methods"]
     cache = MapCache(Path(output_root) / "runs" / "cache" / f"explanations-{profile}")
-    evaluations = {}
     opened, loaded, samples, absent = open_saved(models, profile, output_root, data_root, mirror, per_class)
+    stamp = inputs_stamp(opened, samples, methods=list(cam_methods), shares=list(shares), seed=seed)
+    stored = reusable(explanations_path(profile, output_root), stamp)
+    if stored is not None:
+        return stored, {}
+    evaluations = {}
     for run, (path, model, n_time_bins, sample_key) in opened.items():
         key = cache_key(path, loaded[sample_key]["indices"], seed, shares)
         evaluations[run] = explain_model(run, model, loaded[sample_key], n_time_bins, cam_methods, cache, key, seed,
@@ -622,6 +679,7 @@ def run_explanations(profile: str, data_root, mirror, output_root, per_class: in
     results["seconds"] = {"this_run": round(time.perf_counter() - start, 1),
                           "maps_and_curves_from_scratch": round(sum(m["seconds"] for e in evaluations.values()
                                                                     for m in e["methods"].values()), 1)}
+    results["stamp"] = stamp
     path = explanations_path(profile, output_root)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, results)

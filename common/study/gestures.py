@@ -176,7 +176,7 @@ def accuracy_table(rows: list[dict]) -> pd.DataFrame:
 def family(rows: list[dict], pairs=None, level: float = 0.95) -> pd.DataFrame:
     """The declared questions: ``b - a`` paired over the seeds both have, t-test over seeds, Holm over the family,
     Bonferroni-adjusted intervals (level 1 - alpha/m); a pair missing a model is listed with no test."""
-    from common.runs.stats import holm, t_interval
+    from common.runs.stats import holm, t_interval, verdict
 
     pairs = pairs or FAMILY
     runs = _by_role(rows)
@@ -193,13 +193,8 @@ def family(rows: list[dict], pairs=None, level: float = 0.95) -> pd.DataFrame:
     table = pd.DataFrame(lines)
     if len(table):
         table["p (Holm)"] = holm(table["p"].tolist())
-        table["verdict"] = [verdict(p) for p in table["p (Holm)"]]
+        table["verdict"] = [verdict(p) for p in table["p (Holm)"]]   # the interval is in its own columns
     return table
-
-
-def verdict(adjusted_p: float) -> str:
-    from common.runs.stats import ALPHA
-    return "differs" if adjusted_p < ALPHA else "inconclusive"
 
 
 def curves(rows: list[dict]) -> pd.DataFrame:

@@ -31,7 +31,7 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
     assert update_readme(readme, results) is True
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "stale" not in text
-    assert "| toy | mnist | conventional | 98.77% | one run | 1 | 1,234 |" in text      # the key table only
+    assert "| toy | MNIST | conventional | 98.77% | one run | 1 | 1,234 |" in text      # the key table only
     report = (results / REPORT).read_text()
     assert "| toy-quick | mnist | cnn | quick | 98.77% | 10,000 | 1,234 | 12 s | cpu (2) | 2026-11-23 |" in report
     assert "![test error rate of every model" in report and (results / "figures" / "accuracy.png").stat().st_size > 1000
@@ -39,6 +39,24 @@ def test_update_rewrites_only_the_marked_section(tmp_path):
     assert "nmnist_folds.png" not in report and "tradeoff" not in report   # not run: no such figure, no broken link
     assert update_readme(readme, results) is False          # idempotent
     assert results_table([record]).count("\n") == 2
+
+
+def test_the_key_table_leaves_out_a_single_run_of_a_model_it_replicates(tmp_path):
+    """The notebooks' single N-MNIST runs beside the fold study's replicates of the same models read as two results
+    for one model: only the replicated row is shown, and the line under the table counts what was left out."""
+    def record(run, seed, accuracy, parameters=1234):
+        return {"run": f"{run}-quick", "config": {"run_name": run, "dataset": "nmnist", "model": "scnn",
+                                                  "profile": "quick", "seed": seed},
+                "test": {"accuracy": accuracy, "n_samples": 100}, "parameters": parameters, "train_seconds": 1.0,
+                "device": "cpu", "machine": {"torch_threads": 2}, "date": "2026-11-23T12:00:00+00:00"}
+
+    records = [record("folds", 0, 0.95), record("folds", 1, 0.96), record("single", 0, 0.99),
+               record("other", 0, 0.90, parameters=999)]
+    table = key_table(records, tmp_path)
+    assert "| folds | N-MNIST | spiking | 95.50% |" in table and "| single |" not in table
+    assert "| other | N-MNIST | spiking | 90.00% | one run | 1 | 999 |" in table       # another size: kept
+    assert table.endswith("Left out: 1 single runs on N-MNIST, whose models the rows above replicate (each notebook "
+                          "shows its own run).")
 
 
 def test_section_adds_the_lif_alif_headline_table(tmp_path):

@@ -143,7 +143,8 @@ def records_by_dataset(profile: str, output_root=None) -> dict[str, list[dict]]:
 
 def with_roles(rows: list[dict], dataset: str) -> list[dict]:
     role_of = {spec: role for role, spec in ROLES[dataset].items()}
-    return [{**r, "role": role_of[r["cell"]["spec"]]} for r in rows if r["cell"]["spec"] in role_of]
+    return [{**r, "role": role_of[r["cell"]["spec"]], "label": role_of[r["cell"]["spec"]]}
+            for r in rows if r["cell"]["spec"] in role_of]
 
 
 # ------------------------------------------------------------------------------------------------ what it shows

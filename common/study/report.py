@@ -285,20 +285,32 @@ def report_path(readme: Path, profile: str) -> Path:
 
 def key_table(records: list[dict], results_dir: Path) -> str:
     """The README's one table: every model's test accuracy per dataset, over its replicates (seeds, or folds x
-    seeds with the corrected interval), beside its size and kind."""
+    seeds with the corrected interval), beside its size and kind. A single run of a model that is replicated on
+    the same dataset at the same size is left out (the notebooks' single N-MNIST runs on the mirror's 100 test
+    recordings: the fold study replicates the same models); the line under the table says how many."""
+    from common.data.datasets import describe
     from common.study.compare import accuracy_over_seeds, label
 
     table = accuracy_over_seeds(records + grid_records_in(results_dir))
     if table.empty:
         return "No results yet: run `make study`."
+    same = ["dataset", "model", "parameters"]
+    replicated = set(table.loc[table.seeds > 1, same].itertuples(index=False, name=None))
+    single = table[(table.seeds == 1) & pd.Series(list(table[same].itertuples(index=False, name=None)),
+                                                  index=table.index).isin(replicated)]
+    table = table.drop(single.index)
     lines = ["| model | dataset | kind | test accuracy | 95% interval | runs | parameters |",
              "|---|---|---|---|---|---|---|"]
     order = ["dataset", "seeds", "spiking", "accuracy_mean"]     # per dataset: replicated rows first
     for r in table.sort_values(order, ascending=[True, False, True, False]).itertuples():
         interval = (f"{r.accuracy_low:.2%} .. {r.accuracy_high:.2%}" if r.seeds > 1 and pd.notna(r.accuracy_low)
                     else "one run")
-        lines.append(f"| {label(r.label)} | {r.dataset} | {'spiking' if r.spiking else 'conventional'} "
+        lines.append(f"| {label(r.label)} | {describe(r.dataset).title} | {'spiking' if r.spiking else 'conventional'} "
                      f"| {r.accuracy_mean:.2%} | {interval} | {r.seeds} | {int(r.parameters or 0):,} |")
+    if len(single):
+        names = ", ".join(sorted(describe(d).title for d in set(single.dataset)))
+        lines += ["", f"Left out: {len(single)} single runs on {names}, whose models the rows above replicate "
+                      "(each notebook shows its own run)."]
     return "\n".join(lines)
 
 

@@ -74,6 +74,8 @@ def test_summary_says_which_methods_beat_random_and_blob_per_kind():
            "GradCAM" in text
     assert "conventional CNN on events (cnn_nmnist_summed): beat both the random order and the blob: Occlusion" in text
     assert "20 NMNIST test samples (2 per class)" in text
+    answer = S.explanations_answer(results)                  # the README's sentence
+    assert answer.endswith("20 test samples per model)? spiking CNN: SAM; conventional CNN on events: Occlusion.")
 
 
 def saved_tiny_model(tmp_path, monkeypatch, weights="w1"):

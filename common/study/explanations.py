@@ -706,6 +706,27 @@ def explanations_table(results: dict):
     return pd.DataFrame(records).set_index(["kind", "model", "method"])
 
 
+def _by_kind(rows: list[dict]):
+    """Per model kind: its methods' rows and the methods that beat both the random order and the centre blob."""
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        mine = [r for r in rows if r["kind"] == kind and r["family"] != "baseline"]
+        yield kind, mine, [r["method"] for r in mine if r.get("against_random", {}).get("beats")
+                           and r.get("against_centre_blob", {}).get("beats")]
+
+
+def explanations_answer(results: dict | str | Path) -> str:
+    """The README's one sentence on which explanations point at the evidence, per model kind, from the table."""
+    if not isinstance(results, dict):
+        from common.files import read_json
+        results = read_json(results)
+    parts = [f"{kind}: {', '.join(both) if both else 'none'}" for kind, _, both in _by_kind(results["rows"])]
+    n = sorted({v["n"] for v in results["sample"].values()})
+    return ("Which explanations point at the evidence (deletion test: the input's events or ink removed in each "
+            "map's order until the decision goes; a method counts when it beats both a random order and a centre "
+            f"blob, Holm over every model x method x baseline, {'-'.join(map(str, n))} test samples per model)? "
+            + "; ".join(parts) + ".")
+
+
 def explanations_findings(results: dict | str | Path) -> list[str]:
     """Markdown lines for the report's findings, every number from the explanations table: per model kind, which
     methods beat the random order and the centre blob in the deletion test, and where the CAMs put their heat."""
@@ -719,10 +740,7 @@ def explanations_findings(results: dict | str | Path) -> list[str]:
              f"removed in each map's order until the decision goes, against a random order and a centre blob, area "
              f"between the curves, Wilcoxon paired over samples, Holm over every model x method x baseline; {sizes}; "
              f"`results/explanations-{results['profile']}.json`):"]
-    for kind in dict.fromkeys(r["kind"] for r in rows):
-        mine = [r for r in rows if r["kind"] == kind and r["family"] != "baseline"]
-        both = [r["method"] for r in mine if r.get("against_random", {}).get("beats")
-                and r.get("against_centre_blob", {}).get("beats")]
+    for kind, mine, both in _by_kind(rows):
         random_only = [r["method"] for r in mine if r.get("against_random", {}).get("beats")
                        and r["method"] not in both]
         best = max(mine, key=lambda r: r["against_centre_blob"]["difference_mean"])

@@ -191,6 +191,10 @@ def summary_lines(results_dir: Path, profile: str = "quick") -> list[str]:
             for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, LIF_ALIF_STUDY)}
     lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[LIF_ALIF_STUDY])[1:]
     lines += gesture_answers(gestures.records_by_dataset(profile, root))
+    explained = Path(results_dir) / f"explanations-{profile}.json"
+    if explained.exists():
+        from common.study.explanations import explanations_answer
+        lines.append(explanations_answer(explained))
     return [line.strip().removeprefix("- ") for line in lines]
 
 

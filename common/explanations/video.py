@@ -296,6 +296,7 @@ def explain_test_clip(config, data, index: int | None = None) -> tuple[Path, Pat
     clip, label = data.test.frames[index].float(), int(data.test.labels[index])
     per_bin, whole_clip = grad_cam_over_time(saved, clip)
     recording = f"test recording #{index} ('{class_label(data.test.classes, label)}')"
+    print(f"{config.run_name}: {recording}, which the model answers correctly")
     plot_grad_cam_over_time(clip, per_bin, whole_clip, title=f"{config.run_name}, {recording}: Grad-CAM per time bin")
     return clip_videos(saved, clip, label, per_bin, config, data.test.classes, recording=recording)
 

@@ -294,3 +294,13 @@ def test_the_committed_benchmark_page_is_generated_from_its_records():
     from benchmarks import readme
 
     assert readme.README.read_text() == readme.page()
+
+
+def test_the_front_door_run_reads_pytests_closing_line():
+    door_spec = importlib.util.spec_from_file_location("front_door", PROJECT_ROOT / "benchmarks" / "front_door.py")
+    front_door = importlib.util.module_from_spec(door_spec)
+    door_spec.loader.exec_module(front_door)
+    log = ("tests/test_x.py ....\n========= slowest 10 durations =========\n"
+           "=========== 610 passed, 1 xpassed in 540.65s (0:09:00) ===========\nmake test: 543 s\n")
+    assert front_door.tests_summary(log) == "610 passed, 1 xpassed in 540.65s (0:09:00)"
+    assert front_door.tests_summary("make: *** [test] Error 2") == ""

@@ -101,3 +101,30 @@ def test_notebook_06s_runs_from_its_grid_table_are_in_the_readme_table(tmp_path)
     assert [r["run"] for r in run_records(results)] == ["cmp_slstm_dvsgesture_seed0-quick"]
     assert "| cmp_slstm_dvsgesture_seed0-quick | dvsgesture | slstm | quick | 50.00% | 264 |" in section(
         run_records(results), results)
+
+
+def test_the_readme_times_come_from_the_newest_front_door_record(tmp_path):
+    """The two commands' times are the newest fresh-clone run's (benchmarks/front_door.py), never typed; the
+    from-scratch line is the training the records hold."""
+    from common.study.report import times_table
+
+    results, door = tmp_path / "results", tmp_path / "door"
+    results.mkdir()
+    door.mkdir()
+    (results / "toy-quick.json").write_text(json.dumps({"run": "toy-quick", "config": {"run_name": "toy", "profile": "quick"},
+                                                        "test": {"accuracy": 0.9}, "train_seconds": 5400}))
+    assert "not yet timed" in times_table(results, "quick", door)
+    old = {"date": "2026-12-01T00:00:00+00:00", "commit": "a" * 40, "profile": "quick", "machine": "AMD EPYC, AVX2",
+           "cores": 2, "git_status_clean_after_study": False,
+           "steps": {"make env": {"seconds": 60, "exit_code": 0}, "make study": {"seconds": 60, "exit_code": 0}}}
+    new = {**old, "date": "2026-12-07T00:00:00+00:00", "commit": "b" * 40, "git_status_clean_after_study": True,
+           "steps": {"make env": {"seconds": 300, "exit_code": 0}, "make study": {"seconds": 900, "exit_code": 0},
+                     "CI (make test)": {"seconds": 600, "exit_code": 0, "tests": "610 passed in 540.65s"}}}
+    (door / "front_door-old.json").write_text(json.dumps(old))
+    (door / "front_door-new.json").write_text(json.dumps(new))
+    table = times_table(results, "quick", door)
+    assert "| `make env` (the install; `make study` and `make test` run it first when `.venv` is missing) | 5 min |" in table
+    assert "| `make study`, resumed (the committed models and tables reused) | 15 min, `git status` clean after it |" in table
+    assert "| `make test` (CI: `.ci/run`) | 10 min: 610 passed in 540.65s |" in table
+    assert "hold 1.5 h of training (1 runs" in table
+    assert table.endswith("a 2-core AMD EPYC, AVX2 machine, commit bbbbbbb, quick profile.")

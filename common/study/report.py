@@ -21,6 +21,8 @@ from common.study.findings import p_text
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 FINDINGS_START, FINDINGS_END = "<!-- findings:start -->", "<!-- findings:end -->"
+TIMES_START, TIMES_END = "<!-- times:start -->", "<!-- times:end -->"
+FRONT_DOOR = PROJECT_ROOT / "benchmarks" / "results"      # front_door-<machine kind>.json (benchmarks/front_door.py)
 REPORT = "REPORT.md"     # in the results folder
 
 
@@ -337,6 +339,54 @@ def report_text(records: list[dict], results_dir: Path, status: dict | None, pro
             + section(records, results_dir, status, profile).strip() + "\n")
 
 
+# The tables `make study` fills (the confirmation partition and the bf16 check are run by their own commands)
+STUDY_TABLES = ("lif_alif", "nmnist_folds", "gestures_dvssign")
+
+
+def study_training(results_dir: Path, profile: str) -> tuple[float, int]:
+    """``(seconds, runs)``: the training time recorded by every run `make study` trains in ``profile`` (its
+    notebooks' results files and the rows of its grids' tables)."""
+    from common.runs.records import ResultsTable, table_path
+
+    rows = load_results(results_dir, profile=profile) + [
+        r for table in STUDY_TABLES for r in ResultsTable(table_path(table, profile, Path(results_dir).parent)).rows()]
+    return sum(float(r.get("train_seconds") or 0) for r in rows), len(rows)
+
+
+def times_table(results_dir: Path, profile: str, front_door: Path = FRONT_DOOR) -> str:
+    """The README's table of the two commands' times: the newest fresh-clone run of ``benchmarks/front_door.py``
+    (its machine, date and commit named), and what a study from scratch trains (the sum of the records' training
+    seconds: they ran on several machines, in several sessions, so it is a cost, not a wall time)."""
+    import json
+
+    runs = sorted(front_door.glob("front_door-*.json"))
+    newest = max((json.loads(p.read_text()) for p in runs), key=lambda r: r["date"], default=None)
+    trained, n_runs = study_training(results_dir, profile)
+    lines = ["| command, on a fresh clone with `../shared` beside it | time |", "|---|---|"]
+    if newest is None:
+        lines.append("| every command | not yet timed: `python benchmarks/front_door.py` |")
+    else:
+        steps = newest["steps"]
+        minutes = {name: f"{step['seconds'] / 60:.0f} min" + ("" if step["exit_code"] == 0 else " (failed)")
+                   for name, step in steps.items()}
+        clean = newest.get("git_status_clean_after_study")
+        lines += [f"| `make env` (the install; `make study` and `make test` run it first when `.venv` is missing) "
+                  f"| {minutes.get('make env', 'not reached')} |",
+                  f"| `make study`, resumed (the committed models and tables reused) | "
+                  f"{minutes.get('make study', 'not reached')}"
+                  + {True: ", `git status` clean after it", False: ", changed tracked files"}.get(clean, "") + " |",
+                  f"| `make test` (CI: `.ci/run`) | {minutes.get('CI (make test)', 'not reached')}"
+                  + (f": {steps['CI (make test)']['tests']}" if steps.get("CI (make test)", {}).get("tests") else "")
+                  + " |"]
+    lines.append(f"| `make study` from scratch (every model trained again) | not timed in one piece: the committed "
+                 f"records hold {trained / 3600:.1f} h of training ({n_runs} runs, on the machines that ran them)"
+                 " |")
+    if newest is not None:
+        lines += ["", f"Timed by `benchmarks/front_door.py` on {newest['date'][:10]}: a {newest['cores']}-core "
+                      f"{newest['machine']} machine, commit {newest['commit'][:7]}, {newest['profile']} profile."]
+    return "\n".join(lines)
+
+
 def update_readme(readme: Path = COMMITTED_README, results_dir: Path | None = None,
                   status: dict | None = None, profile: str = "quick") -> bool:
     """Redraw the figures, write ``results/REPORT.md`` in full and the README's summary and key table; returns True
@@ -368,6 +418,8 @@ def update_readme(readme: Path = COMMITTED_README, results_dir: Path | None = No
         print(f"{len(changed)} summary line(s) changed in {target.name}" + (":" if changed else "."))
         for line in changed:
             print(f"  {line[:1]} {line[1:].strip()[:200]}")
+    if TIMES_START in new:
+        new = replace_between(new, TIMES_START, TIMES_END, times_table(results_dir, profile), readme)
     if new != text or not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(target, lambda handle: handle.write(new.encode()))

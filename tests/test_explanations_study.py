@@ -112,7 +112,9 @@ def test_a_resume_reuses_the_results_file_computed_from_the_same_inputs_and_only
     road = S.run_study("smoke", None, None, tmp_path, per_class=1, methods=["GradCAM"], removed=(50,),
                        models=["scnn_nmnist_beta0.8"])
     assert road["featured"]["run"] == "scnn_nmnist_beta0.8" and road["featured"]["per_bin"]["rows"]
-    assert list(road["featured"]["maps"]) == ["GradCAM"] and len(road["featured"]["pictures"]) == 3
+    arrays = S.load_close_up("smoke", tmp_path)           # the pictures and maps beside the results file
+    assert road["featured"]["methods"] == ["GradCAM"] and arrays["map GradCAM"].shape == arrays["pictures"].shape
+    assert len(arrays["pictures"]) == len(road["featured"]["picks"]) == 3
 
     monkeypatch.setattr(S, "explain_model", refuse)
     monkeypatch.setattr(S, "evaluate_model", refuse)

@@ -257,7 +257,7 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
                                                  raw_images=False)   # images come standardised (load_sample)
     stamp = inputs_stamp(opened, samples, methods=list(methods), removed=list(removed), seed=seed)
     stored = reusable(results_path(profile, output_root), stamp)
-    if stored is not None:
+    if stored is not None and ("featured" not in stored or close_up_path(profile, output_root).is_file()):
         return stored
     evaluations = {}
     for run, (_, model, n_time_bins, key) in opened.items():
@@ -270,7 +270,8 @@ def run_study(profile: str, data_root, mirror, output_root, per_class: int, meth
     featured = next((r for r in FEATURED if r in evaluations), None)
     if featured is not None:
         _, model, n_time_bins, key = opened[featured]
-        results["featured"] = close_up(featured, evaluations[featured], loaded[key], model, n_time_bins, seed)
+        results["featured"], arrays = close_up(featured, evaluations[featured], loaded[key], model, n_time_bins, seed)
+        save_close_up(arrays, profile, output_root)
     results["stamp"] = stamp
     save_results(results, profile, output_root)
     return results
@@ -281,20 +282,42 @@ FEATURED = ("scnn_nmnist_beta0.8", "scnn_nmnist_beta0.5")
 
 
 def close_up(run: str, evaluation: dict, sample: dict, model: nn.Module, n_time_bins: int, seed: int = 0,
-             n: int = 3) -> dict:
-    """What notebook 09 shows of one spiking run, kept in the results file so a resume shows it without computing a
-    map: the ``n`` clips whose CAM maps disagree most (:func:`disagreements`), each summed over bins and polarities,
-    with every method's map and ROAD score on it; and its per-bin maps against its whole-clip map (50% removed)."""
+             n: int = 3) -> tuple[dict, dict]:
+    """What notebook 09 shows of one spiking run, kept beside the results so a resume shows it without computing a
+    map: the ``n`` clips whose CAM maps disagree most (:func:`disagreements`) with every method's ROAD score on them,
+    and its per-bin maps against its whole-clip map (50% removed); then the pictures (each clip summed over bins and
+    polarities) and every method's maps, as arrays for :func:`save_close_up`."""
     picks = disagreements(evaluation, n)
     methods = [m for m in evaluation["methods"] if m not in BASELINES]
     per_bin = per_bin_against_whole_clip(model, sample["inputs"], evaluation["classes"], n_time_bins, 50, seed)
-    return {"run": run, "picks": picks, "labels": [int(sample["labels"][k]) for k in picks],
-            "classes": [int(evaluation["classes"][k]) for k in picks],
-            "pictures": [np.round(sample["inputs"][k].sum(0).numpy(), 3).tolist() for k in picks],
-            "maps": {m: [np.round(evaluation["methods"][m]["maps"][k], 3).tolist() for k in picks] for m in methods},
-            "road_combined": {m: [float(evaluation["methods"][m]["scores"]["road_combined"][k]) for k in picks]
-                              for m in methods},
-            "per_bin": {"percentile": per_bin["percentile"], "rows": per_bin["rows"]}}
+    summary = {"run": run, "picks": picks, "labels": [int(sample["labels"][k]) for k in picks],
+               "classes": [int(evaluation["classes"][k]) for k in picks], "methods": methods,
+               "road_combined": {m: [float(evaluation["methods"][m]["scores"]["road_combined"][k]) for k in picks]
+                                 for m in methods},
+               "per_bin": {"percentile": per_bin["percentile"], "rows": per_bin["rows"]}}
+    arrays = {"pictures": sample["inputs"][picks].sum(1).numpy().astype(np.float32),
+              **{f"map {m}": np.asarray(evaluation["methods"][m]["maps"])[picks].astype(np.float32) for m in methods}}
+    return summary, arrays
+
+
+def close_up_path(profile: str, output_root) -> Path:
+    return Path(output_root) / "results" / f"faithfulness-{profile}-close-up.npz"
+
+
+def save_close_up(arrays: dict, profile: str, output_root) -> Path:
+    """The close-up's pictures and maps, compressed, written atomically beside the results file."""
+    from common.files import atomic_file
+
+    path = close_up_path(profile, output_root)
+    with atomic_file(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    return path
+
+
+def load_close_up(profile: str, output_root) -> dict:
+    with np.load(close_up_path(profile, output_root), allow_pickle=False) as stored:
+        return {name: stored[name] for name in stored.files}
 
 
 # ---------------------------------------------------------------- reading it
@@ -358,23 +381,22 @@ def disagreements(evaluation: dict, n: int = 3) -> list[int]:
     return [int(k) for k in np.argsort(agreement)[:n]]
 
 
-def plot_disagreements(featured: dict, title: str = ""):
-    """One row per clip of the close-up (:func:`close_up`): the clip (every bin and polarity summed), then each
-    method's map on it, titled with its ROAD combined score for that clip."""
+def plot_disagreements(featured: dict, arrays: dict, title: str = ""):
+    """One row per clip of the close-up (:func:`close_up`, its arrays from :func:`load_close_up`): the clip (every
+    bin and polarity summed), then each method's map on it, titled with its ROAD combined score for that clip."""
     import matplotlib.pyplot as plt
 
     from common.explanations.gradcam import overlay
 
-    methods = list(featured["maps"])
-    picks = featured["picks"]
+    methods, picks = featured["methods"], featured["picks"]
     fig, axes = plt.subplots(len(picks), len(methods) + 1, figsize=(1.5 * (len(methods) + 1), 1.7 * len(picks)),
                              squeeze=False)
     for row in range(len(picks)):
-        picture = np.asarray(featured["pictures"][row], dtype=np.float32)
+        picture = arrays["pictures"][row]
         axes[row, 0].imshow(picture, cmap="gray")
         axes[row, 0].set_title(f"label {featured['labels'][row]}, explained {featured['classes'][row]}", fontsize=7)
         for col, method in enumerate(methods, 1):
-            axes[row, col].imshow(overlay(picture, np.asarray(featured["maps"][method][row], dtype=np.float32)))
+            axes[row, col].imshow(overlay(picture, arrays[f"map {method}"][row]))
             axes[row, col].set_title(f"{method}\nROAD {featured['road_combined'][method][row]:+.2f}", fontsize=7)
     for ax in axes.flat:
         ax.axis("off")

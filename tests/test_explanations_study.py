@@ -75,7 +75,8 @@ def test_summary_says_which_methods_beat_random_and_blob_per_kind():
     assert "conventional CNN on events (cnn_nmnist_summed): beat both the random order and the blob: Occlusion" in text
     assert "20 NMNIST test samples (2 per class)" in text
     answer = S.explanations_answer(results)                  # the README's sentence
-    assert answer.endswith("20 test samples per model)? spiking CNN: SAM; conventional CNN on events: Occlusion.")
+    assert answer.endswith("20 test samples per model)? spiking CNN: SAM; conventional CNN on events: Occlusion. "
+                           "No CAM method (1 tried, Grad-CAM among them) beats both on any model.")
 
 
 def saved_tiny_model(tmp_path, monkeypatch, weights="w1"):

@@ -144,9 +144,10 @@ PROFILE_SETTINGS = {
     # saved runs explained; where_per_class: the sample of the where-and-deletion table (common/study/explanations.py),
     # where_models: the runs it explains (the faithfulness models, plus seed 0 of the gesture study's spiking CNN, its
     # conventional CNN and its equal-size spiking LSTM in quick).
-    # quick: sized for ~20 min on a busy 2-core CPU (ROAD's imputation of a 25-bin clip and the
-    # spiking models' forward passes dominate): the question's three N-MNIST models, the spiking LSTM and the MNIST
-    # CNN; the other spiking CNN variants in full.
+    # quick: ROAD on the question's three N-MNIST models, the spiking LSTM and the MNIST CNN (the other spiking CNN
+    # variants in full); the where-and-deletion table on 3 per class (30 MNIST, 30 N-MNIST, 45 DVS_Sign samples):
+    # its maps and deletion curves took 48 min from scratch on a 2-core AMD EPYC shared with two training workers
+    # (results/explanations-quick.json, "seconds"). Both tables are stamped, so a resume reads them.
     "faithfulness": {
         "smoke": {"per_class": 1, "where_per_class": 1, "methods": ["GradCAM", "EigenCAM"], "removed": [50],
                   "models": ["cnn_mnist", "scnn_nmnist_beta0.5", "scnn_nmnist_beta0.8", "cnn_nmnist_summed"],

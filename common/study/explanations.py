@@ -728,12 +728,23 @@ def explanations_table(results: dict):
     return pd.DataFrame(records).set_index(["kind", "model", "method"])
 
 
+def _methods_of(rows: list[dict], n_models: int) -> list[str]:
+    """The methods of ``rows``, once each; with several models of one kind, on how many of them."""
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["method"]] = counts.get(r["method"], 0) + 1
+    return [m if n_models == 1 else f"{m} ({k} of {n_models} models)" for m, k in counts.items()]
+
+
 def _by_kind(rows: list[dict]):
-    """Per model kind: its methods' rows and the methods that beat both the random order and the centre blob."""
+    """Per model kind: its methods' rows, the methods that beat both the random order and the centre blob, and
+    those that beat the random order only."""
     for kind in dict.fromkeys(r["kind"] for r in rows):
         mine = [r for r in rows if r["kind"] == kind and r["family"] != "baseline"]
-        yield kind, mine, [r["method"] for r in mine if r.get("against_random", {}).get("beats")
-                           and r.get("against_centre_blob", {}).get("beats")]
+        n_models = len({r["model"] for r in mine})
+        both = [r for r in mine if r.get("against_random", {}).get("beats") and r.get("against_centre_blob", {}).get("beats")]
+        random_only = [r for r in mine if r.get("against_random", {}).get("beats") and r not in both]
+        yield kind, mine, _methods_of(both, n_models), _methods_of(random_only, n_models)
 
 
 def explanations_answer(results: dict | str | Path) -> str:
@@ -741,12 +752,17 @@ def explanations_answer(results: dict | str | Path) -> str:
     if not isinstance(results, dict):
         from common.files import read_json
         results = read_json(results)
-    parts = [f"{kind}: {', '.join(both) if both else 'none'}" for kind, _, both in _by_kind(results["rows"])]
+    parts = [f"{kind}: {', '.join(both) if both else 'none'}" for kind, _, both, _ in _by_kind(results["rows"])]
     n = sorted({v["n"] for v in results["sample"].values()})
+    cam_rows = [r for r in results["rows"] if r["family"] == "cam"]
+    cams_beating = {r["method"] for r in cam_rows if r.get("against_random", {}).get("beats")
+                    and r.get("against_centre_blob", {}).get("beats")}
+    cams = (f" No CAM method ({len({r['method'] for r in cam_rows})} tried, Grad-CAM among them) beats both on any "
+            "model." if cam_rows and not cams_beating else "")
     return ("Which explanations point at the evidence (deletion test: the input's events or ink removed in each "
             "map's order until the decision goes; a method counts when it beats both a random order and a centre "
             f"blob, Holm over every model x method x baseline, {'-'.join(map(str, n))} test samples per model)? "
-            + "; ".join(parts) + ".")
+            + "; ".join(parts) + "." + cams)
 
 
 def explanations_findings(results: dict | str | Path) -> list[str]:
@@ -762,9 +778,7 @@ def explanations_findings(results: dict | str | Path) -> list[str]:
              f"removed in each map's order until the decision goes, against a random order and a centre blob, area "
              f"between the curves, Wilcoxon paired over samples, Holm over every model x method x baseline; {sizes}; "
              f"`results/explanations-{results['profile']}.json`):"]
-    for kind, mine, both in _by_kind(rows):
-        random_only = [r["method"] for r in mine if r.get("against_random", {}).get("beats")
-                       and r["method"] not in both]
+    for kind, mine, both, random_only in _by_kind(rows):
         best = max(mine, key=lambda r: r["against_centre_blob"]["difference_mean"])
         blob = best["against_centre_blob"]
         models = sorted({r["model"] for r in mine})

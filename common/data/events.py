@@ -81,7 +81,8 @@ def event_frames(dataset: str, train: bool, n_time_bins: int, data_root: str | P
     to_frames, out_size = frame_transform(ds.sensor_size, n_time_bins, denoise_filter_time,
                                           spatial_factor, target_size)
     frames = torch.zeros(shape, dtype=torch.uint8)
-    for row, index in enumerate(tqdm(chosen, desc=f"framing {dataset} {split}", disable=not progress)):
+    quiet = {} if progress else {"disable": True}     # unset, the bar obeys $TQDM_DISABLE (off in saved notebooks)
+    for row, index in enumerate(tqdm(chosen, desc=f"framing {dataset} {split}", **quiet)):
         try:
             events, _ = ds[index]
         except DatasetCorruptError:

@@ -160,7 +160,7 @@ def run_confirmation(profile: str = "quick", data_root=None, mirror=None, output
         pooled_frames("nmnist", DataSettings.of(settings), data_root, mirror)
     context = GridContext(profile, data_root, mirror, output_root, device, threads=1)
     with tqdm(total=len(cells), initial=len(cells) - len(todo), desc="confirmation cells", unit="cell",
-              disable=not progress) as bar:
+              **({} if progress else {"disable": True})) as bar:   # unset: $TQDM_DISABLE decides
         return run_grid(cells, table, context, workers=workers, verbose=False,
                         on_row=lambda cell, row: (bar.set_postfix_str(cell_key(cell.factors)), bar.update(1)))
 

@@ -185,6 +185,18 @@ def test_an_executed_notebook_showing_the_same_is_not_rewritten(tmp_path):
     (tmp_path / "run.ipynb").write_text(notebook("12it/s", 2.0))
     study.settle(tmp_path / "run.ipynb", output)
     assert output.read_text() == written and not (tmp_path / "run.ipynb").exists()
+    # the kernel cut the same printed text into two stream outputs this time: still the same notebook
+    split = json.loads(notebook("13it/s", 3.0))
+    split["cells"][0]["outputs"][:1] = [{"output_type": "stream", "name": "stdout", "text": "model at "},
+                                        {"output_type": "stream", "name": "stdout", "text": f"{PROJECT_ROOT}/models/x.pth\n"}]
+    (tmp_path / "run.ipynb").write_text(json.dumps(split))
+    study.settle(tmp_path / "run.ipynb", output)
+    assert output.read_text() == written
+    changed = json.loads(notebook("14it/s", 4.0))                 # what it prints changed: rewritten
+    changed["cells"][0]["outputs"][0]["text"] = "model at elsewhere\n"
+    (tmp_path / "run.ipynb").write_text(json.dumps(changed))
+    study.settle(tmp_path / "run.ipynb", output)
+    assert "model at elsewhere" in output.read_text()
 
 
 def test_portable_text_names_the_folder_beside_the_repository():

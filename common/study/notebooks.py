@@ -87,12 +87,24 @@ def run_notebook(notebook: Path, profile: str, out_dir: Path, parameters: dict |
 
 def shown_content(notebook: dict) -> list:
     """What an executed notebook shows: every cell's source and outputs, without what changes from run to run
-    when nothing else does (execution metadata and times, progress bars: on stderr, or as widgets with a new id)."""
+    when nothing else does (execution metadata and times, cell ids, progress bars: on stderr, or as widgets with a
+    new id; and where the kernel happened to cut a cell's printed text into stream outputs)."""
     def progress(output):
         return (output.get("output_type") == "stream" and output.get("name") == "stderr") \
             or "application/vnd.jupyter.widget-view+json" in output.get("data", {})
 
-    return [(cell.get("source"), [o for o in cell.get("outputs", []) if not progress(o)])
+    def joined(outputs):
+        out = []
+        for o in outputs:
+            if o.get("output_type") == "stream" and out and out[-1][0] == ("stream", o.get("name")):
+                out[-1] = (out[-1][0], out[-1][1] + "".join(o.get("text", "")))
+            elif o.get("output_type") == "stream":
+                out.append((("stream", o.get("name")), "".join(o.get("text", ""))))
+            else:
+                out.append((o.get("output_type"), o.get("data"), o.get("ename"), o.get("evalue")))
+        return out
+
+    return [("".join(cell.get("source", "")), joined(o for o in cell.get("outputs", []) if not progress(o)))
             for cell in notebook.get("cells", [])]
 
 

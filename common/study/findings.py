@@ -148,13 +148,16 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict])
         if confirm and explore:
             pooled = _nmnist_family(F.primary_lines(explore + confirm))
             out.append("  - Both partitions pooled (Bouckaert & Frank's corrected repeated k-fold test over "
-                       f"{pooled[0]['folds']} folds of both; Bonferroni intervals, Holm within the family): " + "; ".join(
+                       f"{pooled[0]['folds']} folds of both; Bonferroni intervals, Holm within the family; the "
+                       "exploratory half suggested the questions, so this is more precise, not a confirmation): "
+                       + "; ".join(
                            f"{l['b']} - {l['a']} {l['mean']:+.2f} ({l['low']:+.2f} .. {l['high']:+.2f}, "
                            f"{verdict(l['holm'])})" for l in pooled) + ".")
     if lif_rows:
         for line in lif_alif_primary(lif_rows):
             out.append(f"  - {QUESTIONS[line['pair']]} {line['dataset']}: {claim(line)}; over {line['n']} seeds "
-                       "(paired by seed, same hidden size and epochs).")
+                       "(paired by seed, same hidden size and epochs) that were seen before the family was declared: "
+                       "not yet confirmed on fresh seeds.")
     if explore or confirm:
         out.append("  - " + subset_limits(explore or confirm))
     return out

@@ -293,6 +293,7 @@ def train_toy(out: str, reuse_trained: bool = True) -> dict:
     return fit(model, config, train, test, CROSS_ENTROPY, optimizer, scheduler, reuse_trained=reuse_trained)
 
 
+@pytest.mark.slow
 def test_a_run_killed_at_a_random_point_resumes_trains_nothing_twice_and_ends_as_if_never_killed(tmp_path, monkeypatch):
     from common.runs import train as train_module
 

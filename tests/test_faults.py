@@ -47,6 +47,7 @@ toy_grid(GRID, {table!r}, [0, 1], verbose=False, log={log!r}, sleep=0.05)
 """
 
 
+@pytest.mark.slow
 def test_two_simultaneous_grids_on_one_table_train_and_append_every_cell_once(tmp_path):
     table, log = tmp_path / "results" / "t.jsonl", tmp_path / "calls.log"
     go = tmp_path / "go"
@@ -375,6 +376,7 @@ def children(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc to find the workers")
 def test_pool_workers_end_when_the_grid_is_killed(tmp_path):
     parent = python(POOL_RUN.format(table=str(tmp_path / "t.jsonl")))

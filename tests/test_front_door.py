@@ -239,6 +239,7 @@ def test_papermill_takes_overrides_as_yaml(tmp_path):
 
 # ------------------------------------------------------------------ a notebook from notebooks/, no variables
 
+@pytest.mark.slow
 @pytest.mark.mirror
 def test_a_notebook_run_from_its_folder_finds_the_mirror_without_variables(mirror, tmp_path, monkeypatch):
     """Notebook 01 as Jupyter runs it (working folder notebooks/), smoke profile, SNN_DATA_MIRROR unset: it finds

@@ -89,6 +89,7 @@ toy_grid(GRID, {table!r}, [0, 1, 2], verbose=False, log={log!r}, sleep=0.4)
 """
 
 
+@pytest.mark.slow
 def test_killed_grid_loses_no_rows_and_resumes(tmp_path):
     table, log = tmp_path / "t.jsonl", tmp_path / "calls.log"
     script = KILL_SCRIPT.format(project=str(PROJECT), tests=str(PROJECT / "tests"), table=str(table), log=str(log))
@@ -110,6 +111,7 @@ def test_killed_grid_loses_no_rows_and_resumes(tmp_path):
     assert len(rerun) == 12 - len(rows) and not set(rerun) & {r[KEY] for r in rows}
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_sequential_table(tmp_path):
     sequential = toy_grid(GRID, tmp_path / "a.jsonl", [0, 1], verbose=False)
     pooled = toy_grid(GRID, tmp_path / "b.jsonl", [0, 1], workers=2, verbose=False)
@@ -147,6 +149,7 @@ def ray_available():
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ray_available(), reason="Ray Tune is not installed (pip install '.[ray]')")
 def test_ray_tune_gives_the_local_runners_table(tmp_path, no_env):
     """Two real smoke cells (fixture MNIST) on a local Ray instance: same rows as the local runner."""

@@ -100,6 +100,7 @@ IMPORTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", list(IMPORTS))
 def test_applied_in_either_import_order(order):
     code = IMPORTS[order] + "; from patches.grad_cam_two_output import is_applied; assert is_applied()"

@@ -43,6 +43,7 @@ def three_notebooks(tmp_path):
     return folder
 
 
+@pytest.mark.slow
 def test_absent_data_skips_the_notebook_and_the_rest_still_runs(three_notebooks, tmp_path, capsys):
     out = tmp_path / "executed"
     assert main(["--profile", "smoke", "--notebooks", str(three_notebooks), "--out", str(out)]) == 0

@@ -34,6 +34,8 @@ the frame's centre), so a score can be read against a map that knows nothing.
 """
 from __future__ import annotations
 
+import warnings
+
 from contextlib import contextmanager
 
 import numpy as np
@@ -225,7 +227,11 @@ class CountingImputer:
 
     def __call__(self, img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         self.shares.append(float((mask == 0).float().mean()))
-        return self.imputer(img, mask)
+        # The library's imputer calls np.argwhere on a torch tensor, which NumPy 2 flags as deprecated once per
+        # call (296 warnings in the tests); it is the library's and harmless until NumPy removes the old form.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="__array_wrap__ must accept context", category=DeprecationWarning)
+            return self.imputer(img, mask)
 
 
 def road(side: str, removed: float):
@@ -384,7 +390,7 @@ def per_bin_scores(model: nn.Module, inputs: torch.Tensor, classes: list[int], n
         whole_clip.append(scale_each(whole[None])[0])
     maps = {"per_bin": np.stack(per_bin), "whole_clip": np.stack(whole_clip)}   # [N, T, H, W], [N, H, W]
     targets = [DecisionKept(c) for c in classes]
-    morf = PerturbationConfidenceMetric(EachBin(RemoveMostRelevantFirst(percentile, NoisyLinearImputer()), n_time_bins))
+    morf = PerturbationConfidenceMetric(EachBin(RemoveMostRelevantFirst(percentile, CountingImputer(NoisyLinearImputer())), n_time_bins))
     mult = PerturbationConfidenceMetric(EachBin(multiply_tensor_with_cam, n_time_bins))
     out = {"removed_share": {}}
     with explainable(model, n_time_bins, for_cam=False) as (scorer, _, _):

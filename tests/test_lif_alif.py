@@ -155,6 +155,25 @@ def test_main_comparison_is_the_headline_part_of_the_grid():
     assert all(c["hidden"] == settings["hidden"] and c["epochs"] == settings["epochs"] for c in main)
     rows = [{**c, KEY: cell_key(c)} for c in everything]
     assert main_comparison(rows, settings) == [r for r in rows if r[KEY] in {cell_key(c) for c in main}]
+    # the confirmation's fresh seeds are the same headline cells: main_comparison keeps them whatever their seed
+    fresh = [{**c, "seed": c["seed"] + 100} for c in main]
+    assert main_comparison([{**c, KEY: cell_key(c)} for c in fresh], settings) == [{**c, KEY: cell_key(c)} for c in fresh]
+
+
+def test_the_confirmation_trains_the_primary_kinds_on_seeds_the_grid_never_used():
+    """LIF, ALIF and the MLP on images on every dataset, seeds 5-9 in quick, seed by seed, no checkpoint shared."""
+    from common.runs.specs import LIF_ALIF_CONFIRM
+    from common.study.lif_alif import confirm_cells, study_cells
+    settings = profile_settings("lif_alif", "quick")
+    cells = confirm_cells(settings)
+    seeds = list(range(LIF_ALIF_CONFIRM["first_seed"], LIF_ALIF_CONFIRM["first_seed"] + settings["n_seeds"]))
+    assert [c.seed for c in cells] == sorted(c.seed for c in cells) and {c.seed for c in cells} == set(seeds)
+    kinds = {(c.factors["dataset"], c.factors["model"], c.factors.get("neuron")) for c in cells}
+    assert kinds == {(d, m, n) for d in settings["datasets"] for m, n in (("rsnn", "lif"), ("rsnn", "alif"), ("mlp", None))}
+    assert len(cells) == len(kinds) * len(seeds)
+    grid = study_cells(settings)
+    assert not {c.seed for c in cells} & {c.seed for c in grid}
+    assert not {c.run_name for c in cells} & {c.run_name for c in grid}
 
 
 def test_reading_sets_the_source_claims_beside_the_grid():

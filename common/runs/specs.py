@@ -354,6 +354,13 @@ PRIMARY_FAMILIES = {
 # primary question asks for), so its rows replicate the exploratory cells' training on fresh folds and seeds.
 FOLD_CONFIRM = {"fold_seed": 1, "first_seed": 3, "study": "nmnist_folds_confirm"}
 
+# The CONFIRMATION of the LIF/ALIF primary family (results/lif_alif_confirm-<profile>.jsonl), declared before any of
+# its rows: the family's three kinds (LIF and ALIF as in LIF_ALIF_MAIN, and the MLP on images) on every dataset, with
+# training seeds the exploratory grid never used (first_seed .. first_seed + the profile's n_seeds - 1: 5-9 in quick;
+# the grid used 0-4), the profile's hidden size and epochs otherwise. The MLP on spike trains (the exploratory
+# fair-input pairs) is not retrained.
+LIF_ALIF_CONFIRM = {"first_seed": 5, "parts": LIF_ALIF_MAIN[:2], "study": "lif_alif_confirm"}
+
 
 # ------------------------------------------------------------------------------ what a knob may be
 

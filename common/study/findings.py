@@ -121,10 +121,12 @@ def seed_family(rows: list[dict], pairs: list[tuple[str, str]], datasets: list[s
     return lines
 
 
-def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict]) -> list[str]:
+def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
+                 lif_confirm: list[dict] = ()) -> list[str]:
     """The findings' opening: one sentence per primary question, with its number, its interval and the level it rests
-    on, then one line on what the N-MNIST subset allows. N-MNIST's answers come from the confirmation partition when
-    it has rows (the exploratory table suggested the questions, so it cannot confirm them)."""
+    on, then one line on what the N-MNIST subset allows. Each family's answers come from its confirmation (fresh folds
+    or seeds) once a training seed is complete there (the exploratory runs suggested the questions, so they cannot
+    confirm them)."""
     from common.study import nmnist_folds as F
 
     out = ["**The answer first** (the primary questions, `PRIMARY_FAMILIES` in `common/runs/specs.py`, each after all "
@@ -153,11 +155,20 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict])
                        + "; ".join(
                            f"{l['b']} - {l['a']} {l['mean']:+.2f} ({l['low']:+.2f} .. {l['high']:+.2f}, "
                            f"{verdict(l['holm'])})" for l in pooled) + ".")
-    if lif_rows:
+    confirmed = complete_lif_alif_seeds(lif_confirm)
+    if confirmed:
+        seeds = sorted({r["cell"]["seed"] for r in confirmed})
+        for line in lif_alif_primary(confirmed):
+            out.append(f"  - {QUESTIONS[line['pair']]} {line['dataset']}: {claim(line)}; over {line['n']} fresh seeds "
+                       f"({seeds[0]}-{seeds[-1]}, trained after the family was declared; paired by seed, same hidden "
+                       "size and epochs).")
+    elif lif_rows:
+        started = (f"; its confirmation has {len(lif_confirm)} of its {len(lif_alif_confirm_cells(lif_rows))} cells, "
+                   "not yet one whole seed" if lif_confirm else "")
         for line in lif_alif_primary(lif_rows):
             out.append(f"  - {QUESTIONS[line['pair']]} {line['dataset']}: {claim(line)}; over {line['n']} seeds "
                        "(paired by seed, same hidden size and epochs) that were seen before the family was declared: "
-                       "not yet confirmed on fresh seeds.")
+                       f"not yet confirmed on fresh seeds{started}.")
     if explore or confirm:
         out.append("  - " + subset_limits(explore or confirm))
     return out
@@ -187,12 +198,13 @@ def summary_lines(results_dir: Path, profile: str = "quick") -> list[str]:
     number, interval and level) and the subset's limits, as :func:`section` words them."""
     from common.runs.records import ResultsTable, table_path
     from common.study import gestures, nmnist_folds
-    from common.study.lif_alif import STUDY as LIF_ALIF_STUDY
+    from common.study import lif_alif
 
     root = Path(results_dir).parent
     rows = {study: ResultsTable(table_path(study, profile, root)).rows()
-            for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, LIF_ALIF_STUDY)}
-    lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[LIF_ALIF_STUDY])[1:]
+            for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, lif_alif.STUDY, lif_alif.CONFIRM)}
+    lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[lif_alif.STUDY],
+                         rows[lif_alif.CONFIRM])[1:]
     lines += gesture_answers(gestures.records_by_dataset(profile, root))
     explained = Path(results_dir) / f"explanations-{profile}.json"
     if explained.exists():
@@ -214,6 +226,26 @@ def complete_seeds(rows: list[dict]) -> list[dict]:
     variants = {v for v, _ in cells}
     whole = {s for s, have in by_seed.items() if len(have) == len(variants) * folds}
     return [r for r in rows if r["cell"]["seed"] in whole]
+
+
+def lif_alif_confirm_cells(rows: list[dict]) -> list:
+    """The LIF/ALIF confirmation's cells in the profile of ``rows``."""
+    from common.runs.specs import profile_settings
+    from common.study.lif_alif import confirm_cells
+    return confirm_cells(profile_settings("lif_alif", rows[0]["config"]["profile"]))
+
+
+def complete_lif_alif_seeds(rows: list[dict]) -> list[dict]:
+    """The LIF/ALIF confirmation's rows of the seeds that hold every one of a seed's cells (the family's kinds on every
+    dataset): a confirmation still running answers only from whole seeds."""
+    if not rows:
+        return []
+    cells = lif_alif_confirm_cells(rows)
+    per_seed = len(cells) // len({cell.seed for cell in cells})
+    count: dict[int, int] = {}
+    for r in rows:
+        count[r["cell"]["seed"]] = count.get(r["cell"]["seed"], 0) + 1
+    return [r for r in rows if count[r["cell"]["seed"]] == per_seed]
 
 
 def _fold_settings(rows: list[dict]) -> dict:
@@ -375,8 +407,8 @@ def lif_alif(rows: list[dict]) -> list[str]:
     primary = lif_alif_primary(rows)
     if primary:
         out.append(f"  - The primary family: {len(primary)} paired comparisons (paired by seed, t-test), Holm-adjusted "
-                   "together, intervals Bonferroni-adjusted. Its seeds were seen before the family was declared; "
-                   "no fresh seeds confirm it yet:")
+                   "together, intervals Bonferroni-adjusted. These seeds were seen before the family was declared, so this is "
+                   "exploratory; the answer first reads the family on fresh seeds once a whole one is trained:")
         out += [_seed_pair_line(l, l["b"]) for l in primary]
     fair = seed_family(rows, FAIR_INPUT_PAIRS, sorted({r["dataset"] for r in headline}))
     if fair:
@@ -514,17 +546,18 @@ def section(results_dir: Path, profile: str = "quick") -> str:
     from common.runs.records import ResultsTable, load_results, table_path
     from common.study import gestures, nmnist_folds
     from common.study.compare import load_efficiency
-    from common.study.lif_alif import STUDY as LIF_ALIF_STUDY
+    from common.study import lif_alif as lif_alif_study
 
     root = Path(results_dir).parent
     parts = []
     records = load_results(Path(results_dir), profile=profile)
     parts += single_runs(records)
-    grid = ResultsTable(table_path(LIF_ALIF_STUDY, profile, root)).rows()
+    grid = ResultsTable(table_path(lif_alif_study.STUDY, profile, root)).rows()
+    grid_confirm = ResultsTable(table_path(lif_alif_study.CONFIRM, profile, root)).rows()
     folds = ResultsTable(table_path(nmnist_folds.STUDY, profile, root)).rows()
     confirm = ResultsTable(table_path(nmnist_folds.CONFIRM, profile, root)).rows()
     gesture_rows = gestures.records_by_dataset(profile, root)
-    parts = answer_first(folds, confirm, grid) + gesture_answers(gesture_rows) + parts
+    parts = answer_first(folds, confirm, grid, grid_confirm) + gesture_answers(gesture_rows) + parts
     for dataset_name, rows in gesture_rows.items():
         parts += gestures.findings(rows, dataset_name)
     if grid:

@@ -94,19 +94,24 @@ def headline_cells(settings: dict, dataset: str = "mnist", seed: int = 0) -> dic
 
 
 def main_comparison(rows: list[dict], settings: dict) -> list[dict]:
-    """The records of the headline comparison (``settings["main"]``), every seed."""
-    from common.runs.grid import KEY, cell_key, expand_grid
-    keys = {cell_key(cell) for cell in expand_grid(study_grid(settings, parts="main"))}
-    return [row for row in rows if row[KEY] in keys]
+    """The records of the headline comparison (``settings["main"]``), whatever their seed (the confirmation's too)."""
+    import json
+
+    from common.runs.grid import KEY, SEED, cell_key, expand_grid
+    unseeded = lambda cell: cell_key({k: v for k, v in cell.items() if k != SEED})
+    keys = {unseeded(cell) for cell in expand_grid(study_grid(settings, parts="main"))}
+    return [row for row in rows if unseeded(json.loads(row[KEY])) in keys]
 
 
 STUDY = "lif_alif"   # its table: results/lif_alif-<profile>.jsonl (common.runs.records.table_path)
+CONFIRM = "lif_alif_confirm"   # the primary family's fresh seeds (common.runs.specs.LIF_ALIF_CONFIRM)
 
 
 def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None, output_root=None,
               device=None, workers: int | None = None, backend: str = "local",
-              threads: int | None = None) -> list[dict]:
-    """Run (or resume) the profile's LIF-vs-ALIF grid; cells already in the results table are skipped.
+              threads: int | None = None, partition: str = "grid") -> list[dict]:
+    """Run (or resume) the profile's LIF-vs-ALIF grid (``partition="grid"``) or the primary family's confirmation on
+    fresh seeds (``"confirm"``, its own table); cells already in the results table are skipped.
 
     Returns the records of this grid. ``workers`` > 1 runs cells in parallel processes (give each
     ``threads`` = cores / workers); ``backend="ray"`` uses Ray Tune.
@@ -117,14 +122,22 @@ def run_study(profile: str = "quick", seed: int = 0, data_root=None, mirror=None
     settings = profile_settings("lif_alif", profile)
     workers = workers or settings.get("workers", 1)
     context = GridContext(profile, data_root, mirror, output_root, device, threads=threads or 1)
-    return run_grid(study_cells(settings, seed), table_path(STUDY, profile, output_root), context,
-                    workers=workers, backend=backend)
+    cells, study = (confirm_cells(settings), CONFIRM) if partition == "confirm" else (study_cells(settings, seed), STUDY)
+    return run_grid(cells, table_path(study, profile, output_root), context, workers=workers, backend=backend)
 
 
 def study_cells(settings: dict, seed: int = 0, parts: str = "all") -> list[Cell]:
     """Every cell of the profile's grid (:func:`study_grid`), typed."""
     from common.runs.grid import expand_grid
     return [lif_alif_cell(factors) for factors in expand_grid(study_grid(settings, seed, parts))]
+
+
+def confirm_cells(settings: dict) -> list[Cell]:
+    """The confirmation's cells (:data:`common.runs.specs.LIF_ALIF_CONFIRM`): the primary family's kinds on every
+    dataset, on seeds the grid never used, seed by seed (a confirmation cut short leaves whole seeds behind it)."""
+    from common.runs.specs import LIF_ALIF_CONFIRM
+    cells = study_cells({**settings, "main": LIF_ALIF_CONFIRM["parts"]}, LIF_ALIF_CONFIRM["first_seed"], parts="main")
+    return sorted(cells, key=lambda cell: cell.seed)
 
 
 # ---------------------------------------------------------------- figures and tables of notebook 07
@@ -313,6 +326,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--partition", default="grid", choices=("grid", "confirm"),
+                        help="the grid, or the primary family's confirmation on fresh seeds (its own table)")
     parser.add_argument("--workers", type=int, default=None, help="parallel cells (default: the profile's)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--backend", default="local", choices=("local", "ray"))
@@ -324,8 +339,10 @@ def main(argv=None) -> int:
         lif_alif,  # not this __main__ module: pool workers must find common.study.lif_alif's cells
     )
     rows = lif_alif.run_study(args.profile, args.seed, args.data_root, args.mirror, args.output_root,
-                              workers=args.workers, backend=args.backend, threads=args.threads)
-    print(f"{len(rows)} rows in {table_path(STUDY, args.profile, args.output_root)}")
+                              workers=args.workers, backend=args.backend, threads=args.threads,
+                              partition=args.partition)
+    study = CONFIRM if args.partition == "confirm" else STUDY
+    print(f"{len(rows)} rows in {table_path(study, args.profile, args.output_root)}")
     return 0
 
 

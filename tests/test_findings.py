@@ -34,6 +34,7 @@ def raw_lines(name: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+@pytest.mark.slow
 def test_the_reports_findings_are_generated_from_the_committed_records():
     assert shown() == generated().strip()
 

@@ -35,6 +35,7 @@ def spec_for(model, mirror, tmp_path):
                    data_root=str(tmp_path / "data"), mirror=str(mirror), output_root=str(tmp_path / "out"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["scnn", "slstm"])
 def test_saved_model_is_evaluated_explained_and_rendered_on_the_real_clips(model, real_clips, tmp_path):
     spec = spec_for(model, real_clips, tmp_path)

@@ -1,11 +1,14 @@
 import json
 
+import pytest
+
 from common.config import PROJECT_ROOT
 from common.study.report import (END, FINDINGS_END, FINDINGS_START, REPORT, START, key_table, report_text, results_table,
                                  run_records, section, summary, update_readme)
 from common.study.status import read_status
 
 
+@pytest.mark.slow
 def test_readme_and_report_agree_with_the_results_files():
     """The README's key table and summary, and results/REPORT.md in full, are exactly what the committed results
     files generate."""

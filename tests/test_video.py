@@ -148,3 +148,25 @@ def test_gradcam_captions_say_no_decision_yet_while_the_output_is_silent_and_hea
     # bin 2 (a tenth of the clip's peak) is as bright in the heat panel as bin 1: each bin to its own peak
     middle = lambda f: f[200:320, 470:610].astype(int)             # inside the heat panel, away from its labels
     assert np.abs(middle(frames[0]) - middle(frames[1])).mean() < 3
+
+
+def test_a_flat_map_is_drawn_as_no_heat_and_sparse_events_stay_visible_beside_a_hot_pixel():
+    """A bin whose map is one value everywhere (no gradient reached the layer) looks like a bin without heat, not a
+    frame of peak colour; a bin of single events stays visible though one pixel elsewhere in the clip counts 200."""
+    from common.explanations import video
+
+    T = 3
+    clip = torch.zeros(T, 2, 34, 34)
+    clip[0, 0, ::3, ::3] = 1                        # 144 single events in bin 1
+    clip[2, 0, 5, 5] = 200                          # one hot pixel in bin 3
+    cams = np.zeros((T, 34, 34), np.float32)
+    cams[0] = 1e-6                                  # flat
+    cams[1, 10:20, 10:20] = 1.0
+    frames = video.gradcam_frames(clip, cams, predicted=3, true=3)
+    heat = lambda f: f[200:320, 470:610].astype(int)
+    assert np.abs(heat(frames[0]) - heat(frames[2])).mean() < 3           # flat: as an all-zero map
+    assert np.abs(heat(frames[0]) - heat(frames[1])).mean() > 30          # a real map differs from it
+    r, g, b = heat(frames[0]).reshape(-1, 3).mean(0)
+    assert b > r                                                          # the bottom of the jet scale, not its top
+    events = frames[0][150:430, 30:310].astype(int).mean(-1)
+    assert np.percentile(events, 95) > 100                                # the single events are visible

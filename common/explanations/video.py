@@ -197,10 +197,12 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
     the bin, predicted and true class and, given ``spikes`` ``[T, n_outputs]``, the running spike
     count of the predicted class (population groups summed). The caption names the class leading in the output
     spikes *so far* and says "no decision yet" while the output is silent or tied, whatever the final answer.
-    Events: one scale for the clip (its largest count). Heat: each bin's map divided by its own peak, so every bin
-    where the network responded shows its heat (a clip-wide scale left most bins dark: #44); the frame states it
-    and how strong the bin's peak is against the clip's. ``recording`` names the clip on the frame.
-    1200 x 520 pixels by default."""
+    Events: one square-root scale for the clip, topped at the 99th percentile of its non-zero counts (a few hot pixels
+    at the top of a linear scale left DVS_Sign's bins black). Heat: each bin's map divided by its own peak, so every
+    bin where the network responded shows its heat (a clip-wide scale left most bins dark: #44); the frame states it
+    and how strong the bin's peak is against the clip's. A flat map (no place above another: no gradient reached the
+    layer in that bin) is drawn as no heat and said so, never as a frame of peak colour.
+    ``recording`` names the clip on the frame. 1200 x 520 pixels by default."""
     from matplotlib.colors import PowerNorm
     from matplotlib.figure import Figure
 
@@ -217,21 +219,28 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
         if predicted != NO_DECISION:
             running = per_class[:, predicted].cumsum(0).numpy()
     events = np.stack([event_frame(clip[t]) for t in range(T)])
-    event_max = max(float(events.max()), 1.0)
+    counted = events[events > 0]
+    event_max = max(float(np.percentile(counted, 99)) if counted.size else 1.0, 1.0)
     clip_max = max(float(np.max(per_bin_cams)), 1e-7)
     frames = []
     for t in range(T):
-        cam_max = max(float(np.max(per_bin_cams[t])), 1e-7)             # this bin's own peak
+        cam = np.asarray(per_bin_cams[t], dtype=np.float64)
+        cam_max = max(float(cam.max()), 1e-7)                           # this bin's own peak
+        flat = float(np.ptp(cam)) <= 1e-3 * cam_max
+        if flat:
+            cam = np.zeros_like(cam)
         fig = Figure(figsize=size, dpi=dpi)
         axes = fig.subplots(1, 3)
-        shown = axes[0].imshow(events[t], cmap="gray", vmin=0, vmax=event_max, interpolation="nearest")
-        fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.03).set_label("events in this bin", fontsize=10)
-        heat = axes[1].imshow(per_bin_cams[t], cmap="jet", norm=PowerNorm(0.5, vmin=0, vmax=cam_max),
-                              interpolation="nearest")
+        shown = axes[0].imshow(events[t], cmap="gray", norm=PowerNorm(0.5, vmin=0, vmax=event_max),
+                               interpolation="nearest")
+        fig.colorbar(shown, ax=axes[0], fraction=0.046, pad=0.03).set_label(
+            "events in this bin (square root;\ntopped at the clip's 99th percentile)", fontsize=9)
+        heat = axes[1].imshow(cam, cmap="jet", norm=PowerNorm(0.5, vmin=0, vmax=cam_max), interpolation="nearest")
         fig.colorbar(heat, ax=axes[1], fraction=0.046, pad=0.03).set_label(
+            "this bin's map is flat: no heat\n(no place stands out)" if flat else
             f"Grad-CAM, scaled to this bin's peak\n(= {float(np.max(per_bin_cams[t])) / clip_max:.0%} of the clip's; "
             "square-root colours)", fontsize=9)
-        axes[2].imshow(overlay(events[t] / event_max, np.sqrt(np.clip(per_bin_cams[t] / cam_max, 0, 1))),
+        axes[2].imshow(overlay(np.sqrt(np.clip(events[t] / event_max, 0, 1)), np.sqrt(np.clip(cam / cam_max, 0, 1))),
                        interpolation="nearest")
         for ax, title in zip(axes, ("input events", "Grad-CAM", "Grad-CAM over the events")):
             ax.set_title(title, fontsize=12)

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from common.config import PROJECT_ROOT
-from common.study import findings
+from common.study import findings, lif_alif, nmnist_folds
 from common.study.report import REPORT
 
 RESULTS = PROJECT_ROOT / "results"
@@ -158,7 +158,7 @@ def test_the_answer_first_is_recomputed_from_the_records():
     rows = raw_lines("nmnist_folds-quick.jsonl")
     confirm = (RESULTS / "nmnist_folds_confirm-quick.jsonl")
     if confirm.exists():        # the summary reads the training seeds complete on every variant and fold, if any
-        confirmed = findings.complete_seeds([json.loads(l) for l in confirm.read_text().splitlines() if l.strip()])
+        confirmed = nmnist_folds.complete_seeds([json.loads(l) for l in confirm.read_text().splitlines() if l.strip()])
         rows = confirmed or rows
     answer = shown().split("**The answer first**", 1)[1].split("\n- ", 1)[0]
     pairs = PRIMARY_FAMILIES["nmnist_folds"]["pairs"]
@@ -217,7 +217,7 @@ def test_the_lif_alif_answer_comes_from_whole_fresh_seeds_once_the_confirmation_
     assert [l.split("; over")[0] for l in after] == [l.split("; over")[0] for l in before]   # same rows, same numbers
     partial = [r for r in fresh if not (r["cell"]["seed"] == 9 and r["cell"]["model"] == "mlp"
                                         and r["cell"]["dataset"] == "mnist")]
-    assert len(findings.complete_lif_alif_seeds(partial)) == len(fresh) - len(kinds)   # seed 9 left out whole
+    assert len(lif_alif.complete_seeds(partial)) == len(fresh) - len(kinds)   # seed 9 left out whole
     cut = [l for l in findings.answer_first([], [], grid, partial) if " on mnist = " in l]
     assert all("over 4 fresh seeds (5-8," in l for l in cut)
     started = [l for l in findings.answer_first([], [], grid, fresh[:3]) if " on mnist = " in l]

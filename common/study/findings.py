@@ -135,10 +135,10 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
            "step-down: a \"differs\" can sit beside an interval that touches zero, never an \"inconclusive\" beside "
            "one that excludes it):"]
     if explore or confirm:
-        started, confirm = confirm, complete_seeds(confirm)
+        started, confirm = confirm, F.complete_seeds(confirm)
         rows = confirm or explore
         n_bins = len(rows[0]["predictions_by_time_bins"])
-        cells = len(F.confirm_cells(_fold_settings(rows)))
+        cells = len(F.confirm_cells(F.fold_settings(rows)))
         source = (f"the confirmation partition ({len(confirm)} of its {cells} cells: new folds, fold seed "
                   f"{F.fold_seed_of(confirm[0])}, and new training seeds)" if confirm else
                   "the exploratory table only, which suggested these questions: not yet confirmed"
@@ -155,7 +155,9 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
                        + "; ".join(
                            f"{l['b']} - {l['a']} {l['mean']:+.2f} ({l['low']:+.2f} .. {l['high']:+.2f}, "
                            f"{verdict(l['holm'])})" for l in pooled) + ".")
-    confirmed = complete_lif_alif_seeds(lif_confirm)
+    from common.study import lif_alif as L
+
+    confirmed = L.complete_seeds(lif_confirm)
     if confirmed:
         seeds = sorted({r["cell"]["seed"] for r in confirmed})
         for line in lif_alif_primary(confirmed):
@@ -163,7 +165,7 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
                        f"({seeds[0]}-{seeds[-1]}, trained after the family was declared; paired by seed, same hidden "
                        "size and epochs).")
     elif lif_rows:
-        started = (f"; its confirmation has {len(lif_confirm)} of its {len(lif_alif_confirm_cells(lif_rows))} cells, "
+        started = (f"; its confirmation has {len(lif_confirm)} of its {len(L.confirm_cells(L.settings_of(lif_rows)))} cells, "
                    "not yet one whole seed" if lif_confirm else "")
         for line in lif_alif_primary(lif_rows):
             out.append(f"  - {QUESTIONS[line['pair']]} {line['dataset']}: {claim(line)}; over {line['n']} seeds "
@@ -211,46 +213,6 @@ def summary_lines(results_dir: Path, profile: str = "quick") -> list[str]:
         from common.study.explanations import explanations_answer
         lines.append(explanations_answer(explained))
     return [line.strip().removeprefix("- ") for line in lines]
-
-
-def complete_seeds(rows: list[dict]) -> list[dict]:
-    """The rows of the training seeds that hold every (variant, fold) the partition has: a confirmation still running
-    answers only from balanced seeds, never from a few cells."""
-    if not rows:
-        return []
-    cells = {(r["cell"]["variant"], r["cell"]["fold"]) for r in rows}
-    by_seed: dict[int, set] = {}
-    for r in rows:
-        by_seed.setdefault(r["cell"]["seed"], set()).add((r["cell"]["variant"], r["cell"]["fold"]))
-    folds = _fold_settings(rows)["folds"]
-    variants = {v for v, _ in cells}
-    whole = {s for s, have in by_seed.items() if len(have) == len(variants) * folds}
-    return [r for r in rows if r["cell"]["seed"] in whole]
-
-
-def lif_alif_confirm_cells(rows: list[dict]) -> list:
-    """The LIF/ALIF confirmation's cells in the profile of ``rows``."""
-    from common.runs.specs import profile_settings
-    from common.study.lif_alif import confirm_cells
-    return confirm_cells(profile_settings("lif_alif", rows[0]["config"]["profile"]))
-
-
-def complete_lif_alif_seeds(rows: list[dict]) -> list[dict]:
-    """The LIF/ALIF confirmation's rows of the seeds that hold every one of a seed's cells (the family's kinds on every
-    dataset): a confirmation still running answers only from whole seeds."""
-    if not rows:
-        return []
-    cells = lif_alif_confirm_cells(rows)
-    per_seed = len(cells) // len({cell.seed for cell in cells})
-    count: dict[int, int] = {}
-    for r in rows:
-        count[r["cell"]["seed"]] = count.get(r["cell"]["seed"], 0) + 1
-    return [r for r in rows if count[r["cell"]["seed"]] == per_seed]
-
-
-def _fold_settings(rows: list[dict]) -> dict:
-    from common.runs.specs import profile_settings
-    return profile_settings("scnn_nmnist", rows[0]["config"]["profile"])
 
 
 def subset_limits(rows: list[dict]) -> str:

@@ -140,6 +140,31 @@ def confirm_cells(settings: dict) -> list[Cell]:
     return sorted(cells, key=lambda cell: cell.seed)
 
 
+def settings_of(rows: list[dict]) -> dict:
+    """The grid's settings in the profile the rows were trained in."""
+    from common.runs.specs import profile_settings
+    return profile_settings("lif_alif", rows[0]["config"]["profile"])
+
+
+def complete_seeds(rows: list[dict]) -> list[dict]:
+    """The confirmation's rows of the seeds that hold every one of a seed's cells (the family's kinds on every
+    dataset): a confirmation still running answers only from whole seeds."""
+    if not rows:
+        return []
+    cells = confirm_cells(settings_of(rows))
+    per_seed = len(cells) // len({cell.seed for cell in cells})
+    count: dict[int, int] = {}
+    for r in rows:
+        count[r["cell"]["seed"]] = count.get(r["cell"]["seed"], 0) + 1
+    return [r for r in rows if count[r["cell"]["seed"]] == per_seed]
+
+
+def confirmation(profile: str, output_root=None) -> list[dict]:
+    """The confirmation's rows (``run_study(partition="confirm")``) of its whole seeds; none where it has not run."""
+    from common.runs.records import ResultsTable
+    return complete_seeds(ResultsTable(table_path(CONFIRM, profile, output_root)).rows())
+
+
 # ---------------------------------------------------------------- figures and tables of notebook 07
 
 def _varying(rows: list[dict], factors=FACTORS) -> list[str]:

@@ -167,6 +167,32 @@ def run_confirmation(profile: str = "quick", data_root=None, mirror=None, output
 
 # ---------------------------------------------------------------- reading the table
 
+def fold_settings(rows: list[dict]) -> dict:
+    """The fold study's settings in the profile the rows were trained in."""
+    from common.runs.specs import profile_settings
+    return profile_settings("scnn_nmnist", rows[0]["config"]["profile"])
+
+
+def complete_seeds(rows: list[dict]) -> list[dict]:
+    """The rows of the training seeds that hold every (variant, fold) the partition has: a confirmation still running
+    answers only from balanced seeds, never from a few cells."""
+    if not rows:
+        return []
+    variants = {r["cell"]["variant"] for r in rows}
+    by_seed: dict[int, set] = {}
+    for r in rows:
+        by_seed.setdefault(r["cell"]["seed"], set()).add((r["cell"]["variant"], r["cell"]["fold"]))
+    whole = {s for s, have in by_seed.items() if len(have) == len(variants) * fold_settings(rows)["folds"]}
+    return [r for r in rows if r["cell"]["seed"] in whole]
+
+
+def confirmation(profile: str, output_root=None) -> list[dict]:
+    """The confirmation partition's rows (:func:`run_confirmation`) of its complete training seeds; none where it has
+    not been run."""
+    from common.runs.records import ResultsTable
+    return complete_seeds(ResultsTable(table_path(CONFIRM, profile, output_root)).rows())
+
+
 def fold_seed_of(record: dict):
     """The stratification seed of a record's folds (its partition): the cell's, else the record's (None: a row
     that names none, e.g. the official split)."""

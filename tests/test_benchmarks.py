@@ -24,6 +24,7 @@ class Clock:
         return next(self.readings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(RUNS))
 def test_every_run_of_the_benchmark_trains_and_infers(name, monkeypatch):
     """Each spec's model builds, trains (a warm-up step, then the timed ones, each moving the weights) and infers;

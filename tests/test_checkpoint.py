@@ -16,6 +16,7 @@ def saved_cnn(path):
     return model
 
 
+@pytest.mark.slow
 def test_round_trip_in_a_fresh_process(tmp_path):
     path = tmp_path / "m.pth"
     model = saved_cnn(path)

@@ -87,6 +87,7 @@ def test_transform_standardises_and_augments_training_only(mnist_root):
                           torch.full((1, 1, 2, 2), (1 - mean) / std))
 
 
+@pytest.mark.slow
 @pytest.mark.mirror
 def test_real_mnist_batches_from_mirror(mirror, tmp_path):
     train, test, split = image_loaders("mnist", tmp_path, mirror=mirror, batch_size=128, download=False)

@@ -71,6 +71,7 @@ for k in range(20):
 """
 
 
+@pytest.mark.slow
 def test_two_processes_appending_the_same_cells_leave_one_row_per_cell(tmp_path):
     table = tmp_path / "t.jsonl"
     runs = [python(APPEND_RUN.format(table=str(table), writer=w)) for w in (1, 2)]
@@ -105,6 +106,7 @@ for k in range(200):
 """
 
 
+@pytest.mark.slow
 def test_two_writers_of_one_file_never_delete_each_others_temporary_file(tmp_path):
     """Two runs framing the same event cache at once: neither may take the other's write for a stale one."""
     target = tmp_path / "cache.pt"

@@ -68,7 +68,7 @@ def test_a_lif_alif_paired_test_and_its_holm_family_recomputed():
     p = stats.ttest_rel([mlp[s] for s in seeds], [lif[s] for s in seeds]).pvalue
     text = shown()
     primary = text.split("The primary family", 1)[1].split("Exploratory", 1)[0]   # the fair-input pairs follow it
-    line = next(l for l in primary.splitlines() if "MLP - LIF on fashion-mnist" in l)
+    line = next(l for l in primary.splitlines() if "MLP - LIF on Fashion-MNIST" in l)
     assert f"p = {findings.p_text(p)}," in line
     family = [float(m) if m != "< 0.001" else 0.0 for m in re.findall(r"; p = ([0-9.]+|< 0\.001), Holm", primary)]
     assert len(family) == 6                                               # 3 pairs x 2 datasets, declared in specs
@@ -209,8 +209,8 @@ def test_the_lif_alif_answer_comes_from_whole_fresh_seeds_once_the_confirmation_
     headline = [r for r in main_comparison(grid, profile_settings("lif_alif", "quick"))
                 if (r["cell"]["dataset"], r["cell"]["model"], r["cell"].get("neuron")) in kinds]
     fresh = [{**r, "cell": {**r["cell"], "seed": r["cell"]["seed"] + 5}} for r in headline]
-    before = [l for l in findings.answer_first([], [], grid) if " on mnist = " in l or " on fashion-mnist = " in l]
-    after = [l for l in findings.answer_first([], [], grid, fresh) if " on mnist = " in l or " on fashion-mnist = " in l]
+    before = [l for l in findings.answer_first([], [], grid) if " on MNIST = " in l or " on Fashion-MNIST = " in l]
+    after = [l for l in findings.answer_first([], [], grid, fresh) if " on MNIST = " in l or " on Fashion-MNIST = " in l]
     assert len(before) == len(after) == 6
     assert all("not yet confirmed on fresh seeds" in l for l in before)
     assert all("over 5 fresh seeds (5-9, trained after the family was declared" in l for l in after)
@@ -218,7 +218,7 @@ def test_the_lif_alif_answer_comes_from_whole_fresh_seeds_once_the_confirmation_
     partial = [r for r in fresh if not (r["cell"]["seed"] == 9 and r["cell"]["model"] == "mlp"
                                         and r["cell"]["dataset"] == "mnist")]
     assert len(lif_alif.complete_seeds(partial)) == len(fresh) - len(kinds)   # seed 9 left out whole
-    cut = [l for l in findings.answer_first([], [], grid, partial) if " on mnist = " in l]
+    cut = [l for l in findings.answer_first([], [], grid, partial) if " on MNIST = " in l]
     assert all("over 4 fresh seeds (5-8," in l for l in cut)
-    started = [l for l in findings.answer_first([], [], grid, fresh[:3]) if " on mnist = " in l]
+    started = [l for l in findings.answer_first([], [], grid, fresh[:3]) if " on MNIST = " in l]
     assert all("its confirmation has 3 of its 30 cells, not yet one whole seed" in l for l in started)

@@ -98,6 +98,7 @@ def lif_alif_primary(rows: list[dict]) -> list[dict]:
 def seed_family(rows: list[dict], pairs: list[tuple[str, str]], datasets: list[str]) -> list[dict]:
     """A family of LIF/ALIF headline comparisons (kinds of :data:`LIF_ALIF_KINDS`), each pair on each dataset that
     has both kinds: b - a in points paired by seed (t-test), Holm over the family, Bonferroni-adjusted intervals."""
+    from common.data.datasets import describe
     from common.runs.records import flat
     from common.runs.specs import profile_settings
     from common.runs.stats import adjusted_level
@@ -113,7 +114,8 @@ def seed_family(rows: list[dict], pairs: list[tuple[str, str]], datasets: list[s
         want_a, want_b = {**LIF_ALIF_KINDS[a], "dataset": name}, {**LIF_ALIF_KINDS[b], "dataset": name}
         plain = _paired_by_seed(headline, want_a, want_b)
         wide = _paired_by_seed(headline, want_a, want_b, level)
-        lines.append({"a": f"{a} on {name}", "b": b, "pair": (a, b), "dataset": name, "n": plain["n"],
+        title = describe(name).title
+        lines.append({"a": f"{a} on {title}", "b": b, "pair": (a, b), "dataset": name, "title": title, "n": plain["n"],
                       "mean": 100 * plain["mean"], "low": 100 * wide["low"], "high": 100 * wide["high"],
                       "adjusted level": level, "p": plain["p_value"], "family": len(tests)})
     for line, adjusted in zip(lines, holm([l["p"] for l in lines])):
@@ -161,14 +163,14 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
     if confirmed:
         seeds = sorted({r["cell"]["seed"] for r in confirmed})
         for line in lif_alif_primary(confirmed):
-            out.append(f"  - {QUESTIONS[line['pair']]} {line['dataset']}: {claim(line)}; over {line['n']} fresh seeds "
+            out.append(f"  - {QUESTIONS[line['pair']]} {line['title']}: {claim(line)}; over {line['n']} fresh seeds "
                        f"({seeds[0]}-{seeds[-1]}, trained after the family was declared; paired by seed, same hidden "
                        "size and epochs).")
     elif lif_rows:
         started = (f"; its confirmation has {len(lif_confirm)} of its {len(L.confirm_cells(L.settings_of(lif_rows)))} cells, "
                    "not yet one whole seed" if lif_confirm else "")
         for line in lif_alif_primary(lif_rows):
-            out.append(f"  - {QUESTIONS[line['pair']]} {line['dataset']}: {claim(line)}; over {line['n']} seeds "
+            out.append(f"  - {QUESTIONS[line['pair']]} {line['title']}: {claim(line)}; over {line['n']} seeds "
                        "(paired by seed, same hidden size and epochs) that were seen before the family was declared: "
                        f"not yet confirmed on fresh seeds{started}.")
     if explore or confirm:
@@ -339,7 +341,7 @@ def _paired_by_seed(rows: list[dict], a: dict, b: dict, level: float = 0.95) -> 
 
 def _seed_pair_line(line: dict, b_label: str) -> str:
     """One paired-by-seed comparison of the LIF/ALIF grid, with its Bonferroni interval and Holm verdict."""
-    return (f"    - {b_label} - {line['pair'][0]} on {line['dataset']}: {points(line['mean'] / 100)} points (Bonferroni "
+    return (f"    - {b_label} - {line['pair'][0]} on {line['title']}: {points(line['mean'] / 100)} points (Bonferroni "
             f"{100 * line['adjusted level']:.1f}% CI {line['low']:+.2f} .. {line['high']:+.2f}, {int(line['n'])} "
             f"pairs; p = {p_text(line['p'])}, Holm {p_text(line['holm'])}): "
             + (verdict(line["holm"], line["low"], line["high"]) if line["n"] > 1 else "one pair, no test"))

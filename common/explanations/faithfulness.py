@@ -220,7 +220,8 @@ def decisions(scorer: nn.Module, inputs: torch.Tensor, samples_per_call: int = 5
 
 class CountingImputer:
     """Wraps a ROAD perturbation's imputer and records, per call, the share of the mask's pixels it imputed (the
-    library imputes where the mask is 0), so the share removed is read from the library's own mask."""
+    library imputes where the mask is 0), so the share removed is read from the library's own mask. Every ROAD call
+    of the project goes through it, so it is also where the library's NumPy 2 deprecation is kept quiet."""
 
     def __init__(self, imputer):
         self.imputer, self.shares = imputer, []

@@ -225,7 +225,8 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
     frames = []
     for t in range(T):
         cam = np.asarray(per_bin_cams[t], dtype=np.float64)
-        cam_max = max(float(cam.max()), 1e-7)                           # this bin's own peak
+        peak = float(cam.max())
+        cam_max = max(peak, 1e-7)                                       # this bin's own peak
         flat = float(np.ptp(cam)) <= 1e-3 * cam_max
         if flat:
             cam = np.zeros_like(cam)
@@ -238,7 +239,7 @@ def gradcam_frames(clip, per_bin_cams: np.ndarray, predicted: int, true: int | N
         heat = axes[1].imshow(cam, cmap="jet", norm=PowerNorm(0.5, vmin=0, vmax=cam_max), interpolation="nearest")
         fig.colorbar(heat, ax=axes[1], fraction=0.046, pad=0.03).set_label(
             "this bin's map is flat: no heat\n(no place stands out)" if flat else
-            f"Grad-CAM, scaled to this bin's peak\n(= {float(np.max(per_bin_cams[t])) / clip_max:.0%} of the clip's; "
+            f"Grad-CAM, scaled to this bin's peak\n(= {peak / clip_max:.0%} of the clip's; "
             "square-root colours)", fontsize=9)
         axes[2].imshow(overlay(np.sqrt(np.clip(events[t] / event_max, 0, 1)), np.sqrt(np.clip(cam / cam_max, 0, 1))),
                        interpolation="nearest")

@@ -129,6 +129,7 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
     on, then one line on what the N-MNIST subset allows. Each family's answers come from its confirmation (fresh folds
     or seeds) once a training seed is complete there (the exploratory runs suggested the questions, so they cannot
     confirm them)."""
+    from common.study import lif_alif as L
     from common.study import nmnist_folds as F
 
     out = ["**The answer first** (the primary questions, `PRIMARY_FAMILIES` in `common/runs/specs.py`, each after all "
@@ -157,8 +158,6 @@ def answer_first(explore: list[dict], confirm: list[dict], lif_rows: list[dict],
                        + "; ".join(
                            f"{l['b']} - {l['a']} {l['mean']:+.2f} ({l['low']:+.2f} .. {l['high']:+.2f}, "
                            f"{verdict(l['holm'])})" for l in pooled) + ".")
-    from common.study import lif_alif as L
-
     confirmed = L.complete_seeds(lif_confirm)
     if confirmed:
         seeds = sorted({r["cell"]["seed"] for r in confirmed})
@@ -202,13 +201,13 @@ def summary_lines(results_dir: Path, profile: str = "quick") -> list[str]:
     number, interval and level) and the subset's limits, as :func:`section` words them."""
     from common.runs.records import ResultsTable, table_path
     from common.study import gestures, nmnist_folds
-    from common.study import lif_alif
+    from common.study import lif_alif as lif_alif_study
 
     root = Path(results_dir).parent
     rows = {study: ResultsTable(table_path(study, profile, root)).rows()
-            for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, lif_alif.STUDY, lif_alif.CONFIRM)}
-    lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[lif_alif.STUDY],
-                         rows[lif_alif.CONFIRM])[1:]
+            for study in (nmnist_folds.STUDY, nmnist_folds.CONFIRM, lif_alif_study.STUDY, lif_alif_study.CONFIRM)}
+    lines = answer_first(rows[nmnist_folds.STUDY], rows[nmnist_folds.CONFIRM], rows[lif_alif_study.STUDY],
+                         rows[lif_alif_study.CONFIRM])[1:]
     lines += gesture_answers(gestures.records_by_dataset(profile, root))
     explained = Path(results_dir) / f"explanations-{profile}.json"
     if explained.exists():

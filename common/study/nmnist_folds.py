@@ -182,7 +182,8 @@ def complete_seeds(rows: list[dict]) -> list[dict]:
     by_seed: dict[int, set] = {}
     for r in rows:
         by_seed.setdefault(r["cell"]["seed"], set()).add((r["cell"]["variant"], r["cell"]["fold"]))
-    whole = {s for s, have in by_seed.items() if len(have) == len(variants) * fold_settings(rows)["folds"]}
+    expected = len(variants) * fold_settings(rows)["folds"]
+    whole = {s for s, have in by_seed.items() if len(have) == expected}
     return [r for r in rows if r["cell"]["seed"] in whole]
 
 

@@ -188,3 +188,19 @@ def test_reading_sets_the_source_claims_beside_the_grid():
     assert "ALIF-over-LIF gain on Fashion-MNIST (+2.58%, one unseeded run each) holds here: +3.00%" in text
     rows[3] = {**rows[3], "test": {**rows[3]["test"], "accuracy": 0.80}}   # one seed reverses: the interval spans zero
     assert "is not supported here" in reading(rows)
+
+
+def test_notebook_08_measures_the_mlp_on_spikes_on_spikes_and_the_mlp_on_images_on_images(tmp_path, no_env):
+    """compare.test_inputs reads what the record's data says (its encoding), not the model's name: a fresh smoke study
+    failed in notebook 08 when the MLP on spikes was handed images."""
+    from common.study.compare import test_inputs
+    data = write_image_dataset(tmp_path / "data", "MNIST", n_train=200, n_test=50)
+    context = GridContext("smoke", data_root=str(data), output_root=str(tmp_path / "out"))
+    shapes = {}
+    for model, encoding in (("mlp_spikes", "rate"), ("mlp", None)):
+        factors = {"dataset": "mnist", "model": model, "hidden": 8, "epochs": 1, "seed": 0,
+                   **({"encoding": encoding} if encoding else {})}
+        record = run_cell(lif_alif_cell(factors), context)
+        shapes[model] = tuple(test_inputs(record, str(data), None)[0].shape)
+    assert shapes["mlp_spikes"] == (profile_settings("lif_alif", "smoke")["n_steps"], 50, 784)
+    assert shapes["mlp"] == (50, 1, 28, 28)

@@ -195,7 +195,7 @@ def test_inputs(record: dict, data_root, mirror, limit: int | None = None) -> tu
     if limit:
         config = replace(config, data=replace(config.data, test_limit=limit))
     loader = load_data(config).test_loader
-    if is_images(config.dataset) and config.model != "rsnn":
+    if is_images(config.dataset) and not config.data.encoding:    # images the network sees as images, not spikes
         return loader.inputs.float() / 255, loader.labels
     return torch.cat([inputs for inputs, _ in loader], dim=1), loader.labels
 
